@@ -1,0 +1,1 @@
+"""Plotly figures, one module per lesson, built from the dataclasses of :mod:`kdviz.experiments`."""

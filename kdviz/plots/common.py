@@ -1,0 +1,66 @@
+"""Shared plotting conventions: one colour per divergence (from the registry), one template,
+and the play/pause + step-slider machinery for animations that play in the browser."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from kdviz.divergences import get_spec
+
+TEMPLATE = "plotly_white"  # explicit: `import streamlit` replaces plotly's default template
+TEACHER_COLOR = "#333333"
+TEACHER_FILL = "rgba(120, 120, 120, 0.25)"
+FONT = dict(size=13)
+
+
+def color(name: str) -> str:
+    """The fixed colour of divergence ``name`` (same on every page and figure)."""
+    return get_spec(name).color
+
+
+def label(name: str) -> str:
+    return get_spec(name).label
+
+
+def base_layout(fig: go.Figure, *, title: str | None = None, x: str = "", y: str = "",
+                height: int = 420) -> go.Figure:
+    """Template, axis titles, legend on top, compact margins."""
+    fig.update_layout(template=TEMPLATE, title=title, height=height, font=FONT,
+                      margin=dict(l=60, r=20, t=60 if title else 30, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text=y)
+    return fig
+
+
+def animate(fig: go.Figure, frames: Sequence[Sequence[go.BaseTraceType]], labels: Sequence[str],
+            traces: Sequence[int], *, duration_ms: int = 60, prefix: str = "step ") -> go.Figure:
+    """Attach animation frames, a play/pause button and a step slider to ``fig``.
+
+    Args:
+        frames: for every frame, the new versions of the traces listed in ``traces``
+            (indices into ``fig.data``); other traces stay as they are.
+        labels: one label per frame (shown on the slider).
+        duration_ms: time per frame. Axis ranges must be fixed by the caller (``range=...``).
+    """
+    fig.frames = [go.Frame(data=list(data), traces=list(traces), name=str(lab))
+                  for data, lab in zip(frames, labels)]
+    play = dict(label="▶ Play", method="animate",
+                args=[None, dict(frame=dict(duration=duration_ms, redraw=False), fromcurrent=True,
+                                 transition=dict(duration=0), mode="immediate")])
+    pause = dict(label="❚❚ Pause", method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
+                                    transition=dict(duration=0))])
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=-0.12,
+                          xanchor="left", yanchor="top", pad=dict(t=10, r=10), buttons=[play, pause])],
+        sliders=[dict(active=0, x=0.16, y=-0.12, len=0.84, xanchor="left", yanchor="top",
+                      pad=dict(t=10), currentvalue=dict(prefix=prefix, visible=True),
+                      steps=[dict(label=str(lab), method="animate",
+                                  args=[[str(lab)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                                         transition=dict(duration=0))])
+                             for lab in labels])])
+    fig.update_layout(margin=dict(b=110))
+    return fig
