@@ -1,7 +1,40 @@
-"""kdviz: navigation only (the lessons live in pages/)."""
+"""kdviz: page configuration and navigation only (the lessons live in pages/)."""
+
+from pathlib import Path
 
 import streamlit as st
+import torch
 
-st.set_page_config(page_title="kdviz", page_icon="📉", layout="wide")
-st.title("kdviz")
-st.write("The lessons are being built; see the README for the library and the CLI.")
+# One script thread per browser session shares this process's 2 cores with every other session.
+# torch's default intra-op pool (one thread per core) would make concurrent fits fight over the
+# cores and oversubscribe them; our tensors are small (V <= a few thousand), so one thread per
+# fit is as fast for a single user and scales better with many. Set once per process.
+if torch.get_num_threads() != 1:
+    torch.set_num_threads(1)
+
+st.set_page_config(page_title="kdviz", page_icon=":material/ssid_chart:", layout="wide",
+                   initial_sidebar_state="expanded",
+                   menu_items={"About": "kdviz: divergences used as knowledge-distillation losses for LLMs."})
+
+HERE = Path(__file__).parent
+
+# (section, file, title, icon); Home is the default page.
+PAGES = [
+    ("Start", "pages/home.py", "Home", ":material/home:"),
+    ("Lessons", "pages/mode_seeking.py", "Mode seeking vs mean seeking", ":material/center_focus_strong:"),
+    ("Lessons", "pages/head_tail.py", "Head vs tail (AKL)", ":material/stacked_bar_chart:"),
+    ("Lessons", "pages/gradients.py", "Gradients", ":material/trending_down:"),
+    ("Lessons", "pages/outliers.py", "Outliers and TVD", ":material/scatter_plot:"),
+    ("Lessons", "pages/overlap.py", "Overlap, JSD and Wasserstein", ":material/join_inner:"),
+    ("Lessons", "pages/optimal_transport.py", "Optimal transport and Sinkhorn", ":material/local_shipping:"),
+    ("Papers", "pages/paper_results.py", "Results from the papers", ":material/table_chart:"),
+    ("Lab", "pages/playground.py", "Playground", ":material/science:"),
+]
+
+sections: dict[str, list] = {}
+for section, path, title, icon in PAGES:
+    if (HERE / path).exists():  # TEMPORARY while the lessons are being written; removed once all exist
+        sections.setdefault(section, []).append(
+            st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
+
+st.navigation(sections, position="sidebar", expanded=True).run()
