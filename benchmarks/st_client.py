@@ -111,17 +111,20 @@ class RunResult:
     errors: list[str] = field(default_factory=list)           # st.error bodies
     elements: list[str] = field(default_factory=list)         # element types in arrival order
     sliders: list[SliderInfo] = field(default_factory=list)   # sliders in arrival order
+    new_elements: list = field(default_factory=list)          # Element protos (keep_elements=True)
 
 
 class StreamlitClient:
     """One simulated browser tab. Use as ``async with StreamlitClient(url) as tab: ...``."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8501", *, timeout: float = 180.0):
+    def __init__(self, base_url: str = "http://127.0.0.1:8501", *, timeout: float = 180.0,
+                 keep_elements: bool = False):
         parts = urlsplit(base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream"
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.timeout = timeout
+        self.keep_elements = keep_elements
         self.pages: list[Page] = []
         self.page_script_hash = ""
         self.query_string = ""
@@ -260,6 +263,8 @@ class StreamlitClient:
         etype = el.WhichOneof("type") or "element"
         res.bytes_by_kind[etype] += raw_len
         res.elements.append(etype)
+        if self.keep_elements:
+            res.new_elements.append(el)
         if etype == "exception":
             res.exceptions.append(f"{el.exception.type}: {el.exception.message}")
         elif etype == "alert" and el.alert.format == _ALERT_ERROR:

@@ -1,0 +1,370 @@
+"""Classroom load: N simulated students on one ``streamlit run`` server, at the protocol level.
+
+Each student is a websocket client of ``/_stcore/stream`` (benchmarks/st_client.py) that opens a
+page, then moves the page's first slider ``--moves`` times with a short pause, waiting for each
+rerun's ``script_finished``. All students of a phase start at once. One server
+(``streamlit run benchmarks/load_app.py``: app.py plus the minimal page) serves every phase, one
+page per phase, so the lessons and the floor are measured in the same run on the same process.
+
+Reported per page: students, reruns, median / p95 / max latency of the slider reruns (and of the
+first page loads), exception elements, st.error boxes, dropped sessions (closed websocket or no
+script_finished within --timeout), payload bytes per rerun, server CPU seconds per rerun (robust
+to other load on the machine), and the server's peak RSS (process tree, sampled every 50 ms, plus
+the kernel's VmHWM). Target: each lesson's p95 <= 2x the minimal page's p95, RSS < 2 GiB.
+
+    python benchmarks/classroom_load.py                      # 40 students, 10 moves, default pages
+    python benchmarks/classroom_load.py --students 10 --moves 3 --pages bench_minimal,mode_seeking
+    python benchmarks/classroom_load.py --spread             # every student asks for other values
+    python benchmarks/classroom_load.py --mixed              # plus one phase: all lessons at once
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from st_client import Page, RunResult, SessionDropped, StreamlitClient, fetch_pages  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PAGES = "bench_minimal,mode_seeking,head_tail,optimal_transport"
+MINIMAL = "bench_minimal"
+GiB = 1024 ** 3
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- server process measurements
+def _proc_tree(pid: int) -> list[int]:
+    """pid and all its descendants (from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def _status_kib(pid: int, field_name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process tree (all threads), in seconds."""
+    total = 0
+    for p in _proc_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLK_TCK
+
+
+class RssMonitor(threading.Thread):
+    """Samples the RSS of a process tree; ``peak`` since start, ``window_peak`` since ``reset_window``."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = self.window_peak = 0
+        self._stop = threading.Event()
+
+    def sample(self) -> int:
+        return sum(_status_kib(p, "VmRSS") for p in _proc_tree(self.pid)) * 1024
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.sample()
+            self.peak = max(self.peak, rss)
+            self.window_peak = max(self.window_peak, rss)
+            self._stop.wait(self.interval)
+
+    def reset_window(self) -> None:
+        self.window_peak = self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(entry: Path, port: int, log_path: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"server not healthy after 90 s; see {log_path}")
+
+
+# ---------------------------------------------------------------- one student, one phase
+@dataclass
+class StudentLog:
+    page: str
+    open: RunResult | None = None
+    moves: list[RunResult] = field(default_factory=list)
+    dropped: str = ""          # why the session was lost ("" = it was not)
+    no_slider: bool = False
+    in_fragment: bool = False
+
+
+async def student(base_url: str, page: Page, idx: int, args, rng: random.Random) -> StudentLog:
+    log = StudentLog(page.url_pathname)
+    try:
+        async with StreamlitClient(base_url, timeout=args.timeout) as tab:
+            log.open = await tab.open_page(page)
+            if not log.open.sliders:
+                log.no_slider = True
+                return log
+            slider = log.open.sliders[0]
+            log.in_fragment = bool(slider.fragment_id)
+            offset = idx if args.spread else 0
+            for value in slider.values_for_moves(args.moves, offset):
+                await asyncio.sleep(args.pause * rng.uniform(0.5, 1.5))
+                slider = tab.sliders.get(slider.id, slider)
+                log.moves.append(await tab.move_slider(slider, value))
+    except SessionDropped as exc:
+        log.dropped = str(exc)
+    return log
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+@dataclass
+class PhaseResult:
+    page: str
+    students: int
+    logs: list[StudentLog]
+    wall: float
+    server_cpu: float
+    client_cpu: float
+    peak_rss: int
+
+    def summary(self) -> dict:
+        moves = [m for lg in self.logs for m in lg.moves]
+        opens = [lg.open for lg in self.logs if lg.open is not None]
+        runs = opens + moves
+        lat = [m.latency for m in moves]
+        exc = Counter(e for r in runs for e in r.exceptions)
+        err = Counter(e for r in runs for e in r.errors)
+        kinds = Counter()
+        for m in moves:
+            kinds.update(m.bytes_by_kind)
+        n_moves = max(len(moves), 1)
+        return {
+            "page": self.page, "students": self.students, "reruns": len(moves), "opens": len(opens),
+            "median_s": statistics.median(lat) if lat else float("nan"),
+            "p95_s": pct(lat, 0.95), "max_s": max(lat) if lat else float("nan"),
+            "open_median_s": statistics.median([o.latency for o in opens]) if opens else float("nan"),
+            "open_p95_s": pct([o.latency for o in opens], 0.95),
+            "exceptions": sum(exc.values()), "exception_kinds": dict(exc.most_common(5)),
+            "st_errors": sum(err.values()), "error_kinds": dict(err.most_common(5)),
+            "dropped": sum(1 for lg in self.logs if lg.dropped),
+            "drop_reasons": dict(Counter(lg.dropped for lg in self.logs if lg.dropped).most_common(3)),
+            "no_slider": sum(lg.no_slider for lg in self.logs),
+            "slider_in_fragment": any(lg.in_fragment for lg in self.logs),
+            "move_kib_median": statistics.median([m.n_bytes for m in moves]) / 1024 if moves else float("nan"),
+            "open_kib_median": statistics.median([o.n_bytes for o in opens]) / 1024 if opens else float("nan"),
+            "move_kib_by_kind": {k: round(v / n_moves / 1024, 1) for k, v in kinds.most_common(6)},
+            "ref_hash_per_move": sum(m.n_ref_hash for m in moves) / n_moves,
+            "server_cpu_s_per_run": self.server_cpu / max(len(runs), 1),
+            "server_cpu_s": self.server_cpu, "client_cpu_s": self.client_cpu, "wall_s": self.wall,
+            "peak_rss_gib": self.peak_rss / GiB,
+        }
+
+
+def _client_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pid: int,
+                    monitor: RssMonitor) -> PhaseResult:
+    monitor.reset_window()
+    cpu0, ccpu0, t0 = cpu_seconds(server_pid), _client_cpu(), time.perf_counter()
+    rngs = [random.Random(args.seed * 1000 + i) for i in range(args.students)]
+    logs = await asyncio.gather(*(student(base_url, pages[i % len(pages)], i, args, rngs[i])
+                                  for i in range(args.students)))
+    return PhaseResult(name, args.students, list(logs), time.perf_counter() - t0,
+                       cpu_seconds(server_pid) - cpu0, _client_cpu() - ccpu0, monitor.window_peak)
+
+
+def find_page(pages: list[Page], want: str) -> Page | None:
+    norm = want.strip().lower().replace("-", "_").removesuffix(".py").rsplit("/", 1)[-1]
+    for p in pages:
+        if norm in (p.url_pathname.lower(), p.name.lower().replace(" ", "_")):
+            return p
+    for p in pages:  # loose match: "head_tail" finds "head_and_tail" or "Head / tail lesson"
+        if all(part in p.url_pathname.lower() for part in norm.split("_")):
+            return p
+    return None
+
+
+# ---------------------------------------------------------------- report
+def print_table(rows: list[dict], out=sys.stdout) -> None:
+    floor = next((r["p95_s"] for r in rows if r["page"] == MINIMAL), None)
+    head = (f"{'page':<22}{'stud':>5}{'reruns':>7}{'med s':>7}{'p95 s':>7}{'max s':>7}{'xfloor':>7}"
+            f"{'open p95':>9}{'exc':>5}{'err':>5}{'drop':>5}{'KiB/rr':>8}{'cpu/rr':>7}{'RSS GiB':>8}  frag")
+    print(head, file=out)
+    print("-" * len(head), file=out)
+    for r in rows:
+        ratio = r["p95_s"] / floor if floor else float("nan")
+        print(f"{r['page']:<22}{r['students']:>5}{r['reruns']:>7}{r['median_s']:>7.2f}{r['p95_s']:>7.2f}"
+              f"{r['max_s']:>7.2f}{ratio:>7.2f}{r['open_p95_s']:>9.2f}{r['exceptions']:>5}{r['st_errors']:>5}"
+              f"{r['dropped']:>5}{r['move_kib_median']:>8.1f}{r['server_cpu_s_per_run']:>7.2f}"
+              f"{r['peak_rss_gib']:>8.2f}  {'yes' if r['slider_in_fragment'] else 'no'}", file=out)
+
+
+def verdict(rows: list[dict], overall_peak: int, hwm: int) -> list[str]:
+    lines, floor = [], next((r for r in rows if r["page"] == MINIMAL), None)
+    for r in rows:
+        problems = []
+        if r["exceptions"]:
+            problems.append(f"{r['exceptions']} exception elements {r['exception_kinds']}")
+        if r["dropped"]:
+            problems.append(f"{r['dropped']} dropped sessions {r['drop_reasons']}")
+        if r["no_slider"]:
+            problems.append(f"{r['no_slider']} students found no slider")
+        if floor and r is not floor and r["p95_s"] > 2 * floor["p95_s"]:
+            problems.append(f"p95 {r['p95_s']:.2f} s > 2x floor ({2 * floor['p95_s']:.2f} s)")
+        lines.append(f"{r['page']}: " + ("OK" if not problems else "FAIL: " + "; ".join(problems)))
+    peak = max(overall_peak, hwm)
+    lines.append(f"server peak RSS {peak / GiB:.2f} GiB: " + ("OK (< 2 GiB)" if peak < 2 * GiB else "FAIL (>= 2 GiB)"))
+    return lines
+
+
+async def main_async(args) -> int:
+    port = args.port or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = Path(args.server_log)
+    proc = start_server(ROOT / args.entry, port, log_path)
+    monitor = RssMonitor(proc.pid)
+    monitor.start()
+    rows, phases = [], []
+    try:
+        pages = await fetch_pages(base_url, timeout=args.timeout)
+        print(f"server pid {proc.pid} on {base_url} ({args.entry}); pages: "
+              + ", ".join(p.url_pathname or "(default)" for p in pages))
+        wanted = [w for w in args.pages.split(",") if w.strip()]
+        chosen: list[tuple[str, Page]] = []
+        for w in wanted:
+            page = find_page(pages, w)
+            if page is None:
+                print(f"  skipped {w!r}: not in the app's navigation")
+            else:
+                chosen.append((w if w == MINIMAL else page.url_pathname, page))
+        print(f"load: {os.getloadavg()[0]:.1f} (1-min load average before the run; 2 cores)")
+        for name, page in chosen:
+            res = await run_phase(base_url, name, [page], args, proc.pid, monitor)
+            phases.append(res)
+            rows.append(res.summary())
+            print(f"  {name}: {res.wall:.1f} s, p95 {rows[-1]['p95_s']:.2f} s", flush=True)
+            await asyncio.sleep(args.settle)
+        lessons = [p for n, p in chosen if n != MINIMAL]
+        if args.mixed and lessons:
+            res = await run_phase(base_url, "mixed(lessons)", lessons, args, proc.pid, monitor)
+            phases.append(res)
+            rows.append(res.summary())
+    finally:
+        hwm = _status_kib(proc.pid, "VmHWM") * 1024
+        monitor.stop()
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+    print(f"\n{args.students} students x {args.moves} moves, pause {args.pause} s "
+          f"({'distinct' if args.spread else 'identical'} configurations); load average now "
+          f"{os.getloadavg()[0]:.1f}\n")
+    print_table(rows)
+    print("\nxfloor = p95 / minimal page's p95; cpu/rr = server CPU seconds per rerun (opens included);"
+          " frag = the moved slider is inside st.fragment")
+    for r in rows:
+        print(f"  {r['page']}: payload per move by kind (KiB) {r['move_kib_by_kind']}, "
+              f"ref_hash/move {r['ref_hash_per_move']:.1f}, open {r['open_kib_median']:.0f} KiB, "
+              f"open median {r['open_median_s']:.2f} s")
+    print()
+    for line in verdict(rows, monitor.peak, hwm):
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "peak_rss": monitor.peak,
+                                                "vm_hwm": hwm}, indent=1))
+    bad = any(r["exceptions"] or r["dropped"] for r in rows)
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, default=40)
+    ap.add_argument("--moves", type=int, default=10)
+    ap.add_argument("--pause", type=float, default=0.5, help="mean think time between moves, s (x0.5-1.5)")
+    ap.add_argument("--pages", default=DEFAULT_PAGES, help="comma-separated url paths, in phase order")
+    ap.add_argument("--entry", default="benchmarks/load_app.py", help="script given to streamlit run")
+    ap.add_argument("--spread", action="store_true", help="students ask for different slider values")
+    ap.add_argument("--mixed", action="store_true", help="add a phase with students spread over the lessons")
+    ap.add_argument("--timeout", type=float, default=180.0, help="s to wait for one script_finished")
+    ap.add_argument("--settle", type=float, default=2.0, help="s of idle time between phases")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default="", help="write the rows to this file")
+    ap.add_argument("--server-log", default="/tmp/classroom_load_server.log")
+    args = ap.parse_args(argv)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
