@@ -111,24 +111,30 @@ def plan_from_potentials(log_u, log_v, C, epsilon) -> torch.Tensor:
     return torch.exp(log_u[..., :, None] - C / epsilon + log_v[..., None, :])
 
 
-def _implicit_grads(plan, a, b, r, c):
+def _implicit_grads(plan, r, c):
     """Solve ``[[diag a, G], [G^T, diag b]] [z_a; z_b] = [r; c]`` for the gradient of a plan functional.
 
     Differentiating the marginal constraints of ``Gamma_ij = exp((f_i + g_j - C_ij)/eps)`` gives
     ``H [df; dg] = eps [da; db]`` with ``H`` the matrix above (PSD, null vector (1, -1)); a
-    functional with ``dL = (r . df + c . dg) / eps`` then has gradient ``H^+ [r; c]``. We eliminate
-    ``z_a`` (Schur complement on b's side) and fix the null direction with ``+ 1 1^T``.
+    functional with ``dL = (r . df + c . dg) / eps`` then has gradient ``H^+ [r; c]``.
+    Dividing the block rows by ``a`` and ``b`` leaves the plan's conditionals ``A = D_a^{-1} G`` and
+    ``B = D_b^{-1} G^T`` (row-stochastic): ``z_a = r/a - A z_b`` and ``(I - B A) z_b = c/b - B r/a``.
+    Every entry stays of the order of the costs even when a class holds 1e-40 of the mass (the
+    Schur complement ``diag(b) - G^T D_a^{-1} G`` is then numerically singular). ``I - B A`` has the
+    null vector 1 (the constant of the potentials): ``+ 1 1^T / V`` picks the solution with
+    ``sum(z_b) = 0``. ``a`` and ``b`` are read off the plan so that A and B are exactly stochastic.
     Classes with zero mass carry no plan entries; they get a gradient of 0 on their side.
     """
-    a_pos, b_pos = a > 0, b > 0
-    inv_a = torch.where(a_pos, 1.0 / torch.where(a_pos, a, 1.0), 0.0)  # (..., V)
-    ga = plan * inv_a[..., :, None]  # D_a^{-1} Gamma, (..., V, V)
-    schur = torch.diag_embed(b) - plan.transpose(-1, -2) @ ga  # (..., V, V)
-    # Zero-mass columns would make the Schur complement singular: pin them to identity rows.
-    schur = schur + torch.diag_embed((~b_pos).to(plan.dtype)) + 1.0  # + 1 1^T fixes the null vector
-    rhs = c - (ga.transpose(-1, -2) @ r[..., :, None])[..., 0]
-    z_b = torch.linalg.solve(schur, torch.where(b_pos, rhs, 0.0))
-    z_a = inv_a * (r - (plan @ z_b[..., :, None])[..., 0])
+    rows, cols = plan.sum(-1)[..., :, None], plan.sum(-2)[..., :, None]  # (..., V, 1): the plan's marginals
+    # Divide (never multiply by 1/mass: 1/1e-44 overflows float32); zero-mass classes get 0.
+    rows_safe, cols_safe = torch.where(rows > 0, rows, 1.0), torch.where(cols > 0, cols, 1.0)
+    cond_a = plan / rows_safe  # A, (..., V, V)
+    cond_b = plan.transpose(-1, -2) / cols_safe  # B, (..., V, V)
+    r_a, c_b = (r[..., :, None] / rows_safe)[..., 0], (c[..., :, None] / cols_safe)[..., 0]  # (..., V) mean costs
+    n = plan.shape[-1]
+    lhs = torch.eye(n, dtype=plan.dtype) - cond_b @ cond_a + 1.0 / n  # (..., V, V)
+    z_b = torch.linalg.solve(lhs, c_b - (cond_b @ r_a[..., :, None])[..., 0])
+    z_a = r_a - (cond_a @ z_b[..., :, None])[..., 0]
     return z_a, z_b
 
 
@@ -161,7 +167,7 @@ class _EntropicOT(torch.autograd.Function):
         else:
             plan, a, b, C = ctx.saved_tensors
             weighted = plan * C
-            z_a, z_b = _implicit_grads(plan, *torch.broadcast_tensors(a, b), weighted.sum(-1), weighted.sum(-2))
+            z_a, z_b = _implicit_grads(plan, weighted.sum(-1), weighted.sum(-2))
             ga, gb = z_a * grad[..., None], z_b * grad[..., None]
         return _unbroadcast(ga, ctx.batch_a), _unbroadcast(gb, ctx.batch_b), None, None, None, None
 
