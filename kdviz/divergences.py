@@ -23,6 +23,7 @@ from typing import Callable
 
 import torch
 
+from kdviz import numerics as nx
 from kdviz import transport
 
 __all__ = [
@@ -40,11 +41,11 @@ __all__ = [
 def _kl(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     r"""KL(a || b) = sum_i a_i (log a_i - log b_i) from log-probabilities, ``0 log 0 = 0``.
 
-    Entries with ``a_i = 0`` are masked *before* the subtraction so that no ``-inf - -inf`` (NaN)
-    reaches the forward pass or the gradient.
+    Entries with ``a_i = 0`` (``log a_i = -inf``) are masked *before* the subtraction so that no
+    ``-inf - -inf`` (NaN) reaches the forward pass or the gradient.
     """
-    a = log_a.exp()
-    support = a > 0
+    a = nx.exp(log_a)
+    support = log_a > float("-inf")
     diff = torch.where(support, log_a, 0.0) - torch.where(support, log_b, 0.0)  # (..., V)
     return (a * diff).sum(-1)
 
@@ -55,7 +56,7 @@ def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor
         return log_b
     if w >= 1.0:
         return log_a
-    return torch.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
+    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
 
 
 # --------------------------------------------------------------------------- the divergences
@@ -94,7 +95,7 @@ def total_variation(log_p, log_q):
 
     .. math:: \mathrm{TVD}(p, q) = \tfrac12 \sum_y |p(y) - q(y)| = 1 - \sum_y \min(p(y), q(y))
     """
-    return 0.5 * (log_p.exp() - log_q.exp()).abs().sum(-1)
+    return 0.5 * (nx.exp(log_p) - nx.exp(log_q)).abs().sum(-1)
 
 
 def skew_kl(log_p, log_q, alpha: float = 0.1):
@@ -164,20 +165,20 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5):
 
     The weights see a detached q (no gradient through them); the value is 0 when ``p == q``.
     """
-    split = akl_split(log_p.exp(), log_q.exp(), mu)
+    split = akl_split(nx.exp(log_p), nx.exp(log_q), mu)
     return split["w_head"] * _kl(log_p, log_q) + split["w_tail"] * _kl(log_q, log_p)
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1):
-    return transport.wasserstein(log_p.exp(), log_q.exp(), x, order=order)
+    return transport.wasserstein(nx.exp(log_p), nx.exp(log_q), x, order=order)
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):
-    return transport.sinkhorn(log_p.exp(), log_q.exp(), x, order=order, epsilon=epsilon)
+    return transport.sinkhorn(nx.exp(log_p), nx.exp(log_q), x, order=order, epsilon=epsilon)
 
 
 def _sinkhorn_div(log_p, log_q, x, order: int = 1, epsilon: float = 1.0, entropic: bool = False):
-    return transport.sinkhorn_divergence(log_p.exp(), log_q.exp(), x, order=order,
+    return transport.sinkhorn_divergence(nx.exp(log_p), nx.exp(log_q), x, order=order,
                                          epsilon=epsilon, entropic=entropic)
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kdviz import numerics as nx
+
 MAX_COMPONENTS = 5
 MAX_CLASSES = 5000
 
@@ -210,7 +212,7 @@ class GaussianStudent:
         x = self._points.to(params.dtype)  # (V,)
         mu, log_sigma = params[:, :1], params[:, 1:]  # (K, 1) each
         z = -0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2  # (K, V)
-        return z - torch.logsumexp(z, dim=-1, keepdim=True)
+        return z - nx.logsumexp(z, dim=-1, keepdim=True)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         """Which parameters move (sigma is frozen in fixed-variance mode)."""

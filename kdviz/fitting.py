@@ -15,8 +15,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from kdviz import numerics as nx
 from kdviz.batched import BatchedLoss
-from kdviz.divergences import akl_split, get_spec
+from kdviz.divergences import akl_split, divergence_from_log, get_spec
 from kdviz.transport import support
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -138,33 +139,34 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     param_buf = torch.zeros(K, S + 1, theta.shape[1], dtype=dtype) if small else None
     discrete = student.kind == "softmax"
     if discrete:
-        p = log_p.exp()
+        p = nx.exp(log_p)
         head = akl_split(p, p, config.mu)["head_mask"]  # (V,) depends on p only
         err_buf = torch.zeros(2, K, S + 1, dtype=dtype)
     masked = bool((mask == 0).any())
 
-    for t in range(S + 1):
-        log_q = student.log_prob(theta)  # (K, V)
-        losses = loss_fn(log_q)  # (K,)
-        opt.zero_grad(set_to_none=False)
-        losses.sum().backward()  # rows are independent: each row gets its own gradient
-        with torch.no_grad():
-            if masked:
-                theta.grad.mul_(mask)
-            loss_buf[:, t] = losses
-            gnorm_buf[:, t] = theta.grad.norm(dim=-1)
-            if small:
-                param_buf[:, t] = theta
-            if t in keep_set or discrete:
-                q = log_q.exp()
-                if t in keep_set:
-                    frames[:, keep_set[t]] = q
-                if discrete:
-                    gap = (p - q).abs()  # (K, V)
-                    err_buf[0, :, t] = (gap * head).sum(-1)
-                    err_buf[1, :, t] = (gap * ~head).sum(-1)
-        if t < S:
-            opt.step()
+    with nx.torch_threads(1):  # thousands of tiny ops: one thread is faster
+        for t in range(S + 1):
+            log_q = student.log_prob(theta)  # (K, V)
+            losses = loss_fn(log_q)  # (K,)
+            opt.zero_grad(set_to_none=False)
+            losses.sum().backward()  # rows are independent: each row gets its own gradient
+            with torch.no_grad():
+                if masked:
+                    theta.grad.mul_(mask)
+                loss_buf[:, t] = losses
+                gnorm_buf[:, t] = theta.grad.norm(dim=-1)
+                if small:
+                    param_buf[:, t] = theta
+                if t in keep_set or discrete:
+                    q = nx.exp(log_q)
+                    if t in keep_set:
+                        frames[:, keep_set[t]] = q
+                    if discrete:
+                        gap = (p - q).abs()  # (K, V)
+                        err_buf[0, :, t] = (gap * head).sum(-1)
+                        err_buf[1, :, t] = (gap * ~head).sum(-1)
+            if t < S:
+                opt.step()
 
     result = FitResult(
         names=names, loss=loss_buf.numpy(), grad_norm=gnorm_buf.numpy(),
@@ -201,13 +203,52 @@ def _freeze_after_divergence(r: FitResult) -> None:
         r.frames[k, r.frame_steps >= t] = r.frames[k, good_frames[-1] if len(good_frames) else 0]
 
 
-def fit_one_at_a_time(log_p, student, start, names, config: FitConfig = FitConfig(), *, x=None, params=None):
-    """The straightforward baseline: one :func:`fit` per divergence, concatenated (for benchmarks
-    and for the equivalence test)."""
-    parts = [fit(log_p, student, start, [n], config, x=x, params=params) for n in names]
-    merged = {}
-    for fld in ("loss", "grad_norm", "frames", "params", "final_params", "head_error", "tail_error",
-                "w_head", "diverged_at"):
-        vals = [getattr(r, fld) for r in parts]
-        merged[fld] = None if vals[0] is None else np.concatenate(vals)
-    return FitResult(names=list(names), frame_steps=parts[0].frame_steps, **merged)
+def fit_one_at_a_time(log_p, student, start, names, config: FitConfig = FitConfig(), *, x=None,
+                      params=None) -> FitResult:
+    """Reference implementation: a plain loop, one divergence after the other, each step scoring the
+    student with the public :func:`kdviz.divergences.divergence_from_log`.
+
+    Slow on purpose (no batching, no fused KL terms); :func:`fit` must reproduce its numbers. Used
+    by the equivalence tests and as the baseline of ``benchmarks/fit_speed.py``.
+    """
+    log_p = torch.as_tensor(log_p, dtype=start.dtype)
+    keep = frame_steps(config.steps, config.n_frames)
+    mask = student.grad_mask(start.dtype)
+    discrete = student.kind == "softmax"
+    rows = []
+    with nx.torch_threads(1):
+        for name, kw in zip(names, resolve_params(names, params)):
+            theta = start.detach().clone()[None].requires_grad_(True)  # (1, P)
+            opt = OPTIMIZERS[config.optimizer]([theta], lr=config.lr, foreach=False)
+            trace = {"loss": [], "grad_norm": [], "params": [], "q": []}
+            for t in range(config.steps + 1):
+                log_q = student.log_prob(theta)[0]  # (V,)
+                loss = divergence_from_log(name, log_p, log_q, x=x, **kw)
+                opt.zero_grad()
+                loss.backward()
+                theta.grad.mul_(mask)
+                trace["loss"].append(loss.item())
+                trace["grad_norm"].append(theta.grad.norm().item())
+                trace["params"].append(theta.detach()[0].clone())
+                trace["q"].append(log_q.detach().exp())
+                if t < config.steps:
+                    opt.step()
+            rows.append(trace)
+    q = torch.stack([torch.stack(r["q"]) for r in rows]).numpy()  # (K, S+1, V)
+    params_all = torch.stack([torch.stack(r["params"]) for r in rows]).numpy()  # (K, S+1, P)
+    result = FitResult(
+        names=list(names), loss=np.array([r["loss"] for r in rows]),
+        grad_norm=np.array([r["grad_norm"] for r in rows]), frame_steps=keep, frames=q[:, keep],
+        params=params_all if params_all.shape[-1] <= MAX_PARAM_TRACE else None,
+        final_params=params_all[:, -1])
+    if discrete:
+        p = log_p.exp().numpy()
+        split = akl_split(torch.as_tensor(p), torch.as_tensor(p), config.mu)
+        head = split["head_mask"].numpy()
+        gap = np.abs(p - q)  # (K, S+1, V)
+        result.head_error, result.tail_error = (gap * head).sum(-1), (gap * ~head).sum(-1)
+        total = result.head_error + result.tail_error
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
+    _freeze_after_divergence(result)
+    return result
