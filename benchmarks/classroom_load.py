@@ -124,8 +124,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(entry: Path, port: int, log_path: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.headless", "true",
+def start_server(entry: Path, port: int, log_path: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), *extra, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = open(log_path, "w")
@@ -291,13 +291,14 @@ async def main_async(args) -> int:
     port = args.port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = Path(args.server_log)
-    proc = start_server(ROOT / args.entry, port, log_path)
+    extra = tuple(part for opt in args.st_opt for part in ("--" + opt.split("=", 1)[0], opt.split("=", 1)[1]))
+    proc = start_server(ROOT / args.entry, port, log_path, extra)
     monitor = RssMonitor(proc.pid)
     monitor.start()
     rows, phases = [], []
     try:
         pages = await fetch_pages(base_url, timeout=args.timeout)
-        print(f"server pid {proc.pid} on {base_url} ({args.entry}); pages: "
+        print(f"server pid {proc.pid} on {base_url} ({args.entry} {' '.join(extra)}); pages: "
               + ", ".join(p.url_pathname or "(default)" for p in pages))
         wanted = [w for w in args.pages.split(",") if w.strip()]
         chosen: list[tuple[str, Page]] = []
@@ -358,6 +359,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mixed", action="store_true", help="add a phase with students spread over the lessons")
     ap.add_argument("--timeout", type=float, default=180.0, help="s to wait for one script_finished")
     ap.add_argument("--settle", type=float, default=2.0, help="s of idle time between phases")
+    ap.add_argument("--st-opt", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                    help="extra streamlit config for this run, e.g. runner.postScriptGC=false (repeatable)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write the rows to this file")
