@@ -58,7 +58,9 @@ def server(tmp_path_factory):
     for name, src in PAGES.items():
         (app_dir / "pages" / name).write_text(textwrap.dedent(src))
     port = free_port()
-    env = {**os.environ, "BENCH_APP": str(app_dir / "app.py")}
+    # Elements over 1 kB go through the tab's message cache (the default threshold, 10 kB, is
+    # above the minimal page's chart).
+    env = {**os.environ, "BENCH_APP": str(app_dir / "app.py"), "STREAMLIT_GLOBAL_MIN_CACHED_MESSAGE_SIZE": "1000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "benchmarks/load_app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
