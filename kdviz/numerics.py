@@ -36,7 +36,7 @@ def logsumexp(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
     """``log sum exp x`` along ``dim``; terms more than |floor| below the maximum are dropped
     exactly as float arithmetic would drop them, without the slow underflowing exp."""
     # clamp: a row of -inf only (an empty distribution) would give -inf - -inf = NaN
-    mx = x.detach().amax(dim=dim, keepdim=True).clamp(min=-1e300)
+    mx = x.detach().amax(dim=dim, keepdim=True).clamp(min=max(-1e300, torch.finfo(x.dtype).min))  # float32: -3.4e38
     out = torch.log(exp(x - mx).sum(dim=dim, keepdim=True)) + mx
     return out if keepdim else out.squeeze(dim)
 
