@@ -17,6 +17,19 @@ from kdviz.divergences import DIVERGENCES
 
 CACHE_ENTRIES = 64  # max_entries of every st.cache_data in the pages
 
+# Streamlit starts every server in the legacy "pages/ directory" mode and leaves it only when a
+# script calls st.navigation. So on a fresh server, a first visitor arriving by a shared link to a
+# lesson (/mode_seeking?...) gets that page run alone: no app.py, hence no navigation, page config
+# or thread setting. Every page imports this module, so switch the mode off here and rerun: the
+# rerun goes through app.py's st.navigation to the same page. (Happens at most once per process.)
+try:
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:  # a Streamlit without this internal: nothing to fix
+    PagesManager = None
+if PagesManager is not None and PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
 
 def lesson_header(title: str, intro: str, formulas: Sequence[str] = ()) -> None:
     """Title, two or three sentences on what to look at, and the registry formulas of ``formulas``."""
