@@ -46,22 +46,19 @@ def _params(spec) -> str:
 
 catalogue = pd.DataFrame([{
     "name": spec.name, "label": spec.label, "parameters": _params(spec),
-    "symmetric": spec.symmetric, "bounded": spec.bounded or "no",
+    "symmetric": "yes" if spec.symmetric else "no", "bounded": spec.bounded or "no",
     "behaviour": spec.behaviour, "source": spec.source, "formula (LaTeX)": spec.latex,
 } for spec in DIVERGENCES.values()])
-st.dataframe(catalogue, key="home_catalogue", hide_index=True, width="stretch",
-             column_config={"behaviour": st.column_config.TextColumn(width="large"),
-                            "formula (LaTeX)": st.column_config.TextColumn(width="medium")})
-st.download_button("Download the catalogue (CSV)", catalogue.to_csv(index=False), "kdviz_divergences.csv",
+# A static table: every cell wraps and is readable without scrolling (formulas rendered below).
+st.table(catalogue.drop(columns="formula (LaTeX)").set_index("name"))
+st.download_button("Download the catalogue with the LaTeX formulas (CSV)", catalogue.to_csv(index=False), "kdviz_divergences.csv",
                    "text/csv", key="home_csv")
 
-with st.expander("Formulas", expanded=True):
-    cols = st.columns(2)
-    for i, spec in enumerate(DIVERGENCES.values()):
-        with cols[i % 2]:
-            st.markdown(f"<span style='color:{spec.color};font-size:1.3em'>■</span> "
-                        f"**{spec.label}** (`{spec.name}`): {spec.behaviour}.", unsafe_allow_html=True)
-            st.latex(spec.latex)
+with st.expander("Formulas", expanded=False):
+    for spec in DIVERGENCES.values():
+        st.markdown(f"<span style='color:{spec.color};font-size:1.3em'>■</span> "
+                    f"**{spec.label}** (`{spec.name}`): {spec.behaviour}.", unsafe_allow_html=True)
+        st.latex(spec.latex)
 
 st.header("The lessons")
 LESSONS = [  # (page file, what it shows); titles and icons come from the navigation in app.py
