@@ -10,7 +10,9 @@ does (read from its bundled ``index.*.js``, ``sendRerunBackMsg`` and ``ForwardMe
   page_name, fragment_id, cached_message_hashes))``; the first rerun of a tab names the page by its
   URL path (``page_name``) with an empty hash, later ones by ``page_script_hash``;
 * the widget states are *all* widget values the tab knows (each widget reports its value when it
-  mounts), so the slider being moved is sent together with the others;
+  mounts), so the slider being moved is sent together with the others; ``st.slider`` sends
+  ``double_array_value`` (its numbers), ``st.select_slider`` ``string_array_value`` (its formatted
+  options);
 * a widget inside ``st.fragment`` reruns only its fragment: the rerun carries that ``fragment_id``
   (the ``delta.fragment_id`` of the widget's element) and ends with
   ``FINISHED_FRAGMENT_RUN_SUCCESSFULLY``;
@@ -44,6 +46,7 @@ END_STATUSES = frozenset({
 })
 STATUS_NAMES = {v: k for k, v in _STATUS.items()}
 _ALERT_ERROR = 1  # Alert.Format.ERROR (st.error)
+_SELECT_SLIDER = 2  # Slider.Type.SELECT_SLIDER
 
 
 class SessionDropped(Exception):
@@ -71,9 +74,10 @@ class SliderInfo:
     step: float
     value: tuple[float, ...]    # current value(s); two for a range slider
     data_type: int              # Slider.DataType: INT 0, FLOAT 1, DATETIME 2, DATE 3, TIME 4
-    options: tuple[str, ...]    # select_slider options (value is then an index)
+    options: tuple[str, ...]    # select_slider options, formatted (value is then an index into them)
     fragment_id: str            # "" unless the slider lives in an st.fragment
     query_param_key: str
+    select: bool = False        # st.select_slider (Slider.Type.SELECT_SLIDER)
 
     def values_for_moves(self, n: int, offset: int = 0) -> list[tuple[float, ...]]:
         """``n`` distinct positions spread over [min, max] on the step grid, none equal to the start.
@@ -165,7 +169,7 @@ class StreamlitClient:
 
     async def move_slider(self, slider: SliderInfo, value: tuple[float, ...]) -> RunResult:
         """Set a slider (as a drag released at ``value``) and wait for the rerun it triggers."""
-        self._set_slider_state(slider.id, value)
+        self._set_slider_state(slider, value)
         self.sliders[slider.id] = SliderInfo(**{**slider.__dict__, "value": tuple(value)})
         return await self.rerun(fragment_id=slider.fragment_id)
 
@@ -191,10 +195,14 @@ class StreamlitClient:
             raise SessionDropped(f"closed while sending: {exc!r}") from exc
         return await self._read_run(t0, fragment_id)
 
-    def _set_slider_state(self, widget_id: str, value) -> None:
-        state = WidgetState(id=widget_id)
-        state.double_array_value.data.extend(float(v) for v in value)
-        self._widget_states[widget_id] = state
+    def _set_slider_state(self, slider: SliderInfo, value) -> None:
+        """st.slider sends its numbers; st.select_slider sends its formatted option strings."""
+        state = WidgetState(id=slider.id)
+        if slider.select:
+            state.string_array_value.data.extend(slider.options[int(round(v))] for v in value)
+        else:
+            state.double_array_value.data.extend(float(v) for v in value)
+        self._widget_states[slider.id] = state
 
     async def _recv(self, deadline: float) -> bytes:
         try:
@@ -271,16 +279,22 @@ class StreamlitClient:
             res.errors.append(el.alert.body)
         elif etype == "slider":
             s = el.slider
-            value = tuple(s.value) if s.set_value and len(s.value) else tuple(s.default)
+            select = s.type == _SELECT_SLIDER
+            value = tuple(s.default)
+            if s.set_value and select and len(s.raw_value):
+                value = tuple(float(list(s.options).index(v)) for v in s.raw_value if v in s.options) or value
+            elif s.set_value and len(s.value):
+                value = tuple(s.value)
             known = self.sliders.get(s.id)
             if known is not None and s.id in self._widget_states and not s.set_value:
                 value = known.value  # the tab keeps the value it sent, as the browser does
             info = SliderInfo(s.id, s.label, s.min, s.max, s.step, value, s.data_type, tuple(s.options),
-                              delta.fragment_id, s.query_param_key if s.HasField("query_param_key") else "")
+                              delta.fragment_id, s.query_param_key if s.HasField("query_param_key") else "",
+                              select)
             self.sliders[s.id] = info
             res.sliders.append(info)
             seen_ids.add(s.id)
-            self._set_slider_state(s.id, value)  # a mounted widget reports its value
+            self._set_slider_state(info, value)  # a mounted widget reports its value
 
     def _after_run(self, fragment_id: str, seen_ids: set[str], full: bool) -> None:
         """Forget widgets no longer on the page and age the message cache (as the browser does)."""

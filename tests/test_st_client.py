@@ -27,7 +27,7 @@ from st_client import SessionDropped, StreamlitClient, fetch_pages  # noqa: E402
 TINY_APP = """
 import streamlit as st
 pg = st.navigation([st.Page("pages/home.py", title="Home"), st.Page("pages/boom.py", title="Boom"),
-                    st.Page("pages/frag.py", title="Frag"), st.Page("pages/slow.py", title="Slow")])
+                    st.Page("pages/frag.py", title="Frag"), st.Page("pages/slow.py", title="Slow"), st.Page("pages/pick.py", title="Pick")])
 pg.run()
 """
 PAGES = {
@@ -45,6 +45,10 @@ PAGES = {
         def part():
             st.write(st.slider("f", 1, 5, 2, key="fr_f") * 10)
         part()
+        """,
+    "pick.py": """
+        import streamlit as st
+        st.markdown("picked " + st.select_slider("p", ["low", "mid", "high"], value="mid", key="pk_p"))
         """,
     "slow.py": "import time, streamlit as st\ntime.sleep(4)\nst.write('late')\n",
 }
@@ -86,8 +90,8 @@ def _pages(url):
 
 def test_navigation_lists_app_pages_plus_minimal_page(server):
     pages = _pages(server)
-    assert set(pages) == {"", "boom", "frag", "slow", "bench_minimal"}
-    assert pages[""].is_default and len({p.script_hash for p in pages.values()}) == 5
+    assert set(pages) == {"", "boom", "frag", "slow", "pick", "bench_minimal"}
+    assert pages[""].is_default and len({p.script_hash for p in pages.values()}) == 6
 
 
 def test_slider_move_reruns_minimal_page_with_new_value_and_cache_refs_repeats(server):
@@ -126,6 +130,21 @@ def test_exception_element_and_fragment_rerun_are_reported(server):
     assert boom.exceptions == ["ValueError: seven is not allowed"] and fine.exceptions == []
     assert fslider.fragment_id and frag.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
     assert frag.elements == ["slider", "markdown"]  # only the fragment was rerun
+
+
+def test_select_slider_move_sends_the_chosen_option(server):
+    page = _pages(server)["pick"]
+
+    async def go():
+        async with StreamlitClient(server, timeout=60, keep_elements=True) as tab:
+            slider = (await tab.open_page(page)).sliders[0]
+            moved = await tab.move_slider(slider, slider.values_for_moves(1)[0])
+            return slider, moved
+
+    slider, moved = asyncio.run(go())
+    assert slider.select and slider.options == ("low", "mid", "high") and slider.value == (1.0,)
+    shown = [e.markdown.body for e in moved.new_elements if e.WhichOneof("type") == "markdown"]
+    assert moved.exceptions == [] and shown == ["picked low"]
 
 
 def test_run_slower_than_timeout_counts_as_dropped_session(server):
