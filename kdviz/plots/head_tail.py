@@ -1,0 +1,183 @@
+"""Figures of the "Head vs tail" lesson (AKL Fig. 2) from a :class:`HeadTailResult`.
+
+Figures are assembled as plain dicts and validated once by ``go.Figure(dict)``: several times
+faster than plotly's incremental ``make_subplots`` / ``add_trace`` / ``update_layout`` for the
+multi-panel figures here (the page re-draws them on every slider move).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from kdviz.experiments.head_tail import HeadTailResult
+from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, animate, color, label
+
+HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
+TAIL_FILL = "rgba(150, 150, 150, 0.35)"  # ... of the tail classes
+MAX_ANIMATION_FRAMES = 60  # frames of the animation (plotly validates each frame: keep it light)
+
+
+def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
+    """The dict form of :func:`kdviz.plots.common.base_layout` (same template, font, legend, margins)."""
+    return dict(template=TEMPLATE, title=dict(text=title) if title else None, height=height, font=FONT,
+                margin=dict(l=60, r=20, t=60 if title else 30, b=50),
+                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+                xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)), **extra)
+
+
+def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[dict, list[list[str]]]:
+    """Axes of a ``rows x cols`` panel grid sharing x per column and y per row (what ``make_subplots``
+    builds). Returns the layout entries and the axis suffix of each panel (``""``, ``"2"``, ...)."""
+    entries, ids = {}, []
+    height = (1 - vspace * (rows - 1)) / rows
+    width = (1 - hspace * (cols - 1)) / cols
+    for r in range(rows):
+        ids.append([])
+        for c in range(cols):
+            n = r * cols + c + 1
+            sfx = "" if n == 1 else str(n)
+            top = 1 - r * (height + vspace)
+            entries[f"xaxis{sfx}"] = dict(domain=[c * (width + hspace), c * (width + hspace) + width],
+                                          anchor=f"y{sfx}", showticklabels=r == rows - 1,
+                                          **({} if r == 0 else {"matches": f"x{c + 1 if c else ''}"}))
+            entries[f"yaxis{sfx}"] = dict(domain=[top - height, top], anchor=f"x{sfx}",
+                                          showticklabels=c == 0, **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
+            ids[-1].append(sfx)
+    return entries, ids
+
+
+def _panel_title(text: str, sfx: str) -> dict:
+    return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx} domain", x=0.5, y=1.0, xanchor="center",
+                yanchor="bottom", showarrow=False, font=dict(size=13))
+
+
+def _bar_width(x: np.ndarray) -> float:
+    return float(np.min(np.diff(x))) * 0.9 if len(x) > 1 else 0.9
+
+
+def _teacher_bars(res: HeadTailResult, show_legend: bool, sfx: str = "") -> list[dict]:
+    """The teacher as two bar traces, head (dark) and tail (light), so the split is visible."""
+    width = _bar_width(res.x)
+    return [dict(type="bar", x=res.x[mask], y=res.p[mask], width=width, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
+                 marker=dict(color=fill, line=dict(width=0)), name=f"teacher p ({part})",
+                 legendgroup=f"teacher_{part}", showlegend=show_legend,
+                 hovertemplate=f"class %{{x}}<br>p = %{{y:.4f}} ({part})<extra></extra>")
+            for part, mask, fill in (("head", res.head_mask, HEAD_FILL), ("tail", ~res.head_mask, TAIL_FILL))]
+
+
+def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
+    """The paper's panels: teacher vs student bars after ``step_a`` and ``step_b`` steps, one row
+    per divergence. Head classes are the dark teacher bars; the dotted line is the smallest head
+    probability (every bar reaching it is head)."""
+    ia, ib = res.frame_index(step_a), res.frame_index(step_b)
+    K = len(res.names)
+    axes, ids = grid_axes(K, 2, vspace=min(0.08, 0.3 / K), hspace=0.04)
+    frames = res.fit.frames
+    top = 1.08 * max(res.p.max(), frames[:, [ia, ib]].max())
+    data, shapes, notes = [], [], []
+    for k, name in enumerate(res.names):
+        for c, i in enumerate((ia, ib)):
+            sfx = ids[k][c]
+            data += _teacher_bars(res, show_legend=k == 0 and c == 0, sfx=sfx)
+            data.append(dict(type="bar", x=res.x, y=frames[k, i], width=_bar_width(res.x) * 0.55,
+                             xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=f"student q ({label(name)})",
+                             marker=dict(color=color(name), opacity=0.8, line=dict(width=0)), legendgroup=name,
+                             showlegend=c == 0, hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
+            shapes.append(dict(type="line", xref=f"x{sfx} domain", yref=f"y{sfx}", x0=0, x1=1,
+                               y0=res.head_threshold, y1=res.head_threshold,
+                               line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+            notes.append(_panel_title(f"{label(name)}, step {int(res.fit.frame_steps[i])}", sfx))
+            axes[f"yaxis{sfx}"]["range"] = [0, top]
+        axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
+    axes[f"xaxis{ids[-1][0]}"]["title"] = dict(text="class")
+    axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text="class")
+    notes.append(dict(text=f"dotted: head boundary, p ≥ {res.head_threshold:.3g} (μ = {res.mu:g})",
+                      xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
+                      yshift=28, showarrow=False, font=dict(size=12)))
+    lay = layout(height=190 * K + 130, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
+    lay.update(axes)
+    lay["margin"]["t"] = 70
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def _lines(res: HeadTailResult, values: np.ndarray, hover: str, sfx: str = "", show_legend: bool = True,
+           custom: np.ndarray | None = None) -> list[dict]:
+    steps = np.arange(res.steps + 1)
+    return [dict(type="scatter", x=steps, y=values[k], mode="lines", name=label(nm), legendgroup=nm,
+                 showlegend=show_legend, xaxis=f"x{sfx}", yaxis=f"y{sfx}", line=dict(color=color(nm), width=2),
+                 customdata=None if custom is None else custom[k],
+                 hovertemplate=f"step %{{x}}<br>{hover}<extra>{label(nm)}</extra>")
+            for k, nm in enumerate(res.names)]
+
+
+def error_curves(res: HeadTailResult) -> go.Figure:
+    """Head error and tail error, ``sum |p - q|`` over each part, against the step."""
+    axes, ids = grid_axes(1, 2, vspace=0, hspace=0.05)
+    data = (_lines(res, res.fit.head_error, "%{y:.4f}", ids[0][0])
+            + _lines(res, res.fit.tail_error, "%{y:.4f}", ids[0][1], show_legend=False))
+    axes["xaxis"]["title"] = axes["xaxis2"]["title"] = dict(text="step")
+    axes["yaxis"].update(title=dict(text="error Σ|p − q|"), rangemode="tozero")
+    notes = [_panel_title("head error (dark bars)", ids[0][0]), _panel_title("tail error (light bars)", ids[0][1])]
+    lay = layout(height=360, annotations=notes)
+    lay.update(axes)
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def share_figure(res: HeadTailResult, n: int) -> go.Figure:
+    """Share of the error reduction over the first ``n`` steps that falls on the head, per divergence."""
+    share = res.fit.head_share(n)
+    shown = np.where(np.isfinite(share), share, 0.0)  # a missing bar (text says n/a), never a NaN bar
+    text = [f"{s:.2f}" if np.isfinite(s) else "n/a" for s in share]
+    data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="outside",
+                 marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
+                 hovertemplate="%{x}: head share %{text}<extra></extra>")]
+    base = res.initial_head_share()
+    extra = {}
+    if np.isfinite(base):
+        extra = dict(shapes=[dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=base, y1=base,
+                                  line=dict(color=TEACHER_COLOR, dash="dot"))],
+                     annotations=[dict(text=f"head's part of the starting error: {base:.2f}", xref="x domain",
+                                       yref="y", x=1, y=base, xanchor="right", yanchor="bottom",
+                                       showarrow=False)])
+    lay = layout(title=f"Head share of the error reduction over the first {min(n, res.steps)} steps",
+                 y="Δhead / (Δhead + Δtail)", height=360, **extra)
+    lay["yaxis"]["range"] = [0, 1.05]
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def weights_figure(res: HeadTailResult) -> go.Figure:
+    """AKL's head weight ``w_head = g_head / (g_head + g_tail)`` along each run."""
+    lay = layout(title="AKL's head weight w_head along each run", x="step", y="w_head = g_head / (g_head + g_tail)",
+                 height=360)
+    lay["yaxis"]["range"] = [0, 1]
+    return go.Figure(dict(data=_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), layout=lay))
+
+
+def tvd_figure(res: HeadTailResult) -> go.Figure:
+    """TVD(p, q_t) against the step, log scale: do they all converge?"""
+    floor = 1e-8  # zero TVD has no place on a log axis: values below 1e-8 are drawn at 1e-8
+    data = _lines(res, np.maximum(res.tvd, floor), "TVD = %{customdata:.2e}", custom=res.tvd)
+    lay = layout(title="Convergence: TVD(p, q) to the teacher", x="step", y="TVD (log scale)", height=360)
+    lay["yaxis"].update(type="log", exponentformat="power")
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def animation_figure(res: HeadTailResult) -> go.Figure:
+    """Teacher bars (head dark, tail light) and every student as a line over the classes, played
+    over the kept frames (at most ``MAX_ANIMATION_FRAMES``)."""
+    fs = res.fit.frame_steps
+    pick = np.unique(np.linspace(0, len(fs) - 1, min(len(fs), MAX_ANIMATION_FRAMES)).round().astype(int))
+    frames = res.fit.frames
+    data = _teacher_bars(res, show_legend=True) + [
+        dict(type="scatter", x=res.x, y=frames[k, pick[0]], mode="lines+markers", name=label(nm),
+             line=dict(color=color(nm), width=2), marker=dict(size=4)) for k, nm in enumerate(res.names)]
+    lay = layout(title="Students over the steps (press play)", x="class", y="probability", height=460,
+                 barmode="overlay", bargap=0)
+    lay["xaxis"]["range"] = [res.x.min() - 1, res.x.max() + 1]
+    lay["yaxis"]["range"] = [0, 1.08 * max(res.p.max(), frames[:, pick].max())]
+    fig = go.Figure(dict(data=data, layout=lay))
+    traces = list(range(2, 2 + len(res.names)))  # after the two teacher traces
+    # each frame only replaces the students' y values (plain dicts: cheap to build and to send)
+    updates = [[dict(type="scatter", y=frames[k, i]) for k in range(len(res.names))] for i in pick]
+    return animate(fig, updates, [str(int(fs[i])) for i in pick], traces)
