@@ -144,6 +144,37 @@ def start_server(entry: Path, port: int, log_path: Path, extra: tuple[str, ...] 
     raise RuntimeError(f"server not healthy after 90 s; see {log_path}")
 
 
+def summarize_profile(path: Path, top: int = 18) -> list[str]:
+    """Inclusive share of the script threads' samples per frame, from a ``py-spy --format raw`` file.
+
+    Frames are ``function (file:line of the call)``; Streamlit's and runpy's plumbing frames (present
+    in every sample) are dropped, so the list reads as "where a rerun spends its time".
+    """
+    plumbing = {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run", "ScriptRunner._run_script_thread",
+                "ScriptRunner._run_script", "exec_func_with_error_handling", "run_path", "_run_module_code",
+                "_run_code", "ScriptRunner._run_script.<locals>.code_to_exec", "Page.run"}
+    incl: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if "_run_script_thread" not in stack or not n.isdigit():
+            continue
+        total += int(n)
+        seen = set()
+        for frame in stack.split(";"):
+            name, _, loc = frame.partition(" (")
+            key = f"{name} ({loc.rsplit('/', 1)[-1]}" if loc else name
+            if name in plumbing or "load_app.py" in loc or (name == "<module>" and loc.rsplit("/", 1)[-1].startswith("app.py:")):
+                continue
+            if key not in seen:
+                seen.add(key)
+                incl[key] += int(n)
+    if not total:
+        return ["(no script-thread samples)"]
+    rows = [(c / total, k) for k, c in incl.most_common()]
+    return [f"{share * 100:5.1f}%  {k}" for share, k in rows[:top]] + [f"({total} samples)"]
+
+
 # ---------------------------------------------------------------- one student, one phase
 @dataclass
 class StudentLog:
@@ -234,11 +265,22 @@ def _client_cpu() -> float:
 
 async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pid: int,
                     monitor: RssMonitor) -> PhaseResult:
+    spy = None
+    if args.profile:
+        out = Path(args.profile) / f"{name}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--format", "raw",
+                                "--nonblocking", "-o", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)
     monitor.reset_window()
     cpu0, ccpu0, t0 = cpu_seconds(server_pid), _client_cpu(), time.perf_counter()
     rngs = [random.Random(args.seed * 1000 + i) for i in range(args.students)]
     logs = await asyncio.gather(*(student(base_url, pages[i % len(pages)], i, args, rngs[i])
                                   for i in range(args.students)))
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(timeout=60)
     return PhaseResult(name, args.students, list(logs), time.perf_counter() - t0,
                        cpu_seconds(server_pid) - cpu0, _client_cpu() - ccpu0, monitor.window_peak)
 
@@ -338,6 +380,12 @@ async def main_async(args) -> int:
         print(f"  {r['page']}: payload per move by kind (KiB) {r['move_kib_by_kind']}, "
               f"ref_hash/move {r['ref_hash_per_move']:.1f}, open {r['open_kib_median']:.0f} KiB, "
               f"open median {r['open_median_s']:.2f} s")
+    if args.profile:
+        for r in rows:
+            path = Path(args.profile) / f"{r['page']}.txt"
+            if path.exists():
+                print(f"\nwhere {r['page']}'s script threads spend their time (py-spy, inclusive):")
+                print("\n".join("  " + line for line in summarize_profile(path)))
     print()
     for line in verdict(rows, monitor.peak, hwm):
         print(line)
@@ -361,6 +409,8 @@ def main(argv=None) -> int:
     ap.add_argument("--settle", type=float, default=2.0, help="s of idle time between phases")
     ap.add_argument("--st-opt", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                     help="extra streamlit config for this run, e.g. runner.postScriptGC=false (repeatable)")
+    ap.add_argument("--profile", default="", metavar="DIR",
+                    help="sample the server with py-spy (pip install py-spy) into DIR/<page>.txt and summarise")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write the rows to this file")
