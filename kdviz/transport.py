@@ -140,7 +140,13 @@ def _implicit_grads(plan, r, c):
     r_a, c_b = (r[..., :, None] / rows_safe)[..., 0], (c[..., :, None] / cols_safe)[..., 0]  # (..., V) mean costs
     n = plan.shape[-1]
     lhs = torch.eye(n, dtype=plan.dtype) - cond_b @ cond_a + 1.0 / n  # (..., V, V)
-    z_b = torch.linalg.solve(lhs, c_b - (cond_b @ r_a[..., :, None])[..., 0])
+    rhs = (c_b - (cond_b @ r_a[..., :, None])[..., 0])[..., None]  # (..., V, 1)
+    z_b, info = torch.linalg.solve_ex(lhs, rhs)
+    if bool((info != 0).any()) or not bool(torch.isfinite(z_b).all()):
+        # A nearly diagonal plan (tiny eps) decouples the chain B A: I - B A + 1 1^T/V is then
+        # singular in float precision; the least-squares (minimum-norm) solution is the stable limit.
+        z_b = torch.linalg.lstsq(lhs, rhs, driver="gelsd").solution
+    z_b = z_b[..., 0]
     z_a = r_a - (cond_a @ z_b[..., :, None])[..., 0]
     return z_a, z_b
 
