@@ -91,12 +91,14 @@ st.subheader("Where does the error go?")
 st.plotly_chart(plots.error_curves(res), key="ht_errors")
 share_n = st.slider("Head share over the first n steps", 1, min(steps, 100), min(10, steps), key="ht_share_n",
                     bind="query-params")
-st.plotly_chart(plots.share_figure(res, share_n), key="ht_share")
-st.caption("The optimiser matters. Under plain SGD the gradient's size sets each logit's step, so FKL "
-           "clearly works on the head first and RKL on the tail (measured on the bimodal toy from a "
-           "uniform start: head share 0.42 vs 0.34). Adam rescales every coordinate, so its first steps "
-           "move every logit by about the learning rate and the difference nearly vanishes (0.28 vs 0.27).")
-ui.takeaway(ht.takeaway(res, share_n))
+chart, text = st.columns([3, 2])
+chart.plotly_chart(plots.share_figure(res, share_n), key="ht_share")
+with text:
+    ui.takeaway(ht.takeaway(res, share_n))
+    st.caption("The optimiser matters. Under plain SGD the gradient's size sets each logit's step, so FKL "
+               "clearly works on the head first and RKL on the tail (measured on the bimodal toy from a "
+               "uniform start: head share 0.42 vs 0.34). Adam rescales every coordinate, so its first steps "
+               "move every logit by about the learning rate and the difference nearly vanishes (0.28 vs 0.27).")
 
 left, right = st.columns(2)
 with left:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz.divergences import akl_split
+from kdviz.divergences import akl_split, get_spec
 from kdviz.families import MAX_CLASSES, SoftmaxStudent, discrete_teacher, teacher_from_array
 from kdviz.fitting import FitConfig, FitResult, fit
 
@@ -136,21 +136,32 @@ def takeaway(res: HeadTailResult, n: int) -> str:
             parts.append(f"Over the first {n} steps the total error of FKL or RKL did not decrease "
                          f"(head share FKL {_fmt(f)}, RKL {_fmt(r)}).")
     else:
-        listed = ", ".join(f"{k.upper()} {_fmt(v)}" for k, v in share.items())
+        listed = ", ".join(f"{get_spec(k).label} {_fmt(v)}" for k, v in share.items())
         parts.append(f"Head share over the first {n} steps: {listed} (add FKL and RKL to compare them).")
     base = res.initial_head_share()
-    if np.isfinite(base):
-        parts.append(f"A share above {_fmt(base)} (the head's part of the starting error) means the "
-                     f"head's error shrinks faster than the tail's.")
+    finite = [v for v in share.values() if np.isfinite(v)]
+    if np.isfinite(base) and finite:
+        above = [get_spec(k).label for k, v in share.items() if v > base]
+        if not above:
+            parts.append(f"All shares are below {_fmt(base)}, the head's part of the starting error: early on "
+                         "every divergence shrinks the tail's error relatively faster; they differ in how much.")
+        elif len(above) == len(finite):
+            parts.append(f"All shares are above {_fmt(base)}, the head's part of the starting error: early on "
+                         "every divergence shrinks the head's error relatively faster; they differ in how much.")
+        else:
+            parts.append(f"Only {', '.join(above)} shrink the head's error relatively faster than the tail's "
+                         f"(share above {_fmt(base)}, the head's part of the starting error).")
     if res.optimizer == "adam":
-        parts.append("Adam's first steps move every logit by about the learning rate whatever the "
-                     "gradient's size, which hides most of the difference: switch to SGD (lr 1 to 10) "
-                     "to see it clearly.")
+        first = dict(zip(res.names, res.fit.head_share(1)))
+        at_one = (f" (after 1 step: FKL {_fmt(first['fkl'])} vs RKL {_fmt(first['rkl'])})"
+                  if "fkl" in first and "rkl" in first else "")
+        parts.append("Adam's first steps move every logit by about the learning rate whatever the gradient's "
+                     f"size, which hides the difference at first{at_one}; under SGD (lr 1 to 10) it is clear.")
     final = res.tvd[:, -1]
     done = [k for k, v in zip(res.names, final) if v < CONVERGED_TVD]
-    tvds = ", ".join(f"{k.upper()} {v:.3f}" for k, v in zip(res.names, final))
+    tvds = ", ".join(f"{get_spec(k).label} {v:.3f}" for k, v in zip(res.names, final))
     if len(done) == len(res.names):
-        parts.append(f"After {res.steps} steps all of them reach p (TVD {tvds}): the difference is "
+        parts.append(f"After {res.steps} steps all of them reach p (TVD to p: {tvds}): the difference is "
                      "only in the early dynamics.")
     else:
         parts.append(f"After {res.steps} steps the TVD to p is {tvds}; give them more steps (or a "

@@ -21,7 +21,7 @@ MAX_ANIMATION_FRAMES = 60  # frames of the animation (plotly validates each fram
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
     """The dict form of :func:`kdviz.plots.common.base_layout` (same template, font, legend, margins)."""
     return dict(template=TEMPLATE, title=dict(text=title) if title else None, height=height, font=FONT,
-                margin=dict(l=60, r=20, t=60 if title else 30, b=50),
+                margin=dict(l=60, r=20, t=90 if title else 30, b=50),
                 legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
                 xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)), **extra)
 
@@ -47,9 +47,18 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
     return entries, ids
 
 
-def _panel_title(text: str, sfx: str) -> dict:
-    return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx} domain", x=0.5, y=1.0, xanchor="center",
-                yanchor="bottom", showarrow=False, font=dict(size=13))
+def _panel_title(text: str, sfx: str, inside: bool = False) -> dict:
+    """A subplot title above the panel, or inside its top-right corner (``inside``)."""
+    where = dict(x=0.98, y=0.98, xanchor="right", yanchor="top") if inside else \
+        dict(x=0.5, y=1.0, xanchor="center", yanchor="bottom")
+    return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx} domain", showarrow=False,
+                font=dict(size=14), **where)
+
+
+def _legend_line(name: str) -> dict:
+    """A legend entry for a dotted reference line drawn as a layout shape."""
+    return dict(type="scatter", x=[None], y=[None], mode="lines", name=name,
+                line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))
 
 
 def _bar_width(x: np.ndarray) -> float:
@@ -92,12 +101,12 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
         axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
     axes[f"xaxis{ids[-1][0]}"]["title"] = dict(text="class")
     axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text="class")
-    notes.append(dict(text=f"dotted: head boundary, p ≥ {res.head_threshold:.3g} (μ = {res.mu:g})",
-                      xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
-                      yshift=28, showarrow=False, font=dict(size=12)))
-    lay = layout(height=190 * K + 130, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
+    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ = {res.mu:g})"))
+    height = 190 * K + 130
+    lay = layout(height=height, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
     lay.update(axes)
-    lay["margin"]["t"] = 70
+    lay["margin"]["t"] = 80
+    lay["legend"]["y"] = 1 + 26 / (height - 80 - 50)  # above the first row's panel titles
     return go.Figure(dict(data=data, layout=lay))
 
 
@@ -118,7 +127,8 @@ def error_curves(res: HeadTailResult) -> go.Figure:
             + _lines(res, res.fit.tail_error, "%{y:.4f}", ids[0][1], show_legend=False))
     axes["xaxis"]["title"] = axes["xaxis2"]["title"] = dict(text="step")
     axes["yaxis"].update(title=dict(text="error Σ|p − q|"), rangemode="tozero")
-    notes = [_panel_title("head error (dark bars)", ids[0][0]), _panel_title("tail error (light bars)", ids[0][1])]
+    notes = [_panel_title("<b>head</b> error (dark bars)", ids[0][0], inside=True),
+             _panel_title("<b>tail</b> error (light bars)", ids[0][1], inside=True)]
     lay = layout(height=360, annotations=notes)
     lay.update(axes)
     return go.Figure(dict(data=data, layout=lay))
@@ -129,19 +139,21 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     share = res.fit.head_share(n)
     shown = np.where(np.isfinite(share), share, 0.0)  # a missing bar (text says n/a), never a NaN bar
     text = [f"{s:.2f}" if np.isfinite(s) else "n/a" for s in share]
-    data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="outside",
+    data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="inside",
+                 insidetextanchor="end", textfont=dict(size=15, color="white"),
                  marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
                  hovertemplate="%{x}: head share %{text}<extra></extra>")]
     base = res.initial_head_share()
     extra = {}
     if np.isfinite(base):
         extra = dict(shapes=[dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=base, y1=base,
-                                  line=dict(color=TEACHER_COLOR, dash="dot"))],
-                     annotations=[dict(text=f"head's part of the starting error: {base:.2f}", xref="x domain",
-                                       yref="y", x=1, y=base, xanchor="right", yanchor="bottom",
-                                       showarrow=False)])
+                                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))])
+        data.append(_legend_line(f"the head's part of the starting error ({base:.2f}): the share if head and "
+                                 "tail errors shrank at the same rate"))
     lay = layout(title=f"Head share of the error reduction over the first {min(n, res.steps)} steps",
-                 y="Δhead / (Δhead + Δtail)", height=360, **extra)
+                 y="Δhead / (Δhead + Δtail)", height=380, **extra)
+    lay["showlegend"] = True
+    lay["legend"]["y"] = 1.0
     lay["yaxis"]["range"] = [0, 1.05]
     return go.Figure(dict(data=data, layout=lay))
 
@@ -180,4 +192,6 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
     traces = list(range(2, 2 + len(res.names)))  # after the two teacher traces
     # each frame only replaces the students' y values (plain dicts: cheap to build and to send)
     updates = [[dict(type="scatter", y=frames[k, i]) for k in range(len(res.names))] for i in pick]
-    return animate(fig, updates, [str(int(fs[i])) for i in pick], traces)
+    animate(fig, updates, [str(int(fs[i])) for i in pick], traces)
+    fig.layout.sliders[0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
+    return fig
