@@ -41,7 +41,8 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
             entries[f"xaxis{sfx}"] = dict(domain=[c * (width + hspace), c * (width + hspace) + width],
                                           anchor=f"y{sfx}", showticklabels=r == rows - 1,
                                           **({} if r == 0 else {"matches": f"x{c + 1 if c else ''}"}))
-            entries[f"yaxis{sfx}"] = dict(domain=[top - height, top], anchor=f"x{sfx}",
+            # max(0, .): for 2 rows the bottom edge comes out as -5.6e-17, which plotly rejects
+            entries[f"yaxis{sfx}"] = dict(domain=[max(0.0, top - height), top], anchor=f"x{sfx}",
                                           showticklabels=c == 0, **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
             ids[-1].append(sfx)
     return entries, ids
