@@ -15,10 +15,10 @@ st.markdown(
     "Pick a table; compare the bars within a benchmark (the ★ marks the best distillation loss of the "
     "column) and switch to *difference to a baseline* to see the gains the papers claim at scale.")
 
-c1, c2, c3, c4 = st.columns([1.3, 1.3, 1.3, 1])
-key = c1.segmented_control("Table", list(TABLES), key="pr_table", bind="query-params", required=True,
+key = st.segmented_control("Table", list(TABLES), key="pr_table", bind="query-params", required=True,
                            default=list(TABLES)[0], format_func=lambda k: TABLES[k].title.split(":")[0])
 table = TABLES[key]
+c2, c3, c4 = st.columns([1.3, 1.3, 1])
 setting = table.settings[0]
 if len(table.settings) > 1:
     setting = c2.selectbox("Teacher → student", table.settings, key=f"pr_{key}_model", bind="query-params")

@@ -1,0 +1,271 @@
+"""The playground: any teacher, any student, any divergences with any parameters, one batched fit.
+
+Teachers: a Gaussian mixture on a grid over [-10, 10], a discrete preset, or a given probability
+vector (an upload). Students: one Gaussian ``N(mu, sigma^2)`` on the teacher's support (which must
+be evenly spaced) or free softmax logits. Every requested divergence gets its own student, all
+from the same start, fitted at once by :func:`kdviz.fitting.fit`.
+
+:func:`risks` lists what can go wrong with a configuration *before* fitting (the page shows them
+as warnings); :func:`run_notes` what went wrong in a run. Nothing is clamped silently: a divergence
+that cannot be fitted at this size is dropped with a message that says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from kdviz.divergences import DIVERGENCES, akl_split, get_spec
+from kdviz.experiments.head_tail import AKL_PRESETS
+from kdviz.families import (MAX_COMPONENTS, GaussianMixture, GaussianStudent, Grid, SoftmaxStudent,
+                            discrete_teacher, teacher_from_array)
+from kdviz.fitting import FitConfig, FitResult, fit
+
+GMM_RANGE = (-10.0, 10.0)  # the grid of a Gaussian-mixture teacher
+GRID_SIZES = (64, 128, 256, 512)
+# Divergences with an inner Sinkhorn loop (their parameters include epsilon): every step solves an
+# entropic OT problem on a V x V cost matrix, up to 1000 iterations. Beyond this many support
+# points a live fit takes minutes: they are dropped (with a message).
+ENTROPIC = tuple(n for n, s in DIVERGENCES.items() if any(p.name == "epsilon" for p in s.params))
+MAX_ENTROPIC_POINTS = 128
+FRAME_BUDGET = 600_000  # K * F * V student probabilities kept (the animation JSON stays under ~10 MB)
+MAX_FRAMES, MIN_FRAMES = 100, 10
+STEPS_RANGE = (10, 2000)
+
+
+@dataclass
+class PlaygroundResult:
+    """One fit per divergence (row k is ``names[k]``), with what the figures need."""
+
+    names: list[str]
+    params: dict[str, dict]  # resolved parameters of each divergence
+    teacher_kind: str  # "gmm" or "discrete"
+    student_kind: str  # "gaussian" or "softmax"
+    x: np.ndarray  # (V,) support
+    p: np.ndarray  # (V,) teacher probabilities
+    step: float  # spacing of the support (density = probability / step)
+    fit: FitResult
+    head_mask: np.ndarray  # (V,) AKL's head of p (mu of AKL if fitted, else 0.5)
+    mu_split: float
+    optimizer: str
+    lr: float
+    seconds: float  # wall time of the fit
+    dropped: list[str] = field(default_factory=list)  # requested but not fitted (see risks)
+
+    @property
+    def steps(self) -> int:
+        return self.fit.loss.shape[1] - 1
+
+    @property
+    def mu(self) -> np.ndarray | None:  # (K, S+1) Gaussian student's mean
+        return None if self.student_kind != "gaussian" else self.fit.params[..., 0]
+
+    @property
+    def sigma(self) -> np.ndarray | None:  # (K, S+1)
+        return None if self.student_kind != "gaussian" else np.exp(self.fit.params[..., 1])
+
+    @property
+    def teacher_mean(self) -> float:
+        return float((self.p * self.x).sum())
+
+    @property
+    def teacher_std(self) -> float:
+        return float(np.sqrt((self.p * (self.x - self.teacher_mean) ** 2).sum()))
+
+
+def teacher_distribution(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), stds=(1.0, 1.0),
+                         grid_n: int = 256, preset: str = "akl_bimodal", n_classes: int = 50,
+                         zipf_exponent: float = 1.2, dirichlet_seed: int = 0,
+                         values: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, log_p)`` of the teacher: ``"gmm"`` (mixture on a ``grid_n``-point grid over GMM_RANGE),
+    ``"preset"`` (a :data:`kdviz.families.DISCRETE_PRESETS` entry; AKL's toys have 50 classes) or
+    ``"values"`` (a probability or logit vector, classes at 0..V-1).
+
+    Log-probabilities, because a narrow mixture component gives grid points whose probability
+    underflows to 0 while its log is finite (-20000): reverse KL must see the finite value.
+    ``-inf`` marks a class of probability exactly 0 (a discrete teacher).
+    """
+    if teacher == "gmm":
+        if int(grid_n) not in GRID_SIZES:
+            raise ValueError(f"grid size must be one of {GRID_SIZES}, got {grid_n!r}")
+        if len(weights) > MAX_COMPONENTS:
+            raise ValueError(f"at most {MAX_COMPONENTS} components, got {len(weights)}")
+        mixture = GaussianMixture(tuple(map(float, weights)), tuple(map(float, means)), tuple(map(float, stds)))
+        grid = Grid(*GMM_RANGE, int(grid_n))
+        return grid.points().numpy(), mixture.log_prob(grid).numpy()
+    if teacher == "preset":
+        kwargs = {"zipf": {"exponent": float(zipf_exponent)}, "dirichlet": {"seed": int(dirichlet_seed)}}.get(preset, {})
+        x, p = discrete_teacher(preset, 50 if preset in AKL_PRESETS else int(n_classes), **kwargs)
+        return x, _log(p)
+    if teacher == "values":
+        if values is None:
+            raise ValueError("teacher 'values' needs a vector of probabilities or logits")
+        p = teacher_from_array(values, "auto")
+        return np.arange(len(p), dtype=float), _log(p)
+    raise ValueError(f"teacher must be 'gmm', 'preset' or 'values', got {teacher!r}")
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # log 0 = -inf: how the engine reads a class of probability 0
+        return np.log(p)
+
+
+def _spacing(x: np.ndarray) -> float:
+    d = np.diff(x)
+    if len(d) == 0 or not np.allclose(d, d[0], rtol=1e-6, atol=0):
+        raise ValueError("a Gaussian student needs an evenly spaced support")
+    return float(d[0])
+
+
+def resolve(names: Sequence[str], params: Mapping[str, Mapping] | None) -> dict[str, dict]:
+    """Each divergence's validated parameters (defaults overridden by ``params[name]``)."""
+    params = params or {}
+    return {n: get_spec(n).resolve(dict(params.get(n, {}))) for n in names}
+
+
+def drops(names: Sequence[str], n_points: int) -> list[str]:
+    """The requested divergences that are not fitted at this support size (entropic OT, too slow)."""
+    return [n for n in names if n in ENTROPIC and n_points > MAX_ENTROPIC_POINTS]
+
+
+def _zero_result(spec, kw) -> bool:
+    """True when the divergence is identically 0 at these parameters (a mixture KL with a = 1)."""
+    if spec.kl_terms is None:
+        return False
+    terms = spec.kl_terms(**{k: v for k, v in kw.items() if k in {p.name for p in spec.params}})
+    return all(a >= 1.0 or (not isinstance(c, str) and c == 0) for _, a, c in terms)
+
+
+def _has_plain_reverse_kl(spec, kw) -> bool:
+    """True when the divergence contains KL(q || p) unmixed: infinite where p = 0 < q."""
+    if spec.kl_terms is None:
+        return False
+    terms = spec.kl_terms(**{k: v for k, v in kw.items() if k in {p.name for p in spec.params}})
+    return any(first == "q" and a == 0.0 and (isinstance(c, str) or c != 0) for first, a, c in terms)
+
+
+def risks(x: np.ndarray, log_p: np.ndarray, names: Sequence[str], params: Mapping[str, Mapping], *,
+          student: str, sigma0: float | None = None) -> list[str]:
+    """Plain-English warnings about a configuration, before fitting it."""
+    out = []
+    kw = resolve(names, params)
+    p = np.exp(log_p)
+    dropped = drops(names, len(p))
+    if dropped:
+        out.append(f"{', '.join(get_spec(n).label for n in dropped)}: entropic OT solves a {len(p)}×{len(p)} "
+                   f"transport problem at every step, too slow for a live fit above {MAX_ENTROPIC_POINTS} "
+                   f"points. Left out of this run: use a grid of {MAX_ENTROPIC_POINTS} points or fewer "
+                   f"(or fewer classes) to include it.")
+    for n in names:
+        spec = get_spec(n)
+        if _zero_result(spec, kw[n]):
+            shown = ", ".join(f"{k} = {v:g}" for k, v in kw[n].items() if not isinstance(v, bool))
+            out.append(f"{spec.label} with {shown} is identically 0: its student will not move.")
+    zeros = int(np.isneginf(log_p).sum())
+    if zeros:
+        bad = [get_spec(n).label for n in names if _has_plain_reverse_kl(get_spec(n), kw[n])]
+        if bad:
+            out.append(f"The teacher has {zeros} classes with probability 0 and the student "
+                       f"puts mass everywhere: {', '.join(bad)} contain KL(q‖p) and are infinite; those "
+                       f"fits stop at step 0.")
+    span = float(x.max() - x.min())
+    for n in names:
+        if n in dropped or "epsilon" not in kw[n]:
+            continue
+        eps, scale = kw[n]["epsilon"], span ** kw[n].get("order", 1)
+        if eps < 1e-3 * scale:
+            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is tiny next to the cost scale ({scale:.3g}); "
+                       f"Sinkhorn may stop at its 1000-iteration cap before converging, so the loss and its "
+                       f"gradient are approximate.")
+        elif eps > 10 * scale:
+            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is large next to the cost scale ({scale:.3g}); "
+                       f"the plan is almost p⊗q, so the loss barely depends on where the mass is.")
+    if student == "gaussian" and sigma0 is not None and len(x) > 1 and sigma0 < 0.5 * _spacing(x):
+        out.append(f"The start std σ₀ = {sigma0:g} is below half the grid spacing ({_spacing(x):.3g}): the start "
+                   f"student is a spike on one point.")
+    return out
+
+
+def n_frames_for(n_names: int, n_points: int, steps: int) -> int:
+    """Frames kept for the animation: MAX_FRAMES unless that exceeds FRAME_BUDGET."""
+    return int(min(MAX_FRAMES, steps + 1, max(MIN_FRAMES, FRAME_BUDGET // max(1, n_names * n_points))))
+
+
+def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), stds=(1.0, 1.0),
+               grid_n: int = 256, preset: str = "akl_bimodal", n_classes: int = 50,
+               zipf_exponent: float = 1.2, dirichlet_seed: int = 0, values: Sequence[float] | None = None,
+               student: str = "gaussian", mu0: float = 1.5, sigma0: float = 1.0, fixed_sigma: bool = False,
+               init: str = "random", seed: int = 1, names: Sequence[str] = ("fkl", "rkl"),
+               params: Mapping[str, Mapping] | None = None, optimizer: str = "adam", lr: float = 0.1,
+               steps: int = 300) -> PlaygroundResult:
+    """Fit one student per divergence in ``names`` (minus :func:`drops`) to the teacher.
+
+    ``mu0``/``sigma0`` are in the units of the support (a Gaussian student); ``params`` maps a
+    divergence to its parameters. Raises ValueError on invalid input (message for the user).
+    """
+    x, log_p = teacher_distribution(teacher, weights=weights, means=means, stds=stds, grid_n=grid_n, preset=preset,
+                                n_classes=n_classes, zipf_exponent=zipf_exponent,
+                                dirichlet_seed=dirichlet_seed, values=values)
+    p = np.exp(log_p)
+    names = list(dict.fromkeys(names))
+    kw = resolve(names, params)
+    dropped = drops(names, len(p))
+    names = [n for n in names if n not in dropped]
+    if not names:
+        raise ValueError("no divergence left to fit (see the warnings)")
+    if student == "gaussian":
+        step = _spacing(x)
+        fam = GaussianStudent(Grid(float(x[0]), float(x[-1]), len(x)), fixed_sigma=bool(fixed_sigma))
+        start = fam.init_params(float(mu0), float(sigma0))
+    elif student == "softmax":
+        step = _spacing(x) if teacher == "gmm" else 1.0
+        fam = SoftmaxStudent(len(p), init, int(seed))
+        start = fam.init_params()
+    else:
+        raise ValueError(f"student must be 'gaussian' or 'softmax', got {student!r}")
+    mu_split = float(kw["akl"]["mu"]) if "akl" in kw else 0.5
+    config = FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer, mu=mu_split,
+                       n_frames=n_frames_for(len(names), len(p), int(steps)))
+    t0 = time.perf_counter()
+    res = fit(log_p, fam, start, names, config, x=torch.as_tensor(x), params={n: kw[n] for n in names})
+    seconds = time.perf_counter() - t0
+    head = akl_split(torch.as_tensor(p), torch.as_tensor(p), mu_split)["head_mask"].numpy()
+    return PlaygroundResult(names=names, params={n: kw[n] for n in names}, teacher_kind="gmm" if teacher == "gmm"
+                            else "discrete", student_kind=student, x=x, p=p, step=step, fit=res, head_mask=head,
+                            mu_split=mu_split, optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped)
+
+
+def run_notes(res: PlaygroundResult) -> list[str]:
+    """What went wrong in a run, in plain English (empty when nothing did)."""
+    out = []
+    for n, t in zip(res.names, res.fit.diverged_at):
+        if t >= 0:
+            out.append(f"{get_spec(n).label}: the loss or its gradient stopped being finite at step {t}; its curves "
+                       f"stop there and its student stays at the last finite step. "
+                       + ("Lower the learning rate." if t > 0 else "It is infinite from the start."))
+    return out
+
+
+def takeaway(res: PlaygroundResult) -> str:
+    """One sentence per divergence on where its student ended, from the numbers of this run."""
+    parts = []
+    final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
+    for k, n in enumerate(res.names):
+        where = (f"μ = {res.mu[k, -1]:.2f}, σ = {res.sigma[k, -1]:.2f}, " if res.mu is not None else "")
+        parts.append(f"{get_spec(n).label}: {where}TVD to the teacher {final_tvd[k]:.3f}")
+    moments = (f" The teacher's mean is {res.teacher_mean:.2f} and its std {res.teacher_std:.2f}."
+               if res.mu is not None else "")
+    best = res.names[int(np.argmin(final_tvd))]
+    return (f"After {res.steps} steps — " + "; ".join(parts) + "." + moments
+            + f" Closest to the teacher in TVD: {get_spec(best).label}.")
+
+
+def seconds_per_step(**kwargs) -> float:
+    """Wall time of one step of this configuration, measured on 3 steps (a probe before a long run)."""
+    probe = playground(**{**kwargs, "steps": 3})
+    return probe.seconds / 4  # 3 steps + the evaluation at the start

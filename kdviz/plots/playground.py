@@ -1,0 +1,97 @@
+"""Figures of the playground, mostly the lessons' own figures fed from a :class:`PlaygroundResult`.
+
+A Gaussian-mixture teacher is drawn like the mode-seeking lesson draws it (densities on the grid),
+a discrete teacher like the head/tail lesson (bars, head dark and tail light). Only the loss curves
+are drawn here, because the playground's divergences include ones that can be negative (the
+seed's Sinkhorn divergence) or stop being finite (a blown-up SGD run).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.graph_objects as go
+
+from kdviz.experiments.head_tail import HeadTailResult
+from kdviz.experiments.playground import PlaygroundResult
+from kdviz.plots import head_tail as ht_plots
+from kdviz.plots import mode_seeking as ms_plots
+from kdviz.plots.common import base_layout, color, label
+
+MAX_LOSS_POINTS = 1000  # points per loss curve (longer runs are subsampled evenly, last step kept)
+
+
+def continuous_view(res: PlaygroundResult) -> SimpleNamespace:
+    """The fields the mode-seeking figures read, with probabilities turned into densities."""
+    return SimpleNamespace(names=res.names, x=res.x, p=res.p / res.step, frames=res.fit.frames / res.step,
+                           frame_steps=res.fit.frame_steps, loss=res.fit.loss, mu=res.mu, sigma=res.sigma,
+                           mixture_mean=res.teacher_mean, mixture_std=res.teacher_std)
+
+
+def discrete_view(res: PlaygroundResult) -> HeadTailResult:
+    """The head/tail lesson's result type around this run's fit."""
+    return HeadTailResult(x=res.x, p=res.p, head_mask=res.head_mask, mu=res.mu_split, optimizer=res.optimizer,
+                          lr=res.lr, fit=res.fit)
+
+
+def fit_animation(res: PlaygroundResult) -> go.Figure:
+    """Teacher and every student over the kept steps (play/pause + slider, fixed axes)."""
+    if res.teacher_kind == "gmm":
+        return ms_plots.fit_animation(continuous_view(res))
+    return ht_plots.animation_figure(discrete_view(res))
+
+
+def final_fits(res: PlaygroundResult) -> go.Figure:
+    """The students at the first and the last step over the teacher."""
+    if res.teacher_kind == "gmm":
+        return ms_plots.final_fits(continuous_view(res))
+    return ht_plots.bars_figure(discrete_view(res), 0, res.steps)
+
+
+def parameter_paths(res: PlaygroundResult) -> go.Figure:
+    """mu and sigma of each Gaussian student against the step (Gaussian students only)."""
+    if res.mu is None:
+        raise ValueError("parameter paths exist only for a Gaussian student")
+    return ms_plots.parameter_paths(continuous_view(res))
+
+
+def head_tail_errors(res: PlaygroundResult) -> go.Figure:
+    """Head and tail error along each run (softmax students only)."""
+    if res.fit.head_error is None:
+        raise ValueError("head/tail errors exist only for a softmax student")
+    return ht_plots.error_curves(discrete_view(res))
+
+
+def loss_curves(res: PlaygroundResult, *, relative: bool = False, log_y: bool = False) -> go.Figure:
+    """D(p, q_t) against the step, one curve per divergence, drawn up to its last finite step.
+
+    ``relative``: ``D_t / D_0`` so that divergences of different scales share one axis (a
+    divergence that starts at 0 or below has no ratio and is left out, with a note in the legend).
+    ``log_y``: logarithmic axis; values <= 0 are not drawn on it (listed in the legend).
+    """
+    fig = go.Figure()
+    S = res.steps
+    idx = np.unique(np.linspace(0, S, min(S + 1, MAX_LOSS_POINTS)).round().astype(int))
+    for k, n in enumerate(res.names):
+        y = res.fit.loss[k]
+        stop = int(res.fit.diverged_at[k])
+        keep = idx[idx < stop] if stop >= 0 else idx
+        note = ""
+        if relative:
+            if not (np.isfinite(y[0]) and y[0] > 0):
+                keep, note = keep[:0], " (starts at ≤ 0: no ratio)"
+            else:
+                y = y / y[0]
+        if log_y and (y[keep] <= 0).any():
+            note = note or " (values ≤ 0 not on the log axis)"
+            keep = keep[y[keep] > 0]
+        if stop >= 0:
+            note += f" (stops at step {stop})"
+        fig.add_trace(go.Scatter(x=keep, y=y[keep], name=label(n) + note, mode="lines",
+                                 line=dict(color=color(n), width=2.2)))
+    base_layout(fig, x="step", y="D(p, q_t) / D(p, q_0)" if relative else "D(p, q_t)", height=380)
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_xaxes(range=[0, max(S, 1)])
+    return fig
