@@ -191,6 +191,20 @@ def test_symmetric_flag_is_false_exactly_for_divergences_with_an_asymmetric_pair
 
 
 @PROPS
+@given(pq=pairs(), beta=st.floats(0.05, 0.95))
+def test_generalized_jsd_swaps_beta_with_its_arguments(pq, beta):
+    """The registry's symmetric flag holds at the default beta = 0.5 only: JSD_b(p, q) = JSD_(1-b)(q, p)."""
+    p, q = pq
+    a = float(divergence("jsd", p, q, beta=beta))
+    assert a == pytest.approx(float(divergence("jsd", q, p, beta=1 - beta)), rel=1e-9, abs=1e-12)
+
+
+def test_generalized_jsd_is_not_symmetric_away_from_beta_one_half():
+    p, q = [0.7, 0.2, 0.1], [0.1, 0.3, 0.6]
+    assert abs(_d("jsd", p, q, beta=0.2) - _d("jsd", q, p, beta=0.2)) > 1e-3
+
+
+@PROPS
 @given(pq=pairs(positive=False))
 def test_jsd_is_at_most_log2_and_tvd_at_most_one(pq):
     p, q = pq
