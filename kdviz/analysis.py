@@ -107,6 +107,10 @@ def logit_gradients(p, logits, names: Sequence[str], params: dict | None = None)
     out = []
     for name, kw in zip(names, resolve_params(names, params)):
         z = torch.as_tensor(logits, dtype=torch.float64).clone().requires_grad_(True)
-        divergence_from_log(name, log_p, torch.log_softmax(z, -1), **kw).backward()
+        value = divergence_from_log(name, log_p, torch.log_softmax(z, -1), **kw)
+        if not value.requires_grad:  # q drops out (skew KL with alpha = 1 is KL(p || p) = 0)
+            out.append(np.zeros(z.shape[-1]))
+            continue
+        value.backward()
         out.append(z.grad.numpy())
     return np.stack(out)
