@@ -1,0 +1,148 @@
+"""Lesson "Gradients": how hard each divergence pushes on a token, from the seed's slides.
+
+Two views:
+
+* the single-token coefficient ``c`` of ``grad q(y*)`` (seed: KL's ``-1/q`` explodes for rare tokens,
+  TVD's is ``-1/p`` or 0, skew KL's is ``-(1-alpha)/q~``), as a function of ``q(y*)`` for a given
+  ``p(y*)`` (:data:`kdviz.analysis.GRADIENT_COEFFICIENTS`);
+* for a whole student ``q = softmax(z)``, the gradient of each divergence w.r.t. every logit
+  (:func:`kdviz.analysis.logit_gradients`), classes sorted by teacher probability so that head and
+  tail (AKL's split) can be told apart.
+
+:func:`gradients` takes plain values and returns a :class:`GradientsResult` of numpy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient, logit_gradients
+from kdviz.divergences import akl_split, get_spec
+from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, teacher
+from kdviz.families import SoftmaxStudent
+from kdviz.fitting import FitConfig, fit
+
+COEFFICIENT_NAMES = tuple(GRADIENT_COEFFICIENTS)  # fkl rkl tvd skl srkl: the seed's slides
+DEFAULT_NAMES = COEFFICIENT_NAMES
+Q_MIN = 1e-4  # left end of the q(y*) axis
+N_POINTS = 400  # log-spaced q values
+SEED_NOTE = (
+    "The curves use the exact derivatives. The seed's slides differ in two places: reverse KL's bracket "
+    "reads log(q/p) **− 1** instead of **+ 1**, and skew reverse KL's last term reads **α/p̃** instead of "
+    "**αq/p̃**. RKL's two forms differ by 2/p(y\\*), whose expectation over y\\* ~ p is "
+    "2 Σ_y ∇q(y) = 0: the typo cancels in the full gradient. SRKL's does not.")
+
+
+@dataclass
+class GradientsResult:
+    """Single-token coefficients and the per-class logit gradients of one student."""
+
+    q: np.ndarray  # (N,) log-spaced values of q(y*)
+    p_star: float  # the teacher's probability of the token, p(y*)
+    alpha: float  # skew of SKL / SRKL
+    coef_names: list[str]  # divergences with a single-token coefficient (subset of the selection)
+    coefficients: np.ndarray  # (Kc, N) coefficient of grad q(y*)
+    names: list[str]  # divergences of the logit gradients
+    x: np.ndarray  # (V,) class positions
+    p: np.ndarray  # (V,) teacher
+    q_student: np.ndarray  # (V,) the student's probabilities
+    head_mask: np.ndarray  # (V,) AKL's head of p (boundary mu)
+    grads: np.ndarray  # (K, V) dD/dz per class
+    student: str  # what the student is, in words
+    diverged: bool  # the fit that produced the student hit a non-finite loss
+
+    @property
+    def order(self) -> np.ndarray:
+        """Class indices by descending teacher probability (stable: ties keep class order)."""
+        return np.argsort(-self.p, kind="stable")
+
+    def head_share_of_push(self) -> np.ndarray:
+        """Share of each divergence's gradient magnitude that sits on the head: ``(K,)``."""
+        mag = np.abs(self.grads)
+        total = mag.sum(-1)
+        return np.where(total > 0, (mag * self.head_mask).sum(-1) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def coefficient_curves(names, p_star: float, alpha: float, q_min: float = Q_MIN, n: int = N_POINTS):
+    """``(q (N,), values (K, N))``: the coefficient of ``grad q(y*)`` for each name over ``q``."""
+    if not (0 < p_star <= 1):
+        raise ValueError(f"p(y*) must be in (0, 1], got {p_star!r}")
+    if not (0 <= alpha <= 1):
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    q = np.logspace(np.log10(q_min), 0, n)
+    return q, np.array([gradient_coefficient(nm, q, p_star, alpha) for nm in names]).reshape(len(names), n)
+
+
+def gradients(p_star: float = 0.1, alpha: float = 0.1, names: tuple[str, ...] = DEFAULT_NAMES, *,
+              preset: str = "zipf", n_classes: int = 50, zipf_exponent: float = 1.2, dirichlet_seed: int = 0,
+              student: str = "random", fit_divergence: str = "fkl", fit_steps: int = 20, lr: float = 0.1,
+              seed: int = 1, mu: float = 0.5) -> GradientsResult:
+    """Coefficient curves for ``p_star`` and ``alpha``, and the logit gradients of a student.
+
+    ``student``: ``"random"`` (logits uniform in [0, 1) from ``seed``, AKL's start) or ``"fit"``
+    (that start after ``fit_steps`` Adam steps of ``fit_divergence`` at ``lr``).
+    """
+    names = tuple(names)
+    if not names or any(n not in DIVERGENCE_OPTIONS for n in names):
+        raise ValueError(f"pick one or more of {list(DIVERGENCE_OPTIONS)}, got {list(names)!r}")
+    if student not in ("random", "fit"):
+        raise ValueError(f"student must be 'random' or 'fit', got {student!r}")
+    coef_names = [n for n in names if n in GRADIENT_COEFFICIENTS]
+    q, coefficients = coefficient_curves(coef_names, p_star, alpha)
+
+    x, p = teacher(preset, n_classes, zipf_exponent, dirichlet_seed)
+    family = SoftmaxStudent(len(p), "random", seed)
+    logits = family.init_params()  # (V,)
+    description, diverged = f"random logits in [0, 1) (seed {seed})", False
+    if student == "fit":
+        res = fit(np.log(p), family, logits, [fit_divergence], FitConfig(steps=int(fit_steps), lr=float(lr), n_frames=2))
+        logits = torch.as_tensor(res.final_params[0])
+        diverged = bool(res.diverged_at[0] >= 0)
+        description = f"after {fit_steps} Adam steps of {get_spec(fit_divergence).label} (lr {lr:g}) from seed {seed}"
+    grads = logit_gradients(p, logits.numpy(), names, {"alpha": float(alpha), "akl": {"mu": float(mu)}})
+    p_t = torch.as_tensor(p)
+    head = akl_split(p_t, p_t, mu)["head_mask"].numpy()
+    return GradientsResult(q=q, p_star=float(p_star), alpha=float(alpha), coef_names=coef_names,
+                           coefficients=coefficients, names=list(names), x=x, p=p,
+                           q_student=torch.softmax(logits, -1).numpy(), head_mask=head, grads=grads,
+                           student=description, diverged=diverged)
+
+
+# --------------------------------------------------------------------------- the takeaway
+def _at(res: GradientsResult, name: str, where: int) -> float:
+    return float(res.coefficients[res.coef_names.index(name), where])
+
+
+def _num(v: float) -> str:
+    """-10000 as "-10,000", -59.077 as "-59.1", -0.0 as "0"."""
+    if v == 0:
+        return "0"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def takeaway(res: GradientsResult) -> str:
+    """The page's "what you should see", computed from ``res``."""
+    parts = []
+    have = set(res.coef_names)
+    if have:
+        at = ", ".join(f"{get_spec(n).label} {_num(_at(res, n, 0))}" for n in res.coef_names)
+        parts.append(f"For a token the student almost never produces (q(y*) = {res.q[0]:.0e}) that the teacher "
+                     f"gives p(y*) = {res.p_star:g}, the coefficients of ∇q(y*) are: {at}.")
+        if "fkl" in have and ({"tvd", "skl"} & have):
+            tamed = [n for n in ("tvd", "skl") if n in have]
+            ratio = ", ".join(f"{abs(_at(res, 'fkl', 0) / _at(res, n, 0)):.0f}× {get_spec(n).label}'s"
+                              for n in tamed if _at(res, n, 0) != 0)
+            if ratio:
+                parts.append(f"Forward KL's −1/q is {ratio} there: rare tokens dominate its gradient.")
+        if "tvd" in have:
+            parts.append("TVD's coefficient is 0 wherever q ≥ p: an overestimated token gets no push.")
+    share = res.head_share_of_push()
+    ranked = sorted(zip(res.names, share), key=lambda t: -t[1] if np.isfinite(t[1]) else np.inf)
+    listed = ", ".join(f"{get_spec(n).label} {s:.2f}" for n, s in ranked)
+    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude on the "
+                 f"head classes is {listed}: {get_spec(ranked[0][0]).label} pushes hardest on the head, "
+                 f"{get_spec(ranked[-1][0]).label} on the tail.")
+    return " ".join(parts)

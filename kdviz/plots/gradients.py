@@ -1,0 +1,88 @@
+"""Figures of the "Gradients" lesson from a :class:`GradientsResult` (dict-built, like head_tail)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from kdviz.experiments.gradients import GradientsResult
+from kdviz.plots.common import TEACHER_COLOR, color, label
+from kdviz.plots.head_tail import HEAD_FILL, grid_axes, layout
+
+STUDENT_COLOR = "#555555"
+HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def symlog(v: np.ndarray) -> np.ndarray:
+    """``sign(v) log10(1 + |v|)``: a symmetric log scale that is linear near 0 and keeps signs."""
+    return np.sign(v) * np.log10(1.0 + np.abs(v))
+
+
+def symlog_ticks(vmax: float) -> tuple[list[float], list[str]]:
+    """Tick positions (in symlog units) and labels (true values) for ±10^k up to ``vmax``."""
+    top = max(0, int(np.ceil(np.log10(max(vmax, 1.0)))))
+    vals, text = [0.0], ["0"]
+    for k in range(top + 1):
+        for s in (1, -1):
+            vals.append(float(symlog(s * 10.0**k)))
+            text.append(("−" if s < 0 else "") + ("1" if k == 0 else "10" if k == 1 else f"10{str(k).translate(_SUPERSCRIPT)}"))
+    return vals, text
+
+
+def coefficient_figure(res: GradientsResult) -> go.Figure:
+    """The coefficient of ``grad q(y*)`` against ``q(y*)`` (log x, symmetric-log y), one line per
+    divergence; the dotted line marks ``q = p(y*)`` where TVD switches off."""
+    data = [dict(type="scatter", x=res.q, y=symlog(c), customdata=c, mode="lines", name=label(nm),
+                 line=dict(color=color(nm), width=2.5),
+                 hovertemplate="q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}<extra>" + label(nm) + "</extra>")
+            for nm, c in zip(res.coef_names, res.coefficients)]
+    vmax = float(np.abs(res.coefficients).max()) if res.coefficients.size else 1.0
+    tickvals, ticktext = symlog_ticks(vmax)
+    lay = layout(x="student's probability of the token, q(y*) (log scale)",
+                 y="coefficient of ∇q(y*) (symmetric log scale)", height=460,
+                 shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star, y0=0, y1=1,
+                              line=dict(color=TEACHER_COLOR, dash="dot", width=1.5)),
+                         dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0, y1=0,
+                              line=dict(color="#999999", width=1))],
+                 annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
+                                   y=1, yref="y domain", xanchor="right", yanchor="top", showarrow=False,
+                                   textangle=-90, font=dict(size=12))])
+    lay["xaxis"].update(type="log", exponentformat="power", range=[np.log10(res.q[0]), 0])
+    lay["yaxis"].update(tickvals=tickvals, ticktext=ticktext, zeroline=False)
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def logit_figure(res: GradientsResult) -> go.Figure:
+    """Top: teacher and student probabilities, classes sorted by teacher probability (log y).
+    Bottom: each divergence's gradient w.r.t. each logit, ``dD/dz``, grouped per class. The shaded
+    band is AKL's head. A negative gradient raises that logit under gradient descent."""
+    order = res.order
+    rank = np.arange(1, len(order) + 1)
+    n_head = int(res.head_mask.sum())
+    axes, ids = grid_axes(2, 1, vspace=0.08, hspace=0)
+    axes["yaxis"]["domain"] = [0.62, 1.0]  # probabilities: the smaller top panel
+    axes["yaxis2"]["domain"] = [0.0, 0.54]
+    cls = res.x[order]
+    data = [dict(type="scatter", x=rank, y=res.p[order], mode="lines+markers", name="teacher p",
+                 line=dict(color=TEACHER_COLOR, width=2), marker=dict(size=5), customdata=cls,
+                 hovertemplate="rank %{x} (class %{customdata})<br>p = %{y:.3e}<extra></extra>"),
+            dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
+                 line=dict(color=STUDENT_COLOR, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
+                 customdata=cls, hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
+    data += [dict(type="bar", x=rank, y=g[order], name=f"∂{label(nm)}/∂z", xaxis="x2", yaxis="y2",
+                  marker=dict(color=color(nm), line=dict(width=0)), customdata=cls,
+                  hovertemplate="rank %{x} (class %{customdata})<br>dD/dz = %{y:.3e}<extra>" + label(nm) + "</extra>")
+             for nm, g in zip(res.names, res.grads)]
+    shade = [dict(type="rect", xref=f"x{s}", yref=f"y{s} domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
+                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below") for s in ("", "2")]
+    notes = [dict(text=f"<b>head</b> ({n_head} classes)", xref="x", yref="y domain", x=0.5, y=1,
+                  xanchor="left", yanchor="top", showarrow=False, font=dict(color=HEAD_FILL)),
+             dict(text="<b>tail</b> →", xref="x", yref="y domain", x=n_head + 0.5, y=1, xanchor="left",
+                  yanchor="top", showarrow=False, xshift=8)]
+    lay = layout(height=620, barmode="group", bargap=0.15, shapes=shade, annotations=notes)
+    lay.update(axes)
+    lay["xaxis2"]["title"] = dict(text="classes sorted by teacher probability (rank 1 = most likely)")
+    lay["yaxis"].update(type="log", exponentformat="power", title=dict(text="probability (log)"))
+    lay["yaxis2"]["title"] = dict(text="gradient dD/dz per logit")
+    return go.Figure(dict(data=data, layout=lay))
