@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
 from kdviz.plots.common import TEACHER_COLOR, color, label
-from kdviz.plots.head_tail import HEAD_FILL, grid_axes, layout
+from kdviz.plots.head_tail import grid_axes, layout
 
 STUDENT_COLOR = "#555555"
 HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
@@ -46,8 +46,8 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
                          dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0, y1=0,
                               line=dict(color="#999999", width=1))],
                  annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
-                                   y=1, yref="y domain", xanchor="right", yanchor="top", showarrow=False,
-                                   textangle=-90, font=dict(size=12))])
+                                   y=1, yref="y domain", xanchor="right", yanchor="top", xshift=-4,
+                                   showarrow=False, font=dict(size=12))])
     lay["xaxis"].update(type="log", exponentformat="power", range=[np.log10(res.q[0]), 0])
     lay["yaxis"].update(tickvals=tickvals, ticktext=ticktext, zeroline=False)
     return go.Figure(dict(data=data, layout=lay))
@@ -76,10 +76,9 @@ def logit_figure(res: GradientsResult) -> go.Figure:
              for nm, g in zip(res.names, res.grads)]
     shade = [dict(type="rect", xref=f"x{s}", yref=f"y{s} domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
                   fillcolor=HEAD_SHADE, line=dict(width=0), layer="below") for s in ("", "2")]
-    notes = [dict(text=f"<b>head</b> ({n_head} classes)", xref="x", yref="y domain", x=0.5, y=1,
-                  xanchor="left", yanchor="top", showarrow=False, font=dict(color=HEAD_FILL)),
-             dict(text="<b>tail</b> →", xref="x", yref="y domain", x=n_head + 0.5, y=1, xanchor="left",
-                  yanchor="top", showarrow=False, xshift=8)]
+    notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes (p ≥ {res.p[res.head_mask].min():.3g})",
+                  xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
+                  font=dict(size=12))]
     lay = layout(height=620, barmode="group", bargap=0.15, shapes=shade, annotations=notes)
     lay.update(axes)
     lay["xaxis2"]["title"] = dict(text="classes sorted by teacher probability (rank 1 = most likely)")
