@@ -148,12 +148,11 @@ def test_kl_family_tvd_wasserstein_are_non_negative_even_with_zeros(pq):
         assert val >= -1e-12, (name, val)
 
 
-@PROPS
-@given(pq=pairs())
-def test_entropic_sinkhorn_divergence_is_non_negative(pq):
+@settings(deadline=None, max_examples=20)
+@given(pq=pairs(), eps=st.sampled_from([0.5, 2.0]))
+def test_entropic_sinkhorn_divergence_is_non_negative(pq, eps):
     p, q = pq
-    for eps in (0.3, 1.0):
-        assert float(divergence("sinkhorn_div", p, q, epsilon=eps, entropic=True)) >= -1e-9
+    assert float(divergence("sinkhorn_div", p, q, epsilon=eps, entropic=True)) >= -1e-9
 
 
 @PROPS
@@ -311,7 +310,7 @@ def test_akl_gradient_is_that_of_fkl_rkl_with_weights_held_fixed():
     z1 = z.clone().requires_grad_(True)
     akl = divergence_from_log("akl", log_p, z1, normalize=True)
     akl.backward()
-    assert float(akl) == pytest.approx(ref_value, rel=1e-10)
+    assert akl.item() == pytest.approx(ref_value, rel=1e-10)
     z2 = z.clone().requires_grad_(True)
     _akl_fixed_weights(log_p, torch.log_softmax(z2, -1), w_head).backward()
     torch.testing.assert_close(z1.grad, z2.grad, rtol=1e-10, atol=1e-12)
