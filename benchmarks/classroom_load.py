@@ -269,7 +269,7 @@ async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pi
     if args.profile:
         out = Path(args.profile) / f"{name}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--format", "raw",
+        spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--gil", "--format", "raw",
                                 "--nonblocking", "-o", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
