@@ -1,0 +1,153 @@
+"""Figures of the "Optimal transport and Sinkhorn" lesson from a :class:`TransportResult`.
+
+* :func:`plan_figure`: a transport plan as a heatmap with the teacher's marginal on the left and
+  the student's on top (exact plan or Sinkhorn plan);
+* :func:`iterations_figure`: the Sinkhorn iterations animated (plan, and its q-marginal against q);
+* :func:`epsilon_figure`: Sinkhorn distance and bias against epsilon, with the exact W;
+* :func:`divergence_figure`: the two debiased Sinkhorn divergences against epsilon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from kdviz.experiments.optimal_transport import TransportResult, debias
+from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, color
+from kdviz.plots.overlap import STUDENT_COLOR, animation_controls, figure
+
+COLORSCALE = "Viridis"
+MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
+
+
+def _marginal_axes() -> dict:
+    """Heatmap bottom-right, q's bars on top, p's bars on the left (x = q's support, y = p's)."""
+    return dict(
+        xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
+        yaxis=dict(domain=[0.0, 0.76], anchor="x", title=dict(text="")),
+        xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
+        yaxis2=dict(domain=[0.8, 1.0], anchor="x2", rangemode="tozero", showticklabels=False),
+        xaxis3=dict(domain=[0.0, 0.18], anchor="y3", autorange="reversed", showticklabels=False,
+                    title=dict(text="x<sub>i</sub> (teacher p)")),
+        yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", showticklabels=False),
+    )
+
+
+def _layout(title: str, height: int, **extra) -> dict:
+    return dict(template=TEMPLATE, font=FONT, height=height, title=dict(text=title, x=0.01, font=dict(size=15)),
+                margin=dict(l=20, r=10, t=50, b=50), showlegend=False, **extra)
+
+
+def _bars(values, x, axes: str, horizontal: bool, col: str, name: str) -> dict:
+    ax, ay = ("x3", "y3") if horizontal else ("x2", "y2")
+    xy = dict(x=values, y=x, orientation="h") if horizontal else dict(x=x, y=values)
+    return dict(type="bar", name=name, marker=dict(color=col, line=dict(width=0)), xaxis=ax, yaxis=ay,
+                hovertemplate=f"{name}(%{{{'y' if horizontal else 'x'}:.3f}}) = %{{{'x' if horizontal else 'y'}:.4f}}"
+                              "<extra></extra>", **xy)
+
+
+def _heatmap(plan, x, zmax: float) -> dict:
+    return dict(type="heatmap", z=plan, x=x, y=x, zmin=0.0, zmax=zmax, colorscale=COLORSCALE,
+                colorbar=dict(title=dict(text="Γ<sub>ij</sub>", side="right"), len=0.76, y=0.0, yanchor="bottom",
+                              thickness=12),
+                hovertemplate="from x<sub>i</sub> = %{y:.3f} to x<sub>j</sub> = %{x:.3f}: %{z:.3g}<extra></extra>")
+
+
+def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470) -> go.Figure:
+    """The exact (``which="exact"``) or Sinkhorn plan with p on the left and q on top."""
+    if which not in ("exact", "sinkhorn"):
+        raise ValueError(f"which must be 'exact' or 'sinkhorn', got {which!r}")
+    plan = res.exact_plan if which == "exact" else res.plan
+    title = (f"Exact plan (POT ot.emd): W = {res.wasserstein:.4g}" if which == "exact" else
+             f"Sinkhorn plan, ε = {res.epsilon:g}: W<sub>ε</sub> = {res.sinkhorn:.4g}")
+    data = [_heatmap(plan, res.x, float(plan.max())),
+            _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
+            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
+    return figure(data, _layout(title, height, **_marginal_axes(), bargap=0.05))
+
+
+def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
+    """The seed's iterations u = P / (K v), v = Q / (K^T u), animated: the plan and its q-marginal."""
+    plans, iters, errs = res.history_plans, res.history_iters, res.history_errors
+    zmax = float(plans.max())
+    top = 1.1 * float(max(res.q.max(), plans.sum(-2).max()))
+    axes = _marginal_axes()
+    axes["yaxis2"]["range"] = [0, top]
+    data = [_heatmap(plans[0], res.x, zmax),
+            _bars(plans[0].sum(-2), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
+            dict(type="scatter", x=res.x, y=res.q, mode="lines", line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
+                 name="target q", xaxis="x2", yaxis="y2", hoverinfo="skip"),
+            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
+    labels = [f"{it} · error {e:.1e}" for it, e in zip(iters, errs)]
+    frames = [dict(name=lab, traces=[0, 1], data=[dict(type="heatmap", z=plans[f].astype(np.float32)),
+                                                  dict(type="bar", x=res.x, y=plans[f].sum(-2))])
+              for f, lab in enumerate(labels)]
+    controls = animation_controls(labels, prefix="iteration ", duration_ms=120)
+    # heatmaps are not "transitionable": plotly only repaints them with redraw=True
+    for button in controls["updatemenus"][0]["buttons"]:
+        button["args"][1]["frame"]["redraw"] = True
+    for step in controls["sliders"][0]["steps"]:
+        step["args"][1]["frame"]["redraw"] = True
+    controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -0.1
+    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"  # clear of the play/pause buttons
+    conv = "converged" if res.converged else f"NOT converged after {res.n_iter} iterations"
+    title = (f"Sinkhorn iterations, ε = {res.epsilon:g} ({conv}); slider: iteration · "
+             "‖Γᵀ1 − q‖<sub>1</sub>")
+    return figure(data, _layout(title, height, **axes, **controls, bargap=0.05) | dict(margin=dict(l=20, r=10, t=50, b=110)),
+                  frames)
+
+
+def _log_eps_axis(res: TransportResult) -> dict:
+    return dict(type="log", title=dict(text="ε = 1/λ (relative to the cost scale, max C = 1)"),
+                range=[np.log10(res.eps_grid[0]) - 0.1, np.log10(res.eps_grid[-1]) + 0.1])
+
+
+def _curve(x, y, name, col, dash="solid", converged=None, symbol="circle") -> dict:
+    ok = np.ones_like(x, dtype=bool) if converged is None else converged
+    return dict(type="scatter", x=x, y=y, name=name, mode="lines+markers",
+                line=dict(color=col, width=2.5, dash=dash),
+                marker=dict(size=7, symbol=[symbol if c else f"{symbol}-open" for c in ok], color=col),
+                hovertemplate="ε = %{x:.3g}<br>%{y:.5g}<extra>" + name + "</extra>")
+
+
+def _vline(x: float) -> dict:
+    return dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                line=dict(color="#999999", width=1, dash="dot"))
+
+
+def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
+    """W_eps(p, q), W_eps(p, p), W_eps(q, q) against epsilon; the exact W as a horizontal line."""
+    eps, lin, ok = res.eps_grid, res.sweep_linear, res.sweep_converged
+    col = color("sinkhorn")
+    data = [_curve(eps, lin[:, 0], "W<sub>ε</sub>(p, q)  Sinkhorn distance", col, converged=ok),
+            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias", col, "dash", ok, "square"),
+            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias", col, "dot", ok, "diamond"),
+            dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
+                 line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
+            dict(type="scatter", x=[res.epsilon], y=[res.sinkhorn], mode="markers", name=f"ε = {res.epsilon:g}",
+                 marker=dict(size=13, color=col, symbol="star", line=dict(color="white", width=1)))]
+    lay = _layout("Sinkhorn distance and its bias against ε",
+                  height, xaxis=_log_eps_axis(res), yaxis=dict(title=dict(text="⟨Γ<sub>ε</sub>, C⟩"),
+                                                               rangemode="tozero"),
+                  shapes=[_vline(res.epsilon)])
+    lay.update(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+               margin=dict(l=60, r=20, t=50, b=120))
+    return figure(data, lay)
+
+
+def divergence_figure(res: TransportResult, height: int = 430) -> go.Figure:
+    """The seed's linear and Feydy's entropic debiased Sinkhorn divergences against epsilon."""
+    eps, ok = res.eps_grid, res.sweep_converged
+    col = color("sinkhorn_div")
+    seed, feydy = debias(res.sweep_linear), debias(res.sweep_entropic)
+    data = [_curve(eps, seed, "seed: W<sub>ε</sub>(p,q) − ½W<sub>ε</sub>(p,p) − ½W<sub>ε</sub>(q,q)", col, "solid", ok),
+            _curve(eps, feydy, "Feydy et al.: same with OT<sub>ε</sub> (entropy included)", col, "dash", ok, "square"),
+            dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
+                 line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
+            dict(type="scatter", x=[eps[0], eps[-1]], y=[0, 0], mode="lines", line=dict(color="#444444", width=1),
+                 name="0", hoverinfo="skip")]
+    lay = _layout("Debiased Sinkhorn divergences against ε", height, xaxis=_log_eps_axis(res),
+                  yaxis=dict(title=dict(text="S<sub>ε</sub>(p, q)")), shapes=[_vline(res.epsilon)])
+    lay.update(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+               margin=dict(l=60, r=20, t=50, b=120))
+    return figure(data, lay)
