@@ -141,7 +141,7 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     shown = np.where(np.isfinite(share), share, 0.0)  # a missing bar (text says n/a), never a NaN bar
     text = [f"{s:.2f}" if np.isfinite(s) else "n/a" for s in share]
     data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="inside",
-                 insidetextanchor="end", textfont=dict(size=15, color="white"),
+                 insidetextanchor="start", textfont=dict(size=15, color="white"),
                  marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
                  hovertemplate="%{x}: head share %{text}<extra></extra>")]
     base = res.initial_head_share()
