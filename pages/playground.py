@@ -28,22 +28,14 @@ def seconds_per_step(**kwargs):
     return pg.seconds_per_step(**kwargs)
 
 
-def log_options(prm) -> list[float]:
-    """A 1-2-5 ladder over a parameter's range when it spans decades (epsilon), default included."""
-    lo = prm.low if prm.low > 0 else prm.high * 1e-9  # an open 0 end: start nine decades below the top
-    ladder = [float(f"{m * 10.0 ** e:g}") for e in range(int(np.floor(np.log10(lo))), int(np.log10(prm.high)) + 1)
-              for m in (1, 2, 5)]
-    return sorted({v for v in ladder if lo <= v <= prm.high} | {float(prm.default)})
-
-
 def param_widget(name: str, prm, container):
     """One widget for one registry Param, from its range alone (choices, decades or a plain interval)."""
     key, text = f"pg_{name}_{prm.name}", f"{prm.name} ({DIVERGENCES[name].label})"
     if prm.choices:
         return container.radio(text, list(prm.choices), index=list(prm.choices).index(prm.default), key=key,
                                bind="query-params", horizontal=True, help=prm.help)
-    if prm.low_open or (prm.low > 0 and prm.high / prm.low > 1e3):
-        return container.select_slider(text, log_options(prm), value=float(prm.default), key=key,
+    if pg.is_wide(prm):
+        return container.select_slider(text, pg.log_ladder(prm), value=float(prm.default), key=key,
                                        bind="query-params", help=prm.help, format_func=lambda v: f"{v:g}")
     return container.slider(text, float(prm.low), float(prm.high), float(prm.default),
                             (prm.high - prm.low) / 100, key=key, bind="query-params", help=prm.help)
@@ -144,7 +136,8 @@ try:
         fm, fs = sargs.pop("frac")
         width = float(x[-1] - x[0])
         sargs.update(mu0=float(x[0] + fm * width), sigma0=fs * width)
-    risks = pg.risks(x, log_p, names, params, student=student, sigma0=sargs.get("sigma0"))
+    risks = pg.risks(x, log_p, names, params, student=student, sigma0=sargs.get("sigma0"), optimizer=optimizer,
+                     lr=float(lr), steps=int(steps))
 except ValueError as err:
     st.error(f"Invalid configuration: {err}")
     st.stop()
@@ -180,7 +173,7 @@ if len(res.fit.frame_steps) < min(pg.MAX_FRAMES, res.steps + 1):
                "make a larger animation than a browser should receive).")
 c1, c2 = st.columns(2)
 with c1:
-    st.subheader("Start and end")
+    st.subheader("Where the students end" if res.teacher_kind == "gmm" else "Start and end")
     st.plotly_chart(plots.final_fits(res), key="pg_final")
 with c2:
     st.subheader("Loss curves")

@@ -56,18 +56,23 @@ class PlaygroundResult:
     lr: float
     seconds: float  # wall time of the fit
     dropped: list[str] = field(default_factory=list)  # requested but not fitted (see risks)
+    # A Gaussian student is fitted in student coordinates u on GMM_RANGE (whatever the support),
+    # so that one learning rate suits mu and log sigma: x = x[0] + (u - GMM_RANGE[0]) * scale.
+    scale: float = 1.0
 
     @property
     def steps(self) -> int:
         return self.fit.loss.shape[1] - 1
 
     @property
-    def mu(self) -> np.ndarray | None:  # (K, S+1) Gaussian student's mean
-        return None if self.student_kind != "gaussian" else self.fit.params[..., 0]
+    def mu(self) -> np.ndarray | None:  # (K, S+1) Gaussian student's mean, in the units of x
+        if self.student_kind != "gaussian":
+            return None
+        return self.x[0] + (self.fit.params[..., 0] - GMM_RANGE[0]) * self.scale
 
     @property
-    def sigma(self) -> np.ndarray | None:  # (K, S+1)
-        return None if self.student_kind != "gaussian" else np.exp(self.fit.params[..., 1])
+    def sigma(self) -> np.ndarray | None:  # (K, S+1) ... std, in the units of x
+        return None if self.student_kind != "gaussian" else np.exp(self.fit.params[..., 1]) * self.scale
 
     @property
     def teacher_mean(self) -> float:
@@ -150,7 +155,8 @@ def _has_plain_reverse_kl(spec, kw) -> bool:
 
 
 def risks(x: np.ndarray, log_p: np.ndarray, names: Sequence[str], params: Mapping[str, Mapping], *,
-          student: str, sigma0: float | None = None) -> list[str]:
+          student: str, sigma0: float | None = None, optimizer: str = "adam", lr: float = 0.1,
+          steps: int = 300) -> list[str]:
     """Plain-English warnings about a configuration, before fitting it."""
     out = []
     kw = resolve(names, params)
@@ -185,10 +191,28 @@ def risks(x: np.ndarray, log_p: np.ndarray, names: Sequence[str], params: Mappin
         elif eps > 10 * scale:
             out.append(f"{get_spec(n).label}: epsilon = {eps:g} is large next to the cost scale ({scale:.3g}); "
                        f"the plan is almost p⊗q, so the loss barely depends on where the mass is.")
+    width = GMM_RANGE[1] - GMM_RANGE[0]
+    if student == "gaussian" and optimizer == "adam" and lr * steps < 0.5 * width:
+        out.append(f"Adam moves the student's μ by about the learning rate per step, in student units where the "
+                   f"support is {width:g} wide: {steps} steps of {lr:g} cover about {lr * steps:.3g}, not half the "
+                   f"support. Raise the learning rate or the steps if the student should be able to travel.")
     if student == "gaussian" and sigma0 is not None and len(x) > 1 and sigma0 < 0.5 * _spacing(x):
         out.append(f"The start std σ₀ = {sigma0:g} is below half the grid spacing ({_spacing(x):.3g}): the start "
                    f"student is a spike on one point.")
     return out
+
+
+def is_wide(prm) -> bool:
+    """True when a parameter's range spans decades (epsilon): a log ladder suits it, not a slider."""
+    return prm.low_open or (prm.low > 0 and prm.high / prm.low > 1e3)
+
+
+def log_ladder(prm) -> list[float]:
+    """A 1-2-5 ladder over a wide parameter's range, its default included (for a select slider)."""
+    lo = prm.low if prm.low > 0 else prm.high * 1e-9  # an open 0 end: start nine decades below the top
+    ladder = [float(f"{m * 10.0 ** e:g}") for e in range(math.floor(math.log10(lo)), math.floor(math.log10(prm.high)) + 1)
+              for m in (1, 2, 5)]
+    return sorted({v for v in ladder if lo <= v <= prm.high} | {float(prm.default)})
 
 
 def n_frames_for(n_names: int, n_points: int, steps: int) -> int:
@@ -218,10 +242,12 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
     names = [n for n in names if n not in dropped]
     if not names:
         raise ValueError("no divergence left to fit (see the warnings)")
+    scale = 1.0
     if student == "gaussian":
         step = _spacing(x)
-        fam = GaussianStudent(Grid(float(x[0]), float(x[-1]), len(x)), fixed_sigma=bool(fixed_sigma))
-        start = fam.init_params(float(mu0), float(sigma0))
+        scale = float(x[-1] - x[0]) / (GMM_RANGE[1] - GMM_RANGE[0])
+        fam = GaussianStudent(Grid(*GMM_RANGE, len(x)), fixed_sigma=bool(fixed_sigma))
+        start = fam.init_params(GMM_RANGE[0] + (float(mu0) - float(x[0])) / scale, float(sigma0) / scale)
     elif student == "softmax":
         step = _spacing(x) if teacher == "gmm" else 1.0
         fam = SoftmaxStudent(len(p), init, int(seed))
@@ -237,7 +263,8 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
     head = akl_split(torch.as_tensor(p), torch.as_tensor(p), mu_split)["head_mask"].numpy()
     return PlaygroundResult(names=names, params={n: kw[n] for n in names}, teacher_kind="gmm" if teacher == "gmm"
                             else "discrete", student_kind=student, x=x, p=p, step=step, fit=res, head_mask=head,
-                            mu_split=mu_split, optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped)
+                            mu_split=mu_split, optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped,
+                            scale=scale)
 
 
 def run_notes(res: PlaygroundResult) -> list[str]:
@@ -251,14 +278,18 @@ def run_notes(res: PlaygroundResult) -> list[str]:
     return out
 
 
+def _r(v: float) -> str:
+    return f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0 turns -0.0 into 0.0 (no "-0.00")
+
+
 def takeaway(res: PlaygroundResult) -> str:
     """One sentence per divergence on where its student ended, from the numbers of this run."""
     parts = []
     final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     for k, n in enumerate(res.names):
-        where = (f"μ = {res.mu[k, -1]:.2f}, σ = {res.sigma[k, -1]:.2f}, " if res.mu is not None else "")
+        where = (f"μ = {_r(res.mu[k, -1])}, σ = {_r(res.sigma[k, -1])}, " if res.mu is not None else "")
         parts.append(f"{get_spec(n).label}: {where}TVD to the teacher {final_tvd[k]:.3f}")
-    moments = (f" The teacher's mean is {res.teacher_mean:.2f} and its std {res.teacher_std:.2f}."
+    moments = (f" The teacher's mean is {_r(res.teacher_mean)} and its std {_r(res.teacher_std)}."
                if res.mu is not None else "")
     best = res.names[int(np.argmin(final_tvd))]
     return (f"After {res.steps} steps — " + "; ".join(parts) + "." + moments

@@ -38,8 +38,11 @@ def discrete_view(res: PlaygroundResult) -> HeadTailResult:
 def fit_animation(res: PlaygroundResult) -> go.Figure:
     """Teacher and every student over the kept steps (play/pause + slider, fixed axes)."""
     if res.teacher_kind == "gmm":
-        return ms_plots.fit_animation(continuous_view(res))
-    return ht_plots.animation_figure(discrete_view(res))
+        fig = ms_plots.fit_animation(continuous_view(res))
+    else:
+        fig = ht_plots.animation_figure(discrete_view(res))
+    fig.layout.sliders[0].update(x=0.2, len=0.8)  # the slider's "step n" label clears the Pause button
+    return fig
 
 
 def final_fits(res: PlaygroundResult) -> go.Figure:
@@ -53,7 +56,9 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
     """mu and sigma of each Gaussian student against the step (Gaussian students only)."""
     if res.mu is None:
         raise ValueError("parameter paths exist only for a Gaussian student")
-    return ms_plots.parameter_paths(continuous_view(res))
+    fig = ms_plots.parameter_paths(continuous_view(res))
+    fig.update_layout(legend_y=1.14, margin_t=80)  # the legend above the subplot titles, not on them
+    return fig
 
 
 def head_tail_errors(res: PlaygroundResult) -> go.Figure:

@@ -1,0 +1,176 @@
+"""The playground: its experiment (risks, teachers, fits) and pages/playground.py under AppTest."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kdviz.divergences import DIVERGENCES
+from kdviz.experiments import playground as pg
+from kdviz.plots import playground as plots
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "playground.py")
+TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
+
+
+# --------------------------------------------------------------------------- the experiment
+def test_narrow_mixture_component_keeps_finite_log_probabilities_so_reverse_kl_stays_finite():
+    x, log_p = pg.teacher_distribution("gmm", weights=(1.0,), means=(0.0,), stds=(0.05,), grid_n=256)
+    assert np.exp(log_p).min() == 0.0  # the probabilities underflow far from the spike...
+    assert np.isfinite(log_p).all()  # ...but their logs do not
+    res = pg.playground(weights=(1.0,), means=(0.0,), stds=(0.05,), names=("rkl",), steps=10)
+    assert (res.fit.diverged_at == -1).all() and np.isfinite(res.fit.loss).all()
+
+
+def test_risks_flag_identically_zero_divergences_from_their_kl_terms():
+    x, log_p = pg.teacher_distribution()
+    msgs = pg.risks(x, log_p, ["jsd", "skl", "srkl", "fkl"], {"jsd": {"beta": 0.0}, "skl": {"alpha": 1.0}},
+                    student="gaussian", sigma0=1.0)
+    flagged = {DIVERGENCES[n].label for n in DIVERGENCES if any(m.startswith(DIVERGENCES[n].label + " with") for m in msgs)}
+    assert flagged == {"JSD", "Skew KL"}  # SRKL at its default alpha and FKL are fine
+
+
+def test_risks_name_exactly_the_divergences_made_infinite_by_teacher_zeros():
+    x, log_p = pg.teacher_distribution("values", values=[0.5, 0.5, 0.0, 0.0])
+    msgs = [m for m in pg.risks(x, log_p, list(DIVERGENCES), {"srkl": {"alpha": 0.0}}, student="softmax")
+            if "probability 0" in m]
+    assert len(msgs) == 1
+    named = {n for n, s in DIVERGENCES.items() if s.label + "," in msgs[0] + "," or s.label + " contain" in msgs[0]}
+    assert named == {"rkl", "fkl_rkl", "akl", "srkl"}
+    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"), steps=5)
+    assert list(res.fit.diverged_at) == [-1, 0] and len(pg.run_notes(res)) == 1
+
+
+def test_entropic_divergences_are_dropped_with_a_message_above_the_size_limit_and_kept_below():
+    x, log_p = pg.teacher_distribution(grid_n=256)
+    assert pg.drops(["fkl", "sinkhorn", "sinkhorn_div", "wasserstein"], len(x)) == ["sinkhorn", "sinkhorn_div"]
+    assert any("Left out" in m for m in pg.risks(x, log_p, ["sinkhorn"], {}, student="gaussian", sigma0=1.0))
+    res = pg.playground(grid_n=256, names=("fkl", "sinkhorn"), steps=2)
+    assert res.names == ["fkl"] and res.dropped == ["sinkhorn"]
+    small = pg.playground(grid_n=64, names=("sinkhorn",), params={"sinkhorn": {"epsilon": 5.0}}, steps=2)
+    assert small.names == ["sinkhorn"] and np.isfinite(small.fit.loss).all()
+
+
+def test_gaussian_student_on_a_discrete_preset_moves_to_the_teacher_mean_under_forward_kl():
+    res = pg.playground("preset", preset="akl_unimodal", student="gaussian", mu0=20.0, sigma0=10.0,
+                        names=("fkl",), steps=300, lr=0.1)
+    assert res.mu[0, 0] == pytest.approx(20.0) and res.sigma[0, 0] == pytest.approx(10.0)  # the start, in x units
+    assert abs(res.mu[0, -1] - res.teacher_mean) < abs(20.0 - res.teacher_mean) / 10
+    assert abs(res.sigma[0, -1] - res.teacher_std) < 0.1 * res.teacher_std  # FKL: moment matching
+
+
+def test_risks_warn_when_adam_cannot_carry_a_gaussian_across_a_wide_support():
+    x, log_p = pg.teacher_distribution("preset", preset="akl_unimodal")  # support 0..98
+    slow = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.01, steps=300)
+    fast = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.1, steps=300)
+    assert any("learning rate" in m for m in slow) and not any("learning rate" in m for m in fast)
+
+
+def test_frames_shrink_for_huge_students_but_never_below_the_minimum():
+    assert pg.n_frames_for(2, 256, 300) == pg.MAX_FRAMES
+    assert pg.n_frames_for(11, 5000, 300) == pg.MIN_FRAMES
+    assert pg.n_frames_for(1, 50, 5) == 6  # never more frames than steps + 1
+
+
+def test_takeaway_reports_the_final_parameters_it_computed():
+    res = pg.playground(steps=40)
+    text = pg.takeaway(res)
+    for k in range(len(res.names)):
+        assert f"σ = {round(float(res.sigma[k, -1]), 2) + 0.0:.2f}" in text
+    assert "-0.00" not in text
+
+
+def test_loss_curves_stop_at_a_divergence_and_contain_no_nan():
+    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"), steps=5)
+    for relative in (False, True):
+        for log_y in (False, True):
+            fig = plots.loss_curves(res, relative=relative, log_y=log_y)
+            ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data])
+            assert np.isfinite(ys).all() and len(ys) > 0
+            assert [t.name.endswith("(stops at step 0)") for t in fig.data] == [False, True]
+
+
+def test_log_ladder_covers_each_wide_parameter_range_and_includes_the_default():
+    wide = [prm for s in DIVERGENCES.values() for prm in s.params if pg.is_wide(prm)]
+    assert wide  # epsilon at least
+    for prm in wide:
+        ladder = pg.log_ladder(prm)
+        assert prm.default in ladder and ladder == sorted(ladder)
+        assert all(prm.check(v) == v for v in ladder)  # every option is a valid value
+        assert ladder[-1] / ladder[0] >= 1e6  # spans the decades, not a sliver of them
+
+
+# --------------------------------------------------------------------------- the page
+def figure(at: AppTest, key: str) -> dict:
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def charts(at: AppTest) -> set[str]:
+    return {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+
+
+def test_page_defaults_fit_a_gaussian_under_forward_and_reverse_kl():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    assert charts(at) == {"pg_anim", "pg_final", "pg_loss", "pg_params"}
+    names = [t["name"] for t in figure(at, "pg_loss")["data"]]
+    assert names == [DIVERGENCES["fkl"].label, DIVERGENCES["rkl"].label]
+    assert len(figure(at, "pg_anim")["frames"]) == pg.MAX_FRAMES
+
+
+def test_page_builds_one_widget_per_registry_parameter_and_flag_of_the_chosen_divergences():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"pg_steps": "10", "pg_grid": "64",
+                            "pg_divs": [s.label for s in DIVERGENCES.values() if s.params or s.flags]})
+    at.run()
+    assert not at.exception
+    keys = {w.key for kind in (at.slider, at.select_slider, at.radio, at.checkbox) for w in kind}
+    for n, spec in DIVERGENCES.items():
+        for name in [p.name for p in spec.params] + sorted(spec.flags):
+            if spec.params or spec.flags:
+                assert f"pg_{n}_{name}" in keys, (n, name)
+
+
+def test_page_softmax_student_on_a_preset_shows_head_tail_errors_instead_of_parameters():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"pg_teacher": "Discrete preset", "pg_student": "Softmax (free logits)",
+                            "pg_divs": ["Forward KL", "AKL", "TVD"], "pg_steps": "50"})
+    at.run()
+    assert not at.exception and not at.error
+    assert charts(at) == {"pg_anim", "pg_final", "pg_loss", "pg_headtail"}
+    assert [t["name"] for t in figure(at, "pg_loss")["data"]] == ["Forward KL", "AKL", "TVD"]
+
+
+def test_page_url_restores_the_controls_and_the_fit_uses_them():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"pg_opt": "SGD", "pg_lr": "0.5", "pg_steps": "40", "pg_divs": ["JSD"],
+                            "pg_jsd_beta": "1.0"})
+    at.run()
+    assert not at.exception
+    assert at.radio(key="pg_opt").value == "sgd" and at.select_slider(key="pg_lr").value == 0.5
+    assert at.slider(key="pg_steps").value == 40 and at.slider(key="pg_jsd_beta").value == 1.0
+    assert any("identically 0" in w.value for w in at.warning)
+    loss = figure(at, "pg_loss")["data"][0]
+    assert len(loss["x"] if not isinstance(loss["x"], dict) else np.frombuffer(
+        __import__("base64").b64decode(loss["x"]["bdata"]), dtype=loss["x"]["dtype"])) == 41
+
+
+def test_page_all_weights_zero_gives_an_error_not_a_traceback():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"pg_w1": "0.0", "pg_w2": "0.0"})
+    at.run()
+    assert not at.exception
+    assert at.error and "weight" in at.error[0].value
+
+
+def test_page_upload_without_a_file_asks_for_one():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"pg_teacher": "Upload a vector"})
+    at.run()
+    assert not at.exception and at.info and "Upload" in at.info[0].value
+    assert not at.get("plotly_chart")
