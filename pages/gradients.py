@@ -90,7 +90,8 @@ st.subheader("A whole student: which tokens push hardest")
 st.caption(f"Student: {res.student}. Bars are ∂D/∂z for every logit z (the softmax student's "
            "parameters); gradient descent raises the logits with negative bars and lowers the others.")
 st.plotly_chart(plots.logit_figure(res), key="gr_logits")
-ui.takeaway(gr.takeaway(res))
+summary = gr.takeaway(res)
+ui.takeaway(summary)
 
 order = res.order
 table = {"rank": np.arange(1, len(order) + 1), "class": res.x[order], "p": res.p[order],
@@ -101,4 +102,4 @@ ui.downloads("kdviz_gradients", key="gr_dl", csv=table, data={
                    student=res.student, mu=mu),
     "coefficients": {"q": res.q, **dict(zip(res.coef_names, res.coefficients))},
     "per_class": table, "head_share_of_push": dict(zip(res.names, res.head_share_of_push())),
-    "takeaway": gr.takeaway(res)})
+    "takeaway": summary})

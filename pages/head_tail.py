@@ -4,12 +4,14 @@ import numpy as np
 import streamlit as st
 
 import ui
+from kdviz.divergences import get_spec
 from kdviz.experiments import head_tail as ht
 from kdviz.families import DISCRETE_PRESETS
 from kdviz.plots import head_tail as plots
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow up on these toys
+OPTIMIZER_LABELS = {"adam": "Adam", "sgd": "SGD"}
 
 
 @st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students...")
@@ -43,7 +45,7 @@ with st.sidebar:
                     help="random: logits uniform in [0, 1) from the seed (the paper); uniform: all logits 0")
     seed = int(st.number_input("Student seed", 0, 10_000, 1, key="ht_seed", bind="query-params"))
     optimizer = st.radio("Optimiser", ["adam", "sgd"], key="ht_opt", bind="query-params", horizontal=True,
-                         format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o])
+                         format_func=OPTIMIZER_LABELS.get)
     lr = st.select_slider("Learning rate", LRS, value=0.1, key="ht_lr", bind="query-params")
     steps = st.slider("Steps", 10, 1000, 200, 10, key="ht_steps", bind="query-params")
     mu = st.slider("Head/tail boundary μ", 0.05, 0.95, 0.5, 0.05, key="ht_mu", bind="query-params",
@@ -69,10 +71,11 @@ if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
 if lr > LARGE_LR[optimizer]:
-    st.warning(f"Learning rate {lr:g} is very large for {optimizer.upper()}: the fits may oscillate or diverge.")
+    st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS[optimizer]}: the fits may oscillate "
+               "or diverge.")
 
 res = run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu)
-bad = [f"{nm.upper()} (step {t})" for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
+bad = [f"{get_spec(nm).label} (step {t})" for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
 if bad:
     zeros = int((res.p == 0).sum())
     why = f" The teacher has {zeros} classes with p = 0, where reverse-KL terms are infinite." if zeros else ""
@@ -93,8 +96,9 @@ share_n = st.slider("Head share over the first n steps", 1, min(steps, 100), min
                     bind="query-params")
 chart, text = st.columns([3, 2])
 chart.plotly_chart(plots.share_figure(res, share_n), key="ht_share")
+summary = ht.takeaway(res, share_n)
 with text:
-    ui.takeaway(ht.takeaway(res, share_n))
+    ui.takeaway(summary)
     st.caption("The optimiser matters. Under plain SGD the gradient's size sets each logit's step, so FKL "
                "clearly works on the head first and RKL on the tail (measured on the bimodal toy from a "
                "uniform start: head share 0.42 vs 0.34). Adam rescales every coordinate, so its first steps "
@@ -119,4 +123,4 @@ ui.downloads("kdviz_head_tail", key="ht_dl", csv=curves, data={
     "x": res.x, "p": res.p, "head_mask": res.head_mask,
     "head_share": dict(zip(res.names, res.fit.head_share(share_n))),
     "final_q": dict(zip(res.names, res.fit.final_q)), "diverged_at": dict(zip(res.names, res.fit.diverged_at)),
-    "takeaway": ht.takeaway(res, share_n)})
+    "takeaway": summary})

@@ -175,7 +175,7 @@ def test_a_teacher_with_a_zero_class_warns_that_reverse_kl_diverged_and_plots_no
     at = page()
     at.file_uploader(key="ht_upload").set_value(("zero.csv", b"0.5\n0.5\n0\n", "text/csv")).run()
     assert not at.exception
-    assert any("p = 0" in w.value and "RKL" in w.value for w in at.warning)
+    assert any("p = 0" in w.value and "Reverse KL (step 0)" in w.value for w in at.warning)
     for key in ("ht_errors", "ht_tvd", "ht_weights"):
         assert no_nan_anywhere(figure(at, key))
 
