@@ -24,6 +24,12 @@ def adam_default():
     return ht.head_tail(steps=30)
 
 
+@pytest.fixture(scope="module")
+def paper():
+    """AKL's Fig. 2 settings: bimodal toy, random start (seed 1), Adam, lr 0.1, 200 steps."""
+    return ht.head_tail()
+
+
 # --------------------------------------------------------------------------- the phenomenon
 def test_fkl_puts_a_larger_share_of_its_early_progress_on_the_head_than_rkl_under_sgd(sgd_uniform):
     share = dict(zip(sgd_uniform.names, sgd_uniform.fit.head_share(10)))
@@ -37,8 +43,8 @@ def test_adam_hides_most_of_the_head_share_gap_that_sgd_shows_after_one_step(sgd
     assert gap_sgd > 5 * abs(gap_adam)
 
 
-def test_all_students_converge_to_the_teacher_with_the_papers_settings():
-    res = ht.head_tail(steps=200)
+def test_all_students_converge_to_the_teacher_with_the_papers_settings(paper):
+    res = paper
     assert (res.tvd[:, -1] < ht.CONVERGED_TVD).all()
     assert (res.tvd[:, -1] < 0.05 * res.tvd[:, 0]).all()
 
@@ -125,8 +131,8 @@ def test_takeaway_says_so_when_fkl_does_not_lead_on_the_head(sgd_uniform):
     assert f < r and "does *not*" in text and "FKL works on the head first" not in text
 
 
-def test_takeaway_under_adam_quotes_the_one_step_shares_and_reports_convergence():
-    res = ht.head_tail(steps=200)
+def test_takeaway_under_adam_quotes_the_one_step_shares_and_reports_convergence(paper):
+    res = paper
     text = ht.takeaway(res, 10)
     one = res.fit.head_share(1)
     assert f"after 1 step: FKL {one[0]:.2f} vs RKL {one[1]:.2f}" in text
