@@ -34,7 +34,7 @@ with st.sidebar:
         n_classes = st.slider("Classes", 5, 500, 50, 5, key="ht_classes", bind="query-params")
     with st.expander("Your own teacher (CSV / NPY)"):
         upload = st.file_uploader("Probabilities or logits, one per line", type=["csv", "txt", "npy"],
-                                  key="ht_upload", max_upload_size=5)
+                                  key="ht_upload", max_upload_size=ht.MAX_UPLOAD_BYTES // 2**20)
         kind = st.radio("The numbers are", list(ht.KIND_OPTIONS), key="ht_kind", bind="query-params",
                         horizontal=True, help="auto: probabilities if all are >= 0, logits otherwise")
         st.download_button("Sample CSV", ht.sample_csv(), "kdviz_teacher_sample.csv", "text/csv",
