@@ -68,7 +68,7 @@ _MARKS = ("svg.main-svg g.trace path, svg.main-svg .contourlayer path, svg.main-
           "svg.main-svg .imagelayer image, svg.main-svg .pielayer path, .gl-container canvas")
 
 # Per visible chart: whether plotly drew marks, its traces whose y/z are all non-finite (a NaN
-# plot), a cheap fingerprint of the data, and its animation controls.
+# plot; one-point legend stubs excepted), a cheap fingerprint of the data, and its animation controls.
 CHART_STATE = """
 (marks) => {
   const finiteCount = (a) => {
@@ -107,15 +107,17 @@ CHART_STATE = """
       info.marks = [...el.querySelectorAll(marks)].filter(
         (m) => m.tagName !== 'path' || ((m.getAttribute('d') || '').length > 4)).length;
       for (const t of el._fullData) {
-        if (t.visible === false) continue;
+        // x=[None], y=[None] traces are legend entries, not plots
+        const stub = ['x', 'y', 'z'].every((k) => t[k] == null || typeof t[k].length !== 'number' || t[k].length <= 1);
+        if (t.visible === false || stub) continue;
         for (const k of ['y', 'z']) {
           const n = finiteCount(t[k]);
           if (n === 0) info.nanTraces.push((t.name || t.type) + '.' + k);
         }
       }
       info.fingerprint = fingerprint(el);
-      const title = el._fullLayout.title;
-      info.title = (title && title.text) || '';
+      const title = el.layout && el.layout.title;  // _fullLayout has plotly's placeholder text
+      info.title = ((typeof title === 'string' ? title : title && title.text) || '').replace(/<[^>]*>/g, '');
       info.play = [...el.querySelectorAll('.updatemenu-button')].some((b) => /Play/.test(b.textContent));
       const sl = el._fullLayout.sliders || [];
       if (sl.length) info.sliderActive = sl[0].active;

@@ -1,10 +1,15 @@
 """Fixtures for the browser tests: one `streamlit run app.py` server and one Debian Chromium
-(driven by Playwright, never a downloaded browser) for the whole session, and a survey that
-visits every page the running app offers once, cold, and records what it shows.
+(driven by Playwright, never a downloaded browser) per test module, and a survey that visits
+every page the running app offers once, cold, and records what it shows.
+
+Module scope, not session scope: Playwright's sync API keeps an asyncio loop running in the
+main thread while it is started, which breaks later tests that call ``asyncio.run()``; it is
+stopped as soon as the browser tests are done.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_server(chromium):
     """`streamlit run app.py --server.headless true --server.port <free port>`; the process group
     is killed at the end."""
@@ -49,7 +54,7 @@ def app_server(chromium):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium):
     from playwright.sync_api import sync_playwright
 
@@ -100,7 +105,7 @@ class Survey:
         return next((v for v in ordered if not v.problems and want(v)), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def survey(browser, app_server) -> Survey:
     """Visit every page the app's navigation offers (a fresh session each), wait until the
     script is done and the charts are drawn, record problems/charts/sliders, save a screenshot."""
@@ -130,4 +135,11 @@ def survey(browser, app_server) -> Survey:
         finally:
             page.context.close()
         visits[item.name] = visit
-    return Survey(nav, visits, time.perf_counter() - t0)
+    result = Survey(nav, visits, time.perf_counter() - t0)
+    B.ARTIFACTS.mkdir(exist_ok=True)
+    (B.ARTIFACTS / "e2e-pages.json").write_text(json.dumps(
+        {"survey_s": round(result.seconds, 1),
+         "pages": {n: {"title": v.nav.title, "cold_s": round(v.seconds, 2), "charts": len(v.visible_charts),
+                       "sliders": v.n_sliders, "animated": v.animated, "problems": v.problems}
+                   for n, v in visits.items()}}, indent=1, ensure_ascii=False))
+    return result
