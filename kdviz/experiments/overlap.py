@@ -41,6 +41,7 @@ SINKHORN_POINTS = 40  # ... so those run on a coarser grid of the same range
 SINKHORN_EVERY = 4  # ... at every 4th shift of the sweep
 MIN_BOX_CELLS = 4  # fewer grid cells per box and the "box" is a spike: warn
 CEILING = 10.0  # nats: infinite values are drawn here (or at 1.25 x the largest finite value if higher)
+GRID_PHASE = (math.sqrt(5) - 1) / 20  # ~0.062 of a cell, irrational (see grid())
 GAUSS_MARGIN = 6.0  # the grid extends 6 sigma beyond both centres
 BOX_MARGIN = 0.5  # ... and half a width beyond both boxes
 
@@ -89,9 +90,16 @@ class OverlapResult:
 
 
 def grid(shape: str, width: float, max_shift: float, n: int = N_POINTS) -> torch.Tensor:
-    """The grid covering the teacher at 0 and the student at every shift in [0, max_shift]."""
+    """The grid covering the teacher at 0 and the student at every shift in [0, max_shift].
+
+    The cells are offset by an irrational fraction of a cell (GRID_PHASE) so that the edges of boxes
+    with round widths and shifts never fall exactly on a cell edge: there a cell's mass is exactly
+    0 while its derivative is not, autograd drops that one-sided derivative through log 0, and the
+    mass moved by a shift no longer adds up (a spurious JSD gradient of log 2 / 2w at disjoint supports).
+    """
     margin = GAUSS_MARGIN * width if shape == "gaussian" else (0.5 + BOX_MARGIN) * width
-    return torch.linspace(-margin, max_shift + margin, n, dtype=torch.float64)  # (V,)
+    step = (max_shift + 2 * margin) / (n - 1)
+    return torch.linspace(-margin, max_shift + margin, n, dtype=torch.float64) + GRID_PHASE * step  # (V,)
 
 
 def log_density(shape: str, x: torch.Tensor, centre: torch.Tensor, width: float) -> torch.Tensor:

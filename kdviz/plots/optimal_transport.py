@@ -23,11 +23,11 @@ MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
 def _marginal_axes() -> dict:
     """Heatmap bottom-right, q's bars on top, p's bars on the left (x = q's support, y = p's)."""
     return dict(
-        xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
+        xaxis=dict(domain=[0.25, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
         yaxis=dict(domain=[0.0, 0.76], anchor="x", title=dict(text="")),
-        xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
+        xaxis2=dict(domain=[0.25, 1.0], anchor="y2", matches="x", showticklabels=False),
         yaxis2=dict(domain=[0.8, 1.0], anchor="x2", rangemode="tozero", showticklabels=False),
-        xaxis3=dict(domain=[0.0, 0.18], anchor="y3", autorange="reversed", showticklabels=False,
+        xaxis3=dict(domain=[0.0, 0.17], anchor="y3", autorange="reversed", showticklabels=False,
                     title=dict(text="x<sub>i</sub> (teacher p)")),
         yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", showticklabels=False),
     )
