@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kdviz.divergences import akl_split
 from kdviz.experiments import head_tail as ht
@@ -206,3 +208,12 @@ def test_the_sample_csv_parses_back_to_the_bimodal_toy():
     _, p = discrete_teacher("akl_bimodal")
     got = ht.parse_teacher_file("sample.csv", ht.sample_csv().encode(), "probs")
     np.testing.assert_allclose(got, p, rtol=1e-7)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.floats(1e-6, 1e6, allow_nan=False), min_size=2, max_size=60),
+       st.sampled_from(["\n", ",", "; ", "\t", " "]), st.booleans())
+def test_any_positive_vector_written_as_text_parses_back_to_its_normalised_self(values, sep, header):
+    text = ("probability\n" if header and sep == "\n" else "") + sep.join(repr(v) for v in values)
+    got = ht.parse_teacher_file("t.csv", text.encode(), "probs")
+    np.testing.assert_allclose(got, np.array(values) / np.sum(values), rtol=1e-12)
