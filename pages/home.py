@@ -51,7 +51,8 @@ catalogue = pd.DataFrame([{
 } for spec in DIVERGENCES.values()])
 # A static table: every cell wraps and is readable without scrolling (formulas rendered below).
 st.table(catalogue.drop(columns="formula (LaTeX)").set_index("name"))
-st.download_button("Download the catalogue with the LaTeX formulas (CSV)", catalogue.to_csv(index=False), "kdviz_divergences.csv",
+st.download_button("Download the catalogue with the LaTeX formulas (CSV)", catalogue.to_csv(index=False),
+                   "kdviz_divergences.csv",
                    "text/csv", key="home_csv")
 
 with st.expander("Formulas", expanded=False):

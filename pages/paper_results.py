@@ -43,6 +43,8 @@ if not benchmarks or not methods:
     st.warning("Select at least one benchmark and one method.")
     st.stop()
 view = paper_view(key, setting, benchmarks, methods, baseline)
+# theme=None: the figure keeps its white template, so its colours stay legible when a visitor
+# switches the app to the dark theme (the Streamlit chart theme would put dark greys on black).
 st.plotly_chart(bars(view, metric="score"), key="pr_chart", theme=None)
 if view.std is not None:
     st.caption("Error bars: ± the std the paper reports" +
@@ -61,9 +63,10 @@ with tab_table:
     frame = pd.DataFrame(cells, index=pd.Index(view.methods, name="method"))
     if table.note_header:
         frame.insert(0, table.note_header, view.notes)
-    styled = frame.style.apply(lambda col: ["font-weight: bold; background-color: #fff3b0" if view.best[i, j]
-                                            else "" for i in range(len(col))]
-                               if col.name in view.benchmarks else [""] * len(col), axis=0)
+    best_style = "font-weight: bold; background-color: #fff3b0; color: #111111"  # dark text on light and dark themes
+    styled = frame.style.apply(lambda col: [best_style if col.name in view.benchmarks and
+                                            view.best[i, view.benchmarks.index(col.name)] else ""
+                                            for i in range(len(col))], axis=0)
     st.dataframe(styled, key="pr_dataframe", width="stretch")
     st.caption("Bold on yellow: best distillation loss of the column (Teacher, SFT and SeqKD are references).")
     long = long_format(key)

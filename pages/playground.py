@@ -167,26 +167,27 @@ for note in pg.run_notes(res):
     st.warning(note)
 
 st.subheader("The fit, step by step")
-st.plotly_chart(plots.fit_animation(res), key="pg_anim")
+# theme=None on every chart: the white template keeps the teacher's dark grey legible in the dark theme.
+st.plotly_chart(plots.fit_animation(res), key="pg_anim", theme=None)
 if len(res.fit.frame_steps) < min(pg.MAX_FRAMES, res.steps + 1):
     st.caption(f"{len(res.fit.frame_steps)} frames kept ({len(res.names)} students × {len(res.x)} points would "
                "make a larger animation than a browser should receive).")
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("Where the students end" if res.teacher_kind == "gmm" else "Start and end")
-    st.plotly_chart(plots.final_fits(res), key="pg_final")
+    st.plotly_chart(plots.final_fits(res), key="pg_final", theme=None)
 with c2:
     st.subheader("Loss curves")
     o1, o2 = st.columns(2)
     relative = o1.checkbox("relative to the start, D_t / D_0", key="pg_rel", bind="query-params")
     log_y = o2.checkbox("log axis", key="pg_logy", bind="query-params")
-    st.plotly_chart(plots.loss_curves(res, relative=relative, log_y=log_y), key="pg_loss")
+    st.plotly_chart(plots.loss_curves(res, relative=relative, log_y=log_y), key="pg_loss", theme=None)
 if res.mu is not None:
     st.subheader("Student parameters")
-    st.plotly_chart(plots.parameter_paths(res), key="pg_params")
+    st.plotly_chart(plots.parameter_paths(res), key="pg_params", theme=None)
 if res.fit.head_error is not None:
     st.subheader(f"Head and tail error (AKL's split, μ = {res.mu_split:g})")
-    st.plotly_chart(plots.head_tail_errors(res), key="pg_headtail")
+    st.plotly_chart(plots.head_tail_errors(res), key="pg_headtail", theme=None)
 
 final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)
 summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
@@ -197,7 +198,9 @@ summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
            "diverged at step": [int(t) if t >= 0 else None for t in res.fit.diverged_at]}
 if res.mu is not None:
     summary.update({"final μ": res.mu[:, -1], "final σ": res.sigma[:, -1]})
-st.dataframe(summary, key="pg_summary", hide_index=True)
+st.dataframe(summary, key="pg_summary", hide_index=True,
+             column_config={c: st.column_config.NumberColumn(format="%.4g")
+                            for c in ("final loss", "final TVD to p", "final μ", "final σ")})
 st.caption(f"Fit time: {res.seconds:.2f} s for {len(res.names)} students × {res.steps} steps "
            f"({len(res.x)} points).")
 ui.downloads("kdviz_playground", key="pg_dl",

@@ -180,7 +180,7 @@ def paper_view(table: str, setting: str | None = None, benchmarks: Sequence[str]
     setting = t.settings[0] if setting is None else setting
     benchmarks = list(t.benchmarks if benchmarks is None else benchmarks)
     methods = list(t.methods if methods is None else methods)
-    unknown = [m for m in methods if m not in t.methods] + ([baseline] if baseline and baseline not in t.methods else [])
+    unknown = [m for m in [*methods, *([baseline] if baseline else [])] if m not in t.methods]
     if unknown:
         raise ValueError(f"{table}: unknown methods {unknown}; expected some of {list(t.methods)}")
     cols = [t.column(setting, b) for b in benchmarks]

@@ -104,7 +104,8 @@ def teacher_distribution(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.
         grid = Grid(*GMM_RANGE, int(grid_n))
         return grid.points().numpy(), mixture.log_prob(grid).numpy()
     if teacher == "preset":
-        kwargs = {"zipf": {"exponent": float(zipf_exponent)}, "dirichlet": {"seed": int(dirichlet_seed)}}.get(preset, {})
+        kwargs = {"zipf": {"exponent": float(zipf_exponent)},
+                  "dirichlet": {"seed": int(dirichlet_seed)}}.get(preset, {})
         x, p = discrete_teacher(preset, 50 if preset in AKL_PRESETS else int(n_classes), **kwargs)
         return x, _log(p)
     if teacher == "values":
@@ -210,8 +211,8 @@ def is_wide(prm) -> bool:
 def log_ladder(prm) -> list[float]:
     """A 1-2-5 ladder over a wide parameter's range, its default included (for a select slider)."""
     lo = prm.low if prm.low > 0 else prm.high * 1e-9  # an open 0 end: start nine decades below the top
-    ladder = [float(f"{m * 10.0 ** e:g}") for e in range(math.floor(math.log10(lo)), math.floor(math.log10(prm.high)) + 1)
-              for m in (1, 2, 5)]
+    decades = range(math.floor(math.log10(lo)), math.floor(math.log10(prm.high)) + 1)
+    ladder = [float(f"{m * 10.0 ** e:g}") for e in decades for m in (1, 2, 5)]
     return sorted({v for v in ladder if lo <= v <= prm.high} | {float(prm.default)})
 
 

@@ -1,7 +1,6 @@
 """The playground: its experiment (risks, teachers, fits) and pages/playground.py under AppTest."""
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ def test_risks_flag_identically_zero_divergences_from_their_kl_terms():
     x, log_p = pg.teacher_distribution()
     msgs = pg.risks(x, log_p, ["jsd", "skl", "srkl", "fkl"], {"jsd": {"beta": 0.0}, "skl": {"alpha": 1.0}},
                     student="gaussian", sigma0=1.0)
-    flagged = {DIVERGENCES[n].label for n in DIVERGENCES if any(m.startswith(DIVERGENCES[n].label + " with") for m in msgs)}
+    flagged = {s.label for s in DIVERGENCES.values() if any(m.startswith(s.label + " with") for m in msgs)}
     assert flagged == {"JSD", "Skew KL"}  # SRKL at its default alpha and FKL are fine
 
 
