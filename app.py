@@ -1,7 +1,5 @@
 """kdviz: page configuration and navigation only (the lessons live in pages/)."""
 
-from pathlib import Path
-
 import streamlit as st
 import torch
 
@@ -15,8 +13,6 @@ if torch.get_num_threads() != 1:
 st.set_page_config(page_title="kdviz", page_icon=":material/ssid_chart:", layout="wide",
                    initial_sidebar_state="expanded",
                    menu_items={"About": "kdviz: divergences used as knowledge-distillation losses for LLMs."})
-
-HERE = Path(__file__).parent
 
 # (section, file, title, icon); Home is the default page.
 PAGES = [
@@ -33,8 +29,6 @@ PAGES = [
 
 sections: dict[str, list] = {}
 for section, path, title, icon in PAGES:
-    if (HERE / path).exists():  # TEMPORARY while the lessons are being written; removed once all exist
-        sections.setdefault(section, []).append(
-            st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
+    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
 
 st.navigation(sections, position="sidebar", expanded=True).run()

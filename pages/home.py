@@ -1,13 +1,9 @@
 """Home: what a KD loss is, the catalogue of divergences (from the registry), the map of lessons."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from kdviz.divergences import DIVERGENCES
-
-ROOT = Path(__file__).parent.parent
 
 st.title("kdviz: divergences as distillation losses")
 st.markdown(
@@ -80,7 +76,6 @@ LESSONS = [  # (page file, what it shows); titles and icons come from the naviga
                             "divergences and parameters."),
 ]
 for path, what in LESSONS:
-    if (ROOT / path).exists():  # TEMPORARY while the lessons are being written
-        c1, c2 = st.columns([1, 2], vertical_alignment="center")
-        c1.page_link(path)
-        c2.markdown(what)
+    c1, c2 = st.columns([1, 2], vertical_alignment="center")
+    c1.page_link(path)
+    c2.markdown(what)
