@@ -1,0 +1,115 @@
+"""pages/optimal_transport.py under AppTest: defaults, epsilon/order/preset -> figure JSON, URL restore,
+tiny epsilon (finite figures, non-convergence warning)."""
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from kdviz.experiments import optimal_transport as otl
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "optimal_transport.py")
+TIMEOUT = 300  # s: a cold epsilon sweep on a loaded 2-core machine
+CHARTS = ["ot_exact", "ot_sinkhorn", "ot_iters", "ot_eps_fig", "ot_div_fig"]
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def spec(at: AppTest, key: str) -> dict:
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def arr(v) -> np.ndarray:
+    if isinstance(v, dict) and "bdata" in v:
+        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        shape = v.get("shape")
+        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out  # "40, 40"
+    return np.array([np.nan if e is None else e for e in v], dtype=float)
+
+
+def all_finite(node) -> bool:
+    if isinstance(node, dict):
+        if "bdata" in node and "dtype" in node:
+            return bool(np.isfinite(arr(node)).all())
+        return all(all_finite(v) for v in node.values())
+    if isinstance(node, list):
+        return all(all_finite(v) for v in node)
+    return not (isinstance(node, float) and not math.isfinite(node))
+
+
+def heatmap(at: AppTest, key: str) -> np.ndarray:
+    return arr(spec(at, key)["data"][0]["z"])
+
+
+def test_defaults_render_every_chart_with_the_takeaway_of_the_default_setting():
+    at = page()
+    assert not at.exception and not at.error
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == CHARTS
+    res = otl.transport_lesson()
+    assert at.info[0].value.endswith(otl.takeaway(res))
+    np.testing.assert_allclose(heatmap(at, "ot_exact"), res.exact_plan)
+    np.testing.assert_allclose(heatmap(at, "ot_sinkhorn"), res.plan)
+    assert not at.warning  # the default epsilon converges
+    assert any(r"K=e^{-\lambda C}" in lx.value for lx in at.latex)  # the seed's iteration is shown
+
+
+def test_changing_epsilon_changes_the_sinkhorn_heatmap_and_not_the_exact_one():
+    at = page()
+    exact, sink = heatmap(at, "ot_exact"), heatmap(at, "ot_sinkhorn")
+    at.select_slider(key="ot_eps").set_value(0.2).run()
+    assert not at.exception
+    np.testing.assert_array_equal(heatmap(at, "ot_exact"), exact)
+    new = heatmap(at, "ot_sinkhorn")
+    np.testing.assert_allclose(new, otl.transport_lesson(epsilon=0.2).plan)
+    assert new.max() < sink.max()  # more entropy: a flatter plan
+    star = [t for t in spec(at, "ot_eps_fig")["data"] if t["name"].startswith("ε =")]
+    assert star[0]["x"] == [0.2]
+
+
+def test_changing_the_cost_order_changes_the_exact_plan_and_w():
+    at = page()
+    at.radio(key="ot_order").set_value(1).run()
+    assert not at.exception
+    res = otl.transport_lesson(order=1)
+    np.testing.assert_allclose(heatmap(at, "ot_exact"), res.exact_plan)
+    assert f"W = {res.wasserstein:.4g}" in spec(at, "ot_exact")["layout"]["title"]["text"]
+
+
+def test_p_equal_q_preset_shows_zero_debiased_divergences_but_positive_sinkhorn_distance():
+    at = page()
+    at.selectbox(key="ot_preset").set_value("same").run()
+    assert not at.exception
+    metrics = {m.label: float(m.value) for m in at.metric}
+    assert metrics["Exact W(p, q)"] == 0.0
+    assert metrics["Sinkhorn W_ε(p, q)"] > 0
+    assert abs(metrics["Seed's debiased"]) < 1e-9 and abs(metrics["Feydy's debiased"]) < 1e-9
+
+
+def test_query_params_restore_every_control():
+    at = page(ot_preset=otl.PRESETS["zipf"][0], ot_n="30", ot_eps="0.1", ot_order="1")
+    assert not at.exception
+    assert at.selectbox(key="ot_preset").value == "zipf"
+    assert at.slider(key="ot_n").value == 30
+    assert at.select_slider(key="ot_eps").value == 0.1
+    assert at.radio(key="ot_order").value == 1
+    assert heatmap(at, "ot_sinkhorn").shape == (30, 30)
+
+
+def test_tiny_epsilon_warns_about_convergence_and_every_figure_stays_finite():
+    at = page(ot_preset=otl.PRESETS["zipf"][0], ot_eps="0.001", ot_order="2")
+    assert not at.exception
+    assert any("has not converged" in w.value for w in at.warning)
+    for key in CHARTS:
+        assert all_finite(spec(at, key)), key
+    anim = spec(at, "ot_iters")
+    assert "NOT converged" in anim["layout"]["title"]["text"]
+    assert len(anim["frames"]) >= 40  # geometric frames over the 1000 iterations
