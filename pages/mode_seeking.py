@@ -21,13 +21,21 @@ def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_si
                            fixed_sigma=fixed_sigma, landscape_name=landscape_name)
 
 
-def apply_preset():
+TEACHER_KEYS = ["ms_k", *(f"ms_{c}{i}" for c in "wms" for i in range(1, ms.MAX_COMPONENTS + 1))]
+
+
+def apply_preset(name=None):
     """Fill the teacher controls from the chosen preset (runs before the widgets are created)."""
-    weights, means, stds = ms.PRESETS[st.session_state.ms_preset]
+    weights, means, stds = ms.PRESETS[name or st.session_state.ms_preset]
     st.session_state.ms_k = len(weights)
     for i, (w, m, s) in enumerate(zip(weights, means, stds), 1):
         st.session_state[f"ms_w{i}"], st.session_state[f"ms_m{i}"], st.session_state[f"ms_s{i}"] = w, m, s
 
+
+if "ms_started" not in st.session_state:  # first run: a URL naming only a preset gets that preset's teacher
+    st.session_state.ms_started = True
+    if st.query_params.get("ms_preset") in ms.PRESETS and not any(k in st.query_params for k in TEACHER_KEYS):
+        apply_preset(st.query_params["ms_preset"])
 
 with st.sidebar:
     st.subheader("Teacher: a Gaussian mixture")
@@ -51,7 +59,7 @@ with st.sidebar:
                "512-point grid take minutes (see the optimal-transport lesson).")
     st.subheader("Optimiser")
     optimizer = st.radio("Optimiser", ["adam", "sgd"], key="ms_opt", bind="query-params", horizontal=True,
-                         format_func=str.upper)
+                         format_func={"adam": "Adam", "sgd": "SGD"}.get)
     lr = st.select_slider("Learning rate", LRS, value=0.1, key="ms_lr", bind="query-params")
     steps = st.slider("Steps", 50, 1000, 200, 50, key="ms_steps", bind="query-params")
 
@@ -101,19 +109,20 @@ with main:
     st.subheader("The fit, step by step")
     st.plotly_chart(plots.fit_animation(res), key="ms_anim")
 
-    left, right = st.columns([3, 2])
+    left, right = st.columns([5, 4])
     with left:
         st.plotly_chart(plots.final_fits(res), key="ms_final")
     with right:
         st.markdown("**Final students vs the teacher's moments**")
         rows = [{"": DIVERGENCES[n].label, "μ": res.final_mu[k], "σ": res.final_sigma[k],
-                 "mean on grid": res.q_mean[k], "std on grid": res.q_std[k]} for k, n in enumerate(res.names)]
-        rows.append({"": "teacher (mixture)", "μ": res.mixture_mean, "σ": res.mixture_std,
-                     "mean on grid": res.grid_mean, "std on grid": res.grid_std})
-        st.dataframe(rows, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                           for c in ("μ", "σ", "mean on grid", "std on grid")})
-        st.caption("Forward KL's optimum over Gaussians matches the teacher's mean and std. The grid cuts a "
-                   "student at ±10, so a wide student's std on the grid is a little below its σ.")
+                 "grid mean": res.q_mean[k], "grid std": res.q_std[k]} for k, n in enumerate(res.names)]
+        rows.append({"": "teacher", "μ": res.mixture_mean, "σ": res.mixture_std,
+                     "grid mean": res.grid_mean, "grid std": res.grid_std})
+        st.dataframe(rows, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                                           for c in ("μ", "σ", "grid mean", "grid std")})
+        st.caption("μ, σ: the fitted parameters (teacher: the mixture's mean and std); grid mean/std: the "
+                   "moments of the distribution on the grid, which cuts a wide student at ±10. Forward KL's "
+                   "optimum matches the teacher's moments.")
     ui.takeaway(ms.takeaway(res, means))
 
     st.subheader("Loss and parameters")

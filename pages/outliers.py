@@ -66,6 +66,9 @@ st.subheader("Robustness: fitted mean and std as the outlier grows")
 st.plotly_chart(plots.robustness(res), key="ol_sweep")
 st.caption(f"{len(res.sweep_weights)} outlier weights × {len(res.names)} divergences, fitted together in one "
            "batched optimisation from N(0, 1). Dashed: the teacher's own mean and std, which forward KL matches.")
+for group in res.coinciding():
+    st.caption(f"{', '.join(DIVERGENCES[n].label for n in group)} coincide here (within 0.02 everywhere): "
+               "their curves lie on top of each other.")
 ui.takeaway(ol.takeaway(res))
 
 csv = {"divergence": [n for n in res.names for _ in res.sweep_weights],

@@ -121,6 +121,21 @@ class OutliersResult:
     def final_sigma(self) -> np.ndarray:
         return self.sigma[:, -1]
 
+    def coinciding(self, tol: float = 0.02) -> list[list[str]]:
+        """Groups of divergences whose sweep curves (mu and sigma) agree within ``tol`` everywhere:
+        in the figures they hide each other."""
+        groups: list[list[int]] = []
+        for k in range(len(self.names)):
+            for g in groups:
+                j = g[0]
+                if (np.abs(self.sweep_mu[k] - self.sweep_mu[j]).max() < tol
+                        and np.abs(self.sweep_sigma[k] - self.sweep_sigma[j]).max() < tol):
+                    g.append(k)
+                    break
+            else:
+                groups.append([k])
+        return [[self.names[k] for k in g] for g in groups if len(g) > 1]
+
     def pull(self) -> np.ndarray:
         """How far each fitted mean moved toward the outlier, as a fraction of FKL's optimum
         ``w d`` (1 = as far as moment matching), at the chosen weight: ``(K,)``."""

@@ -41,7 +41,9 @@ def fit_animation(res: ModeSeekingResult) -> go.Figure:
     base_layout(fig, x="x", y="density", height=460)
     fig.update_xaxes(range=[float(x[0]), float(x[-1])])
     fig.update_yaxes(range=[0, top])
-    return animate(fig, frames, [str(s) for s in res.frame_steps], list(range(1, len(res.names) + 1)))
+    animate(fig, frames, [str(s) for s in res.frame_steps], list(range(1, len(res.names) + 1)))
+    fig.layout.sliders[0].update(x=0.22, len=0.78)  # clear of the play/pause buttons (they overlapped)
+    return fig
 
 
 def final_fits(res: ModeSeekingResult) -> go.Figure:
@@ -52,7 +54,7 @@ def final_fits(res: ModeSeekingResult) -> go.Figure:
     for k, n in enumerate(res.names):
         fig.add_trace(_student_trace(n, x, res.frames[k, -1, idx]))
     fig.add_vline(x=res.mixture_mean, line=dict(color=TEACHER_COLOR, dash="dot", width=1),
-                  annotation_text="teacher mean", annotation_position="top")
+                  annotation_text="teacher mean", annotation_position="bottom right")
     base_layout(fig, x="x", y="density", height=400)
     return fig
 
@@ -72,14 +74,14 @@ def loss_curves(res: ModeSeekingResult, normalised: bool = False) -> go.Figure:
         fig.add_trace(go.Scatter(x=steps, y=y, name=label(n), mode="lines", line=dict(color=color(n), width=2)))
     ytitle = "(D_t − min D) / (D_0 − min D)" if normalised else "D(p, q_t)"
     base_layout(fig, x="step", y=ytitle, height=360)
-    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)  # one tick per decade
     return fig
 
 
 def parameter_paths(res: ModeSeekingResult) -> go.Figure:
     """mu and sigma of every student against the step, with the teacher's moments dotted."""
     steps = np.arange(res.mu.shape[1])
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean μ", "std σ"), horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
     for k, n in enumerate(res.names):
         for col, vals in ((1, res.mu[k]), (2, res.sigma[k])):
             fig.add_trace(go.Scatter(x=steps, y=vals, name=label(n), mode="lines", legendgroup=n,
@@ -89,8 +91,8 @@ def parameter_paths(res: ModeSeekingResult) -> go.Figure:
                       annotation_text=text, annotation_position="bottom right")
     base_layout(fig, height=360)
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="μ", row=1, col=1)
-    fig.update_yaxes(title_text="σ", row=1, col=2)
+    fig.update_yaxes(title_text="student mean μ", row=1, col=1)
+    fig.update_yaxes(title_text="student std σ", row=1, col=2)
     return fig
 
 
@@ -119,6 +121,7 @@ def landscape_figure(res: ModeSeekingResult) -> go.Figure:
     fig.add_trace(go.Scatter(x=[res.global_min[0]], y=[res.global_min[1]], name="global minimum", mode="markers",
                              marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
     base_layout(fig, x="student mean μ", y="student std σ (log scale)", height=480)
-    fig.update_yaxes(type="log")
+    ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if res.land_sigmas[0] <= t <= res.land_sigmas[-1]]
+    fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     fig.update_xaxes(range=[float(res.land_mus[0]), float(res.land_mus[-1])])
     return fig

@@ -11,6 +11,7 @@ from kdviz.plots.common import TEACHER_COLOR, TEACHER_FILL, base_layout, color, 
 
 MAX_POINTS = 400  # grid points drawn per curve
 DIGITS = 5  # decimals kept in the figure JSON
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down", "pentagon")
 
 
 def fitted_students(res: OutliersResult) -> go.Figure:
@@ -32,8 +33,7 @@ def robustness(res: OutliersResult) -> go.Figure:
     """Fitted mean and std against the outlier weight, per divergence; dashed: the teacher's moments
     (forward KL's optimum); dotted vertical line: the weight shown above."""
     w = res.sweep_weights
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("fitted mean μ (pulled toward the outlier)", "fitted std σ"))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
     for col, moment in ((1, res.moment_mu), (2, res.moment_sigma)):
         fig.add_trace(go.Scatter(x=w, y=moment, name="teacher's moments (FKL optimum)", mode="lines",
                                  legendgroup="moments", showlegend=col == 1,
@@ -43,11 +43,11 @@ def robustness(res: OutliersResult) -> go.Figure:
             shown = np.where(res.sweep_diverged[k], np.nan, vals)  # a failed fit is a gap, not a point
             fig.add_trace(go.Scatter(x=w, y=shown, name=label(n), mode="lines+markers", legendgroup=n,
                                      showlegend=col == 1, line=dict(color=color(n), width=2),
-                                     marker=dict(size=6)), row=1, col=col)
+                                     marker=dict(size=7, symbol=SYMBOLS[k % len(SYMBOLS)])), row=1, col=col)
     for col in (1, 2):
         fig.add_vline(x=res.weight, line=dict(color="#888888", dash="dot", width=1), row=1, col=col)
     base_layout(fig, height=400)
     fig.update_xaxes(title_text="outlier weight w", tickformat=".0%")
-    fig.update_yaxes(title_text="μ", row=1, col=1)
-    fig.update_yaxes(title_text="σ", row=1, col=2)
+    fig.update_yaxes(title_text="fitted mean μ (outlier pull)", row=1, col=1)
+    fig.update_yaxes(title_text="fitted std σ", row=1, col=2)
     return fig
