@@ -2,7 +2,9 @@
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
+import ui
 from kdviz.divergences import DIVERGENCES
 
 st.title("kdviz: divergences as distillation losses")
@@ -47,9 +49,8 @@ catalogue = pd.DataFrame([{
 } for spec in DIVERGENCES.values()])
 # A static table: every cell wraps and is readable without scrolling (formulas rendered below).
 st.table(catalogue.drop(columns="formula (LaTeX)").set_index("name"))
-st.download_button("Download the catalogue with the LaTeX formulas (CSV)", catalogue.to_csv(index=False),
-                   "kdviz_divergences.csv",
-                   "text/csv", key="home_csv")
+ui.downloads("kdviz_divergences", key="home_dl", csv={c: catalogue[c].tolist() for c in catalogue.columns})
+st.caption("The CSV includes each divergence's LaTeX formula.")
 
 with st.expander("Formulas", expanded=False):
     for spec in DIVERGENCES.values():
@@ -59,23 +60,27 @@ with st.expander("Formulas", expanded=False):
 
 st.header("The lessons")
 LESSONS = [  # (page file, what it shows); titles and icons come from the navigation in app.py
-    ("pages/mode_seeking.py", "fit one Gaussian to a two-peaked teacher: forward KL covers both peaks, "
-                              "reverse KL locks onto one (MiniLLM's Figure 2), live and animated."),
-    ("pages/head_tail.py", "free softmax students on a long-tailed teacher: both KLs reach the same end, but "
-                           "forward KL fixes the head first and reverse KL the tail; AKL weighs the two."),
-    ("pages/gradients.py", "the per-token gradient coefficient of each loss (1/q for KL, 1/p and a cut-off for "
-                           "TVD, the tamed skew KL): why rare tokens dominate some losses."),
-    ("pages/outliers.py", "a teacher with a small far-away outlier: KL drags the student towards it, TVD "
-                          "barely moves."),
-    ("pages/overlap.py", "two distributions pulled apart: JSD saturates at log 2 and its gradient vanishes, "
-                         "Wasserstein keeps growing with the distance."),
-    ("pages/optimal_transport.py", "the transport plan, exact and entropic, Sinkhorn's iterations frame by "
-                                   "frame, and the bias that the unbiased Sinkhorn divergence removes."),
+    ("pages/mode_seeking.py", "one Gaussian fitted to a Gaussian mixture: forward KL spreads over every mode, "
+                              "reverse KL locks onto one (MiniLLM's Figure 2); the loss landscape over (μ, σ) "
+                              "shows why the start matters."),
+    ("pages/head_tail.py", "free softmax students on a discrete teacher: all reach p, but forward KL spends its "
+                           "early progress on the head and reverse KL on the tail (AKL's Figure 2)."),
+    ("pages/gradients.py", "each loss's per-token gradient coefficient as the student's probability of a token "
+                           "goes to 0, and which classes of a real student get the largest push."),
+    ("pages/outliers.py", "a teacher with a small bump far away: forward KL stretches to cover it, TVD and skew "
+                          "KL give it up; robustness curves over the bump's weight."),
+    ("pages/overlap.py", "the student slid away from the teacher: JSD climbs to log 2 and goes flat once the "
+                         "supports stop overlapping, Wasserstein keeps growing with the distance."),
+    ("pages/optimal_transport.py", "the exact and the entropic transport plan, Sinkhorn's ε, the bias "
+                                   "W_ε(p, p) > 0 and the two ways to remove it."),
     ("pages/paper_results.py", "the AKL, DistiLLM and SinKD tables as charts, with the seed's conclusions."),
     ("pages/playground.py", "every control of every lesson on one page: your teacher, your student, any "
                             "divergences and parameters."),
 ]
 for path, what in LESSONS:
     c1, c2 = st.columns([1, 2], vertical_alignment="center")
-    c1.page_link(path)
+    try:
+        c1.page_link(path)
+    except StreamlitPageNotFoundError:  # this file run on its own, without app.py's navigation (tests)
+        c1.markdown(f"`{path}`")
     c2.markdown(what)
