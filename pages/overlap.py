@@ -67,8 +67,11 @@ st.caption(
     "**Which gradient?** dD/ds: the derivative of D(p, q_s) with respect to the student's location s, "
     "by autograd through kdviz (q_s is a differentiable function of s: a log-density for the Gaussian, "
     "the box's overlap with each grid cell for the box). It is what a student that can only move would "
-    "feel. On the grid a box moves one cell at a time, so dW₁/ds wobbles around 1 by about the cell width "
-    f"over the box width ({res.step:.3f} / {width:g})."
+    "feel."
+    + (" On the grid a box moves one cell at a time, so dW₁/ds wobbles around 1 by about the cell width over "
+       f"the box width ({res.step:.3f} / {width:g}). Just before two boxes separate, the last shared cell's mass "
+       "goes to 0 and the JSD's derivative (through q log q) spikes; from there on it is exactly 0."
+       if shape == "box" else "")
     + (" Sinkhorn curves: a 40-cell grid and every 4th shift (each point is a batched log-domain solve)."
        if any(nm in ov.SINKHORN_NAMES for nm in names) else ""))
 
