@@ -9,7 +9,7 @@ from kdviz.experiments import mode_seeking as ms
 from kdviz.plots import mode_seeking as plots
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0)
-LARGE_LR = {"adam": 0.3, "sgd": 3.0}  # above these the fits oscillate or blow up on these toys
+LARGE_LR = {"adam": 0.3, "sgd": 1.0}  # above these the fits oscillate or blow up on these toys
 STD_MIN, SIGMA0_MIN = 0.25, 0.2  # slider minima (at ~0.04 grid spacing: 5-6 points per std)
 # Widget defaults of the four components: the bimodal preset, then two spare components.
 COMPONENTS = [*zip(*ms.PRESETS["MiniLLM-style bimodal"]), (0.3, 0.0, 1.0), (0.2, 6.0, 0.5)]
@@ -100,7 +100,9 @@ with main:
         st.warning(f"Learning rate {lr:g} is large for {optimizer.upper()}: the fits may oscillate or diverge.")
     bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
     if bad:
-        st.warning(f"Non-finite loss, curves frozen from there: {', '.join(bad)}. Lower the learning rate.")
+        st.warning(f"Diverged (a non-finite loss, or the student left the grid: σ < {ms.SIGMA_RANGE[0]:.2g}, "
+                   f"σ > {ms.SIGMA_RANGE[1]:g} or |μ| > {ms.MU_MAX:g}); curves frozen from there: {', '.join(bad)}. "
+                   "Lower the learning rate.")
     moving = res.still_moving()
     if moving:
         st.caption(f"Still moving at the last step: {', '.join(DIVERGENCES[n].label for n in moving)}. "

@@ -56,7 +56,8 @@ if distance - 2 * outlier_std < 2.5:
     st.warning("The bump overlaps the main mass: it is no longer an outlier, and every divergence covers it.")
 bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
 if bad or res.sweep_diverged.any():
-    st.warning("Non-finite loss: " + (", ".join(bad) or "in the sweep") + ". Lower the learning rate.")
+    st.warning("Diverged (a non-finite loss, or the student left the grid), frozen from there: "
+               + (", ".join(bad) or "some fits of the sweep") + ". Lower the learning rate.")
 if weight == 0:
     st.info("No outlier (w = 0): every student stays at the main mass N(0, 1).")
 

@@ -33,6 +33,11 @@ DEFAULT_START = (1.5, 1.0)  # (mu0, sigma0): near the right mode of the bimodal 
 LANDSCAPE_SHAPE = (61, 40)  # (mus, sigmas) of the landscape grid
 LANDSCAPE_MU = (-8.0, 8.0)  # mu range of the landscape (widened to contain the optimisation path)
 LANDSCAPE_SIGMA = (0.2, 8.0)  # sigma range, log-spaced (widened likewise)
+# A student outside these bounds has left the grid: sigma far below the grid step is one point,
+# far above the grid's width a flat line, |mu| beyond the grid a tail. The losses stay finite
+# (the grid renormalises q) but the parameters mean nothing any more: such a fit counts as diverged.
+MU_MAX = 3 * max(abs(GRID.low), abs(GRID.high))
+SIGMA_RANGE = (GRID.step / 4, 10 * (GRID.high - GRID.low))
 
 # name -> (weights, means, stds). The MiniLLM paper gives no parameters: these are our choices.
 PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]] = {
@@ -99,6 +104,35 @@ def mass_outside(mixture: GaussianMixture, grid: Grid = GRID) -> float:
     return float(out)
 
 
+def escaped(params: np.ndarray) -> np.ndarray:
+    """Which rows ``(..., 2)`` of ``(mu, log sigma)`` lie outside the meaningful range."""
+    mu, log_sigma = params[..., 0], params[..., 1]
+    with np.errstate(invalid="ignore"):
+        inside = (np.abs(mu) <= MU_MAX) & (log_sigma >= math.log(SIGMA_RANGE[0])) & (
+            log_sigma <= math.log(SIGMA_RANGE[1]))
+    return ~inside
+
+
+def freeze_escaped(res) -> None:
+    """Treat a student that left the grid (:func:`escaped`) like a non-finite fit: from that step on
+    its loss is NaN and its parameters and frames keep their last meaningful value."""
+    out = escaped(res.params)  # (K, S+1)
+    for k in range(out.shape[0]):
+        if not out[k].any():
+            continue
+        t = int(out[k].argmax())
+        if 0 <= res.diverged_at[k] <= t:
+            continue
+        last = max(t - 1, 0)
+        res.diverged_at[k] = t
+        res.loss[k, t:] = np.nan
+        res.grad_norm[k, t:] = np.nan
+        res.params[k, t:] = res.params[k, last]
+        res.final_params[k] = res.params[k, last]
+        good = np.flatnonzero(res.frame_steps < t)
+        res.frames[k, res.frame_steps >= t] = res.frames[k, good[-1] if len(good) else 0]
+
+
 def _moments(x: np.ndarray, probs: np.ndarray):
     """Mean and std of probability rows ``(..., V)`` on the points ``x``."""
     mean = (probs * x).sum(-1)
@@ -140,6 +174,7 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     fit_names = names if landscape_name in names else [*names, landscape_name]
     res = fit(log_p, student, start, fit_names, FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer,
                                                           n_frames=int(n_frames)), x=GRID.points())
+    freeze_escaped(res)
     K = len(names)
     mu, sigma = res.params[..., 0], np.exp(res.params[..., 1])  # (K', S+1) each
     path = fit_names.index(landscape_name)

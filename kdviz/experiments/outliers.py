@@ -27,7 +27,7 @@ import torch
 
 from kdviz import numerics as nx
 from kdviz.divergences import divergence_from_log, get_spec
-from kdviz.experiments.mode_seeking import CHOICES, EXCLUDED, GRID, mass_outside
+from kdviz.experiments.mode_seeking import CHOICES, EXCLUDED, GRID, MU_MAX, SIGMA_RANGE, mass_outside
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 from kdviz.fitting import resolve_params
 
@@ -55,7 +55,8 @@ def fit_many(log_ps: torch.Tensor, student: GaussianStudent, start: torch.Tensor
         start: ``(2,)`` start ``(mu, log sigma)`` shared by every pair.
     Returns:
         params ``(W, K, S+1, 2)`` and loss ``(W, K, S+1)``; a pair whose loss or gradient stops
-        being finite stays at its last finite parameters, with NaN losses from there on.
+        being finite, or whose student leaves the grid (``mode_seeking.escaped``), stays at its last
+        good parameters, with NaN losses from there on.
     """
     W, V = log_ps.shape
     K = len(names)
@@ -78,7 +79,7 @@ def fit_many(log_ps: torch.Tensor, student: GaussianStudent, start: torch.Tensor
             opt.zero_grad(set_to_none=False)
             losses.sum().backward()  # rows are independent: each gets its own gradient
             with torch.no_grad():
-                alive &= torch.isfinite(losses) & torch.isfinite(theta.grad).all(-1)  # (W, K)
+                alive &= torch.isfinite(losses) & torch.isfinite(theta.grad).all(-1) & _inside(theta)  # (W, K)
                 last_good[alive] = theta[alive]
                 params_buf[:, :, t] = last_good
                 loss_buf[:, :, t] = torch.where(alive, losses, torch.nan)
@@ -88,6 +89,12 @@ def fit_many(log_ps: torch.Tensor, student: GaussianStudent, start: torch.Tensor
                 with torch.no_grad():  # a failed row stays at its last finite parameters
                     theta[~alive] = last_good[~alive]
     return params_buf.numpy(), loss_buf.numpy()
+
+
+def _inside(theta: torch.Tensor) -> torch.Tensor:
+    """``(..., 2)`` rows ``(mu, log sigma)`` still on the grid (see ``mode_seeking.escaped``)."""
+    mu, log_sigma = theta[..., 0], theta[..., 1]
+    return (mu.abs() <= MU_MAX) & (log_sigma >= math.log(SIGMA_RANGE[0])) & (log_sigma <= math.log(SIGMA_RANGE[1]))
 
 
 @dataclass

@@ -1,0 +1,169 @@
+"""pages/mode_seeking.py under AppTest: defaults, presets, controls -> figure JSON, URL, extremes."""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kdviz.divergences import get_spec
+from kdviz.experiments import mode_seeking as ms
+from kdviz.families import GaussianMixture
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "mode_seeking.py")
+TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
+CHARTS = ["ms_anim", "ms_final", "ms_loss", "ms_params", "ms_landscape"]
+
+
+def page(**query) -> AppTest:
+    """The page with 100 steps (enough to converge at lr 0.1) unless the query says otherwise.
+    Query values are what the URL holds (labels of format_func widgets, e.g. ``ms_opt="SGD"``)."""
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"ms_steps": "100", **query})
+    return at.run()
+
+
+def figure(at: AppTest, key: str) -> dict:
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def arr(v) -> np.ndarray:
+    """A plotly JSON array (plain list or base64 typed array) as numpy."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).astype(float)
+    return np.asarray([np.nan if e is None else e for e in v], dtype=float)
+
+
+def trace(spec: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+    (t,) = [t for t in spec["data"] if t.get("name") == name]
+    return arr(t["x"]), arr(t["y"])
+
+
+def peaks(x, y) -> list[float]:
+    """x of the local maxima of a curve higher than a tenth of its maximum (not rounding noise)."""
+    inner = (y[1:-1] > y[:-2]) & (y[1:-1] >= y[2:]) & (y[1:-1] > 0.1 * y.max())
+    return list(x[1:-1][inner])
+
+
+def test_defaults_render_every_chart_with_forward_kl_spreading_and_reverse_kl_on_the_right_mode():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error and not at.warning
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == CHARTS
+    final = figure(at, "ms_final")
+    x, fkl = trace(final, "Forward KL")
+    _, rkl = trace(final, "Reverse KL")
+    assert abs(x[np.argmax(fkl)]) < 0.2 and abs(x[np.argmax(rkl)] - 3) < 0.2
+    assert fkl.max() < 0.5 * rkl.max()  # spread vs locked
+    assert "**Reverse KL** locks onto the mode at 3" in at.info[0].value
+    assert "**Forward KL** spreads over the teacher" in at.info[0].value
+    table = at.dataframe[0].value
+    assert list(table[""]) == ["Forward KL", "Reverse KL", "JSD", "TVD", "teacher"]
+
+
+def test_animation_has_one_frame_per_snapshot_and_fixed_axes():
+    spec = figure(page(), "ms_anim")
+    assert 50 <= len(spec["frames"]) <= 150
+    assert spec["layout"]["yaxis"]["range"][0] == 0 and spec["layout"]["xaxis"]["range"] == [-10, 10]
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Reverse KL", "JSD", "TVD"]
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ms.DEFAULT_NAMES]
+    first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
+    assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
+
+
+@pytest.mark.parametrize("preset", list(ms.PRESETS))
+def test_every_preset_fills_the_teacher_controls_and_the_figure_draws_that_teacher(preset):
+    at = page()
+    at.selectbox(key="ms_preset").set_value(preset).run()
+    assert not at.exception
+    weights, means, stds = ms.PRESETS[preset]
+    assert at.slider(key="ms_k").value == len(weights)
+    assert [at.number_input(key=f"ms_m{i + 1}").value for i in range(len(means))] == list(means)
+    x, p = trace(figure(at, "ms_final"), "teacher p")
+    want = GaussianMixture(weights, means, stds).prob(ms.GRID).numpy() / ms.GRID.step
+    np.testing.assert_allclose(p, np.interp(x, ms.GRID.points().numpy(), want), atol=1e-4)
+
+
+def test_moving_a_teacher_mean_moves_that_peak_of_the_teacher_curve():
+    at = page()
+    before = peaks(*trace(figure(at, "ms_final"), "teacher p"))
+    at.number_input(key="ms_m2").set_value(5.0).run()
+    after = peaks(*trace(figure(at, "ms_final"), "teacher p"))
+    assert [round(v) for v in before] == [-3, 3] and [round(v) for v in after] == [-3, 5]
+
+
+def test_choosing_divergences_changes_the_students_drawn_and_their_colours():
+    at = page()
+    at.multiselect(key="ms_divs").set_value(["fkl", "skl", "wasserstein"]).run()
+    assert not at.exception
+    spec = figure(at, "ms_anim")
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Skew KL", "Wasserstein"]
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("fkl", "skl", "wasserstein")]
+
+
+def test_landscape_selector_redraws_the_landscape_of_that_divergence_with_its_minimum():
+    at = page()
+    at.selectbox(key="ms_land").set_value("fkl").run()
+    spec = figure(at, "ms_landscape")
+    (star,) = [t for t in spec["data"] if t.get("name") == "global minimum"]
+    assert abs(star["x"][0]) < 0.2 and 2.7 < star["y"][0] < 3.6  # FKL: moment matching (0, ~3.16)
+    assert any(t.get("name") == "Forward KL path" for t in spec["data"])
+
+
+def test_loss_axis_toggle_switches_to_the_normalised_gap():
+    at = page()
+    assert figure(at, "ms_loss")["layout"]["yaxis"]["title"]["text"] == "D(p, q_t)"
+    at.radio(key="ms_loss_scale").set_value("normalised").run()
+    spec = figure(at, "ms_loss")
+    assert spec["layout"]["yaxis"]["title"]["text"].startswith("(D_t")
+    y = arr(spec["data"][0]["y"])
+    assert y[0] == pytest.approx(1.0)
+
+
+def test_query_params_restore_the_controls_and_the_figures():
+    at = page(ms_m1="-4.5", ms_mu0="-2.0", ms_divs=["Forward KL", "TVD"], ms_opt="SGD", ms_land="TVD",
+              ms_fixed="true")
+    assert not at.exception
+    assert at.number_input(key="ms_m1").value == -4.5 and at.slider(key="ms_mu0").value == -2.0
+    assert at.multiselect(key="ms_divs").value == ["fkl", "tvd"] and at.radio(key="ms_opt").value == "sgd"
+    assert at.checkbox(key="ms_fixed").value is True and at.selectbox(key="ms_land").value == "tvd"
+    assert [round(v, 1) for v in peaks(*trace(figure(at, "ms_final"), "teacher p"))] == [-4.5, 3.0]
+    sigma = [t for t in figure(at, "ms_params")["data"] if t.get("xaxis") == "x2"]
+    assert all(np.allclose(arr(t["y"]), 1.0) for t in sigma)  # fixed variance: σ stays at σ₀
+
+
+def test_a_url_naming_only_a_preset_gets_that_presets_teacher():
+    at = page(ms_preset="three modes")
+    assert at.slider(key="ms_k").value == 3 and at.number_input(key="ms_m1").value == -5.0
+    assert [round(v) for v in peaks(*trace(figure(at, "ms_final"), "teacher p"))] == [-5, 0, 5]
+
+
+def test_a_huge_learning_rate_warns_that_fits_diverged_and_draws_no_infinite_values():
+    at = page(ms_opt="SGD", ms_lr="3.0")
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "large for SGD" in text and "Diverged" in text and "Forward KL" in text
+    for t in figure(at, "ms_params")["data"]:
+        y = arr(t["y"])
+        assert np.isfinite(y[~np.isnan(y)]).all() and np.nanmax(np.abs(y)) < 1e3
+
+
+def test_teacher_mass_off_the_grid_and_minimum_stds_give_warnings():
+    at = page(ms_m2="8.0", ms_s2="3.0", ms_s1=str(0.25), ms_sigma0="0.2")
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "outside the grid" in text and "at the minimum (0.25)" in text and "σ₀ = 0.2" in text
+
+
+def test_all_weights_zero_is_an_error_not_a_traceback():
+    at = page(ms_w1="0.0", ms_w2="0.0")
+    assert not at.exception and "positive weight" in at.error[0].value
+
+
+def test_no_divergence_picked_is_a_warning_not_a_traceback():
+    at = page()
+    at.multiselect(key="ms_divs").set_value([]).run()
+    assert not at.exception and "Pick at least one" in at.warning[0].value
