@@ -36,7 +36,7 @@ def param_widget(name: str, prm, container):
                                bind="query-params", horizontal=True, help=prm.help)
     if pg.is_wide(prm):
         return container.select_slider(text, pg.log_ladder(prm), value=float(prm.default), key=key,
-                                       bind="query-params", help=prm.help, format_func=lambda v: f"{v:g}")
+                                       bind="query-params", help=prm.help, format_func=lambda v: f"{float(v):g}")
     return container.slider(text, float(prm.low), float(prm.high), float(prm.default),
                             (prm.high - prm.low) / 100, key=key, bind="query-params", help=prm.help)
 

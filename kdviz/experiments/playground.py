@@ -36,6 +36,9 @@ MAX_ENTROPIC_POINTS = 128
 FRAME_BUDGET = 600_000  # K * F * V student probabilities kept (the animation JSON stays under ~10 MB)
 MAX_FRAMES, MIN_FRAMES = 100, 10
 STEPS_RANGE = (10, 2000)
+# A Gaussian wider than this many support widths is flat on the support to ~1e-12: its sigma
+# curve stops there (a huge learning rate can push log sigma past float range, exp(710) = inf).
+FLAT_SIGMA = 1e6
 
 
 @dataclass
@@ -71,8 +74,29 @@ class PlaygroundResult:
         return self.x[0] + (self.fit.params[..., 0] - GMM_RANGE[0]) * self.scale
 
     @property
-    def sigma(self) -> np.ndarray | None:  # (K, S+1) ... std, in the units of x
-        return None if self.student_kind != "gaussian" else np.exp(self.fit.params[..., 1]) * self.scale
+    def sigma(self) -> np.ndarray | None:  # (K, S+1) ... std, in the units of x (inf past float range)
+        if self.student_kind != "gaussian":
+            return None
+        with np.errstate(over="ignore"):  # exp(> 709) = inf: such steps are past flat_from, never drawn
+            return np.exp(self.fit.params[..., 1]) * self.scale
+
+    @property
+    def flat_from(self) -> np.ndarray:
+        """(K,) first step at which the Gaussian's sigma exceeds FLAT_SIGMA support widths, -1 = never."""
+        if self.student_kind != "gaussian":
+            return np.full(len(self.names), -1)
+        limit = np.log(FLAT_SIGMA * max(float(self.x[-1] - self.x[0]), 1e-12) / self.scale)
+        flat = self.fit.params[..., 1] > limit  # compared in log space: no overflow
+        return np.where(flat.any(1), flat.argmax(1), -1)
+
+    @property
+    def shown_until(self) -> np.ndarray:
+        """(K,) number of leading steps whose parameters and loss are drawn (S+1 = all of them)."""
+        stops = [t for t in (self.fit.diverged_at, self.flat_from)]
+        out = np.full(len(self.names), self.steps + 1)
+        for t in stops:
+            out = np.where(t >= 0, np.minimum(out, t), out)
+        return out
 
     @property
     def teacher_mean(self) -> float:
@@ -276,6 +300,11 @@ def run_notes(res: PlaygroundResult) -> list[str]:
             out.append(f"{get_spec(n).label}: the loss or its gradient stopped being finite at step {t}; its curves "
                        f"stop there and its student stays at the last finite step. "
                        + ("Lower the learning rate." if t > 0 else "It is infinite from the start."))
+    for n, t in zip(res.names, res.flat_from):
+        if t >= 0:
+            out.append(f"{get_spec(n).label}: at step {t} the student's σ passed {FLAT_SIGMA:g} times the support's "
+                       f"width (the learning rate is too large for it): the student is flat and its σ curve stops "
+                       f"there.")
     return out
 
 
@@ -288,7 +317,9 @@ def takeaway(res: PlaygroundResult) -> str:
     parts = []
     final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     for k, n in enumerate(res.names):
-        where = (f"μ = {_r(res.mu[k, -1])}, σ = {_r(res.sigma[k, -1])}, " if res.mu is not None else "")
+        flat = res.mu is not None and res.flat_from[k] >= 0
+        where = ("flat (σ beyond range), " if flat else
+                 f"μ = {_r(res.mu[k, -1])}, σ = {_r(res.sigma[k, -1])}, " if res.mu is not None else "")
         parts.append(f"{get_spec(n).label}: {where}TVD to the teacher {final_tvd[k]:.3f}")
     moments = (f" The teacher's mean is {_r(res.teacher_mean)} and its std {_r(res.teacher_std)}."
                if res.mu is not None else "")

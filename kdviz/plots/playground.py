@@ -1,9 +1,10 @@
 """Figures of the playground, mostly the lessons' own figures fed from a :class:`PlaygroundResult`.
 
 A Gaussian-mixture teacher is drawn like the mode-seeking lesson draws it (densities on the grid),
-a discrete teacher like the head/tail lesson (bars, head dark and tail light). Only the loss curves
-are drawn here, because the playground's divergences include ones that can be negative (the
-seed's Sinkhorn divergence) or stop being finite (a blown-up SGD run).
+a discrete teacher like the head/tail lesson (bars, head dark and tail light). The loss curves and
+the Gaussian's parameter paths are drawn here: in the playground a loss can be negative (the seed's
+Sinkhorn divergence) or stop being finite, and a huge learning rate can throw σ past float range;
+each curve stops where its run did (never a NaN or an inf in a figure).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from kdviz.experiments.head_tail import HeadTailResult
 from kdviz.experiments.playground import PlaygroundResult
 from kdviz.plots import head_tail as ht_plots
 from kdviz.plots import mode_seeking as ms_plots
-from kdviz.plots.common import base_layout, color, label
+from kdviz.plots.common import TEACHER_COLOR, base_layout, color, label
 
 MAX_LOSS_POINTS = 1000  # points per loss curve (longer runs are subsampled evenly, last step kept)
 
@@ -25,8 +27,8 @@ MAX_LOSS_POINTS = 1000  # points per loss curve (longer runs are subsampled even
 def continuous_view(res: PlaygroundResult) -> SimpleNamespace:
     """The fields the mode-seeking figures read, with probabilities turned into densities."""
     return SimpleNamespace(names=res.names, x=res.x, p=res.p / res.step, frames=res.fit.frames / res.step,
-                           frame_steps=res.fit.frame_steps, loss=res.fit.loss, mu=res.mu, sigma=res.sigma,
-                           mixture_mean=res.teacher_mean, mixture_std=res.teacher_std)
+                           frame_steps=res.fit.frame_steps, mixture_mean=res.teacher_mean,
+                           mixture_std=res.teacher_std)
 
 
 def discrete_view(res: PlaygroundResult) -> HeadTailResult:
@@ -53,12 +55,30 @@ def final_fits(res: PlaygroundResult) -> go.Figure:
 
 
 def parameter_paths(res: PlaygroundResult) -> go.Figure:
-    """mu and sigma of each Gaussian student against the step (Gaussian students only)."""
+    """mu and sigma of each Gaussian student against the step, each drawn up to the step where it
+    diverged or went flat (:attr:`PlaygroundResult.shown_until`); the teacher's moments dotted."""
     if res.mu is None:
         raise ValueError("parameter paths exist only for a Gaussian student")
-    fig = ms_plots.parameter_paths(continuous_view(res))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean μ", "std σ"), horizontal_spacing=0.1)
+    for k, n in enumerate(res.names):
+        steps = _subsample(int(res.shown_until[k]))
+        for col, vals in ((1, res.mu[k]), (2, res.sigma[k])):
+            fig.add_trace(go.Scatter(x=steps, y=vals[steps], name=label(n), mode="lines", legendgroup=n,
+                                     showlegend=col == 1, line=dict(color=color(n), width=2)), row=1, col=col)
+    for col, v, text in ((1, res.teacher_mean, "teacher mean"), (2, res.teacher_std, "teacher std")):
+        fig.add_hline(y=v, line=dict(color=TEACHER_COLOR, dash="dot", width=1), row=1, col=col,
+                      annotation_text=text, annotation_position="bottom right")
+    base_layout(fig, height=380)
     fig.update_layout(legend_y=1.14, margin_t=80)  # the legend above the subplot titles, not on them
+    fig.update_xaxes(title_text="step", range=[0, max(res.steps, 1)])
+    fig.update_yaxes(title_text="μ", row=1, col=1)
+    fig.update_yaxes(title_text="σ", row=1, col=2)
     return fig
+
+
+def _subsample(n: int) -> np.ndarray:
+    """At most MAX_LOSS_POINTS evenly spaced step indices out of 0..n-1 (the last one kept)."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_LOSS_POINTS)).round().astype(int)) if n > 0 else np.zeros(0, int)
 
 
 def head_tail_errors(res: PlaygroundResult) -> go.Figure:
@@ -77,11 +97,10 @@ def loss_curves(res: PlaygroundResult, *, relative: bool = False, log_y: bool = 
     """
     fig = go.Figure()
     S = res.steps
-    idx = np.unique(np.linspace(0, S, min(S + 1, MAX_LOSS_POINTS)).round().astype(int))
     for k, n in enumerate(res.names):
         y = res.fit.loss[k]
         stop = int(res.fit.diverged_at[k])
-        keep = idx[idx < stop] if stop >= 0 else idx
+        keep = _subsample(stop if stop >= 0 else S + 1)
         note = ""
         if relative:
             if not (np.isfinite(y[0]) and y[0] > 0):

@@ -173,3 +173,16 @@ def test_page_upload_without_a_file_asks_for_one():
     at.run()
     assert not at.exception and at.info and "Upload" in at.info[0].value
     assert not at.get("plotly_chart")
+
+
+def test_a_learning_rate_that_throws_sigma_past_float_range_stops_the_sigma_curve_with_a_note():
+    res = pg.playground(optimizer="sgd", lr=100.0, steps=100, names=("fkl", "rkl"), grid_n=64)
+    assert not np.isfinite(res.sigma[0]).all()  # exp(log sigma) overflowed for forward KL...
+    t = int(res.flat_from[0])
+    assert 0 < t <= 100 and res.shown_until[0] == t
+    assert any(m.startswith("Forward KL: at step") for m in pg.run_notes(res))
+    fig = plots.parameter_paths(res)
+    ys = np.concatenate([np.asarray(tr.y, dtype=float) for tr in fig.data])
+    assert np.isfinite(ys).all()  # ...but no inf reaches the figure
+    assert len(fig.data[0].x) == t
+    assert "flat" in pg.takeaway(res)
