@@ -1,0 +1,235 @@
+"""Page latency in a real browser: slider change -> page fully updated, and the cold first visit.
+
+For each page (default: mode seeking, head/tail, optimal transport) this script starts its own
+`streamlit run app.py`, opens the page in Debian's Chromium (Playwright) and measures
+
+* cold: the first visit after the server started (empty st.cache_data, plotly.js not yet loaded
+  in this browser context): navigation -> script finished and every chart drawn;
+* revisit: the same page again in a new session (cached);
+* slider changes: N times, one arrow-key press on a slider thumb -> the script re-ran, finished
+  and a chart's data changed (detected by polling every 20 ms; the end time is the first poll at
+  which the page was complete and stayed so for 0.5 s).
+
+Every change goes to a configuration not seen before (a walk over the page's first sliders),
+so no change is served from st.cache_data. Targets: median <= 1 s, p95 <= 2 s.
+
+    python benchmarks/page_latency.py [--pages mode_seeking,head_tail,optimal_transport] [--changes 20]
+
+Other processes on the machine slow the browser and the server alike: the load average is
+printed with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _browser as B  # noqa: E402
+
+DEFAULT_PAGES = ("mode_seeking", "head_tail", "optimal_transport")
+TARGET_MEDIAN, TARGET_P95 = 1.0, 2.0
+STABLE_S = 0.5      # the page must stay complete this long to count as done
+CHANGE_TIMEOUT = 120.0
+
+
+@dataclass
+class Result:
+    page: str
+    cold_s: float | None = None
+    revisit_s: float | None = None
+    changes_s: list[float] = field(default_factory=list)
+    sliders: list[str] = field(default_factory=list)
+    unchanged: int = 0          # changes after which no chart's data changed
+    note: str = ""
+
+    @property
+    def median(self) -> float | None:
+        return float(np.median(self.changes_s)) if self.changes_s else None
+
+    @property
+    def p95(self) -> float | None:
+        return float(np.percentile(self.changes_s, 95)) if self.changes_s else None
+
+    @property
+    def met(self) -> bool | None:
+        if not self.changes_s:
+            return None
+        return self.median <= TARGET_MEDIAN and self.p95 <= TARGET_P95
+
+
+def slider_keys(page, limit: int = 3) -> list[str]:
+    """Widget keys of the first ``limit`` visible sliders (sidebar first, then the main area)."""
+    keys = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stSlider"]')]
+        .filter((s) => s.offsetParent !== null)
+        .map((s) => { const c = s.closest('[class*="st-key-"]');
+                      const m = c && c.className.match(/st-key-(\\S+)/); return m ? m[1] : null; })
+        .filter((k) => k)""")
+    return keys[:limit]
+
+
+def thumb_of(page, key: str):
+    return page.locator(f".st-key-{key} [data-testid='stSlider'] input[type='range']")
+
+
+def slider_position(page, key: str) -> tuple[int, int] | None:
+    """(step index, number of steps) of slider ``key``, None if it is gone."""
+    thumb = thumb_of(page, key)
+    if thumb.count() == 0:
+        return None
+    value, lo, hi, step = thumb.evaluate("(e) => [Number(e.value), Number(e.min), Number(e.max), Number(e.step) || 1]")
+    return round((value - lo) / step), round((hi - lo) / step)
+
+
+def next_move(page, keys: list[str], seen: set) -> tuple[str, str, tuple] | None:
+    """The first (slider, arrow key) that leads to a configuration not visited yet."""
+    pos = {k: slider_position(page, k) for k in keys}
+    current = tuple(p[0] if p else None for p in pos.values())
+    for i, key in enumerate(keys):
+        if pos[key] is None:
+            continue
+        index, n = pos[key]
+        for arrow, delta in (("ArrowRight", 1), ("ArrowLeft", -1)):
+            if 0 <= index + delta <= n:
+                config = current[:i] + (index + delta,) + current[i + 1:]
+                if config not in seen:
+                    return key, arrow, config
+    return None
+
+
+def wait_updated(page, runs_before: int, prints_before: list, t0: float) -> tuple[float, bool]:
+    """Seconds from ``t0`` until the page re-ran, finished, and (if it does) redrew a chart."""
+    done_at, deadline = None, t0 + CHANGE_TIMEOUT
+    while True:
+        s = B.script_state(page)
+        now = time.perf_counter()
+        finished = (s["runs"] > runs_before and s["state"] == "notRunning" and not s["skeletons"]
+                    and all(c["loaded"] for c in B.charts(page) if c["visible"]))
+        changed = finished and B.fingerprints(page) != prints_before
+        if finished and (changed or now - t0 > 5.0):  # a change that alters no chart: take the run's end
+            done_at = done_at or now
+            if now - done_at >= STABLE_S and s["since"] >= STABLE_S * 1000:
+                return done_at - t0, changed
+        else:
+            done_at = None
+        if now > deadline:
+            raise TimeoutError(f"page not updated {CHANGE_TIMEOUT:.0f} s after a slider change")
+        page.wait_for_timeout(20)
+
+
+def measure_page(browser, url: str, name: str, n_changes: int) -> Result:
+    result = Result(name)
+    page = B.new_page(browser)
+    try:
+        result.cold_s = B.open_page(page, url, timeout=300)
+        if problems := B.problems(page):
+            result.note = "; ".join(problems)[:200]
+            return result
+        keys = slider_keys(page)
+        if not keys:
+            result.note = "no slider on the page"
+            return result
+        seen = {tuple(p[0] if p else None for p in (slider_position(page, k) for k in keys))}
+        for _ in range(n_changes):
+            move = next_move(page, keys, seen)
+            if move is None:
+                result.note = f"only {len(result.changes_s)} distinct configurations reachable"
+                break
+            key, arrow, config = move
+            seen.add(config)
+            thumb = thumb_of(page, key)
+            thumb.focus()
+            runs, prints = B.script_state(page)["runs"], B.fingerprints(page)
+            t0 = time.perf_counter()
+            page.keyboard.press(arrow)
+            seconds, changed = wait_updated(page, runs, prints, t0)
+            result.changes_s.append(seconds)
+            result.unchanged += not changed
+            if key not in result.sliders:
+                result.sliders.append(key)
+        if problems := B.problems(page):
+            result.note = ("after the changes: " + "; ".join(problems))[:200]
+    finally:
+        page.context.close()
+    page = B.new_page(browser)
+    try:
+        result.revisit_s = B.open_page(page, url, timeout=300)
+    finally:
+        page.context.close()
+    return result
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def print_table(results: list[Result], n_changes: int) -> None:
+    print(f"\nslider change -> page updated, {n_changes} changes per page; targets: median <= "
+          f"{TARGET_MEDIAN:g} s, p95 <= {TARGET_P95:g} s. load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    head = f"{'page':<20} {'cold s':>7} {'revisit s':>9} {'median s':>8} {'p95 s':>7} {'max s':>7}  target met?  sliders moved"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        met = {None: "n/a", True: "yes", False: "NO"}[r.met]
+        mx = max(r.changes_s) if r.changes_s else None
+        print(f"{r.page:<20} {fmt(r.cold_s):>7} {fmt(r.revisit_s):>9} {fmt(r.median):>8} {fmt(r.p95):>7} "
+              f"{fmt(mx):>7}  {met:<11}  {', '.join(r.sliders)}")
+        if r.unchanged:
+            print(f"{'':<20} {r.unchanged} change(s) re-ran the page without changing a chart")
+        if r.note:
+            print(f"{'':<20} note: {r.note}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", default=",".join(DEFAULT_PAGES), help="url paths of the pages, comma-separated")
+    ap.add_argument("--changes", type=int, default=20)
+    ap.add_argument("--json", type=Path, help="also write the raw timings here")
+    args = ap.parse_args(argv)
+    chromium = B.find_chromium()
+    if chromium is None:
+        print(f"no Chromium at {B.CHROMIUM} (apt-get install chromium)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    wanted = [p.strip() for p in args.pages.split(",") if p.strip()]
+    load_before = os.getloadavg()[0]
+    with B.StreamlitServer(log=B.ARTIFACTS / "page-latency-streamlit.log") as server, sync_playwright() as pw:
+        browser = B.launch_browser(pw, chromium)
+        # Discover the pages from the app without visiting any of the measured ones first.
+        page = B.new_page(browser)
+        try:
+            B.open_page(page, server.url, timeout=300)
+            nav = {p.name: p for p in B.nav_pages(page, server.url)}
+        finally:
+            page.context.close()
+        results = []
+        for name in wanted:
+            if name not in nav:
+                results.append(Result(name, note="not in the app's navigation (page not written yet?)"))
+                continue
+            print(f"measuring {name} ...", file=sys.stderr, flush=True)
+            try:
+                results.append(measure_page(browser, nav[name].url, name, args.changes))
+            except Exception as exc:  # report the page, keep measuring the others
+                results.append(Result(name, note=f"{type(exc).__name__}: {exc}"[:200]))
+        browser.close()
+    print(f"(load average {load_before:.1f} before the run)")
+    print_table(results, args.changes)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) | {"median_s": r.median, "p95_s": r.p95} for r in results],
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
