@@ -23,6 +23,19 @@ def run(**kwargs):
     return pg.playground(**kwargs)
 
 
+@st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner=False)
+def figures(run_key: str, _res) -> dict:
+    """The figures that depend on the run only, built once per configuration and shared read-only
+    (plotly's validation of the animation costs more than unpickling the cached fit). ``run_key``
+    identifies the run; ``_res`` (its result) is not hashed."""
+    figs = {"anim": plots.fit_animation(_res), "final": plots.final_fits(_res)}
+    if _res.mu is not None:
+        figs["params"] = plots.parameter_paths(_res)
+    if _res.fit.head_error is not None:
+        figs["headtail"] = plots.head_tail_errors(_res)
+    return figs
+
+
 @st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Timing three steps...")
 def seconds_per_step(**kwargs):
     return pg.seconds_per_step(**kwargs)
@@ -165,29 +178,30 @@ except ValueError as err:
     st.stop()
 for note in pg.run_notes(res):
     st.warning(note)
+figs = figures(repr(sorted(args.items())), res)
 
 st.subheader("The fit, step by step")
 # theme=None on every chart: the white template keeps the teacher's dark grey legible in the dark theme.
-st.plotly_chart(plots.fit_animation(res), key="pg_anim", theme=None)
+st.plotly_chart(figs["anim"], key="pg_anim", theme=None)
 if len(res.fit.frame_steps) < min(pg.MAX_FRAMES, res.steps + 1):
     st.caption(f"{len(res.fit.frame_steps)} frames kept ({len(res.names)} students × {len(res.x)} points would "
                "make a larger animation than a browser should receive).")
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("Where the students end" if res.teacher_kind == "gmm" else "Start and end")
-    st.plotly_chart(plots.final_fits(res), key="pg_final", theme=None)
+    st.plotly_chart(figs["final"], key="pg_final", theme=None)
 with c2:
     st.subheader("Loss curves")
     o1, o2 = st.columns(2)
     relative = o1.checkbox("relative to the start, D_t / D_0", key="pg_rel", bind="query-params")
     log_y = o2.checkbox("log axis", key="pg_logy", bind="query-params")
     st.plotly_chart(plots.loss_curves(res, relative=relative, log_y=log_y), key="pg_loss", theme=None)
-if res.mu is not None:
+if "params" in figs:
     st.subheader("Student parameters")
-    st.plotly_chart(plots.parameter_paths(res), key="pg_params", theme=None)
-if res.fit.head_error is not None:
+    st.plotly_chart(figs["params"], key="pg_params", theme=None)
+if "headtail" in figs:
     st.subheader(f"Head and tail error (AKL's split, μ = {res.mu_split:g})")
-    st.plotly_chart(plots.head_tail_errors(res), key="pg_headtail", theme=None)
+    st.plotly_chart(figs["headtail"], key="pg_headtail", theme=None)
 
 final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)
 summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
