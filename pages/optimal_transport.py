@@ -61,7 +61,8 @@ cols[4].metric("Feydy's debiased", f"{res.div_entropic:.4g}")
 st.subheader("The iterations")
 st.plotly_chart(plots.iterations_figure(res), key="ot_iters")
 st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometrically spaced iterations). After each "
-           "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q.")
+           "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q (the line). "
+           "Colours are scaled to the last plan: more concentrated early iterates saturate.")
 
 st.subheader("Sinkhorn against ε")
 left, right = st.columns(2)

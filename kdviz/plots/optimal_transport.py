@@ -23,19 +23,18 @@ MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
 def _marginal_axes() -> dict:
     """Heatmap bottom-right, q's bars on top, p's bars on the left (x = q's support, y = p's)."""
     return dict(
-        xaxis=dict(domain=[0.25, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
-        yaxis=dict(domain=[0.0, 0.76], anchor="x", title=dict(text="")),
-        xaxis2=dict(domain=[0.25, 1.0], anchor="y2", matches="x", showticklabels=False),
+        xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
+        yaxis=dict(domain=[0.0, 0.76], anchor="x", showticklabels=False),  # ticks drawn left of p's bars
+        xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
         yaxis2=dict(domain=[0.8, 1.0], anchor="x2", rangemode="tozero", showticklabels=False),
-        xaxis3=dict(domain=[0.0, 0.17], anchor="y3", autorange="reversed", showticklabels=False,
-                    title=dict(text="x<sub>i</sub> (teacher p)")),
-        yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", showticklabels=False),
+        xaxis3=dict(domain=[0.0, 0.2], anchor="y3", autorange="reversed", showticklabels=False),
+        yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", title=dict(text="x<sub>i</sub> (teacher p)")),
     )
 
 
 def _layout(title: str, height: int, **extra) -> dict:
     return dict(template=TEMPLATE, font=FONT, height=height, title=dict(text=title, x=0.01, font=dict(size=15)),
-                margin=dict(l=20, r=10, t=50, b=50), showlegend=False, **extra)
+                margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
 
 def _bars(values, x, axes: str, horizontal: bool, col: str, name: str) -> dict:
@@ -63,16 +62,21 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
     data = [_heatmap(plan, res.x, float(plan.max())),
             _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
             _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
-    return figure(data, _layout(title, height, **_marginal_axes(), bargap=0.05))
+    axes = _marginal_axes()
+    axes["yaxis2"]["range"] = [0, 1.15 * float(res.q.max())]  # a flat q stays visibly flat
+    axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
+    return figure(data, _layout(title, height, **axes, bargap=0.05))
 
 
 def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     """The seed's iterations u = P / (K v), v = Q / (K^T u), animated: the plan and its q-marginal."""
     plans, iters, errs = res.history_plans, res.history_iters, res.history_errors
-    zmax = float(plans.max())
+    # colours scaled to the last plan: early iterates can be far more concentrated (they saturate)
+    zmax = float(plans[-1].max())
     top = 1.1 * float(max(res.q.max(), plans.sum(-2).max()))
     axes = _marginal_axes()
     axes["yaxis2"]["range"] = [0, top]
+    axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
     data = [_heatmap(plans[0], res.x, zmax),
             _bars(plans[0].sum(-2), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
             dict(type="scatter", x=res.x, y=res.q, mode="lines", line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
@@ -93,7 +97,7 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     conv = "converged" if res.converged else f"NOT converged after {res.n_iter} iterations"
     title = (f"Sinkhorn iterations, ε = {res.epsilon:g} ({conv}); slider: iteration · "
              "‖Γᵀ1 − q‖<sub>1</sub>")
-    return figure(data, _layout(title, height, **axes, **controls, bargap=0.05) | dict(margin=dict(l=20, r=10, t=50, b=110)),
+    return figure(data, _layout(title, height, **axes, **controls, bargap=0.05) | dict(margin=dict(l=60, r=10, t=50, b=110)),
                   frames)
 
 

@@ -205,5 +205,6 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
     return figure(data, dict(
         template=TEMPLATE, height=height, font=FONT, shapes=shapes, annotations=notes,
         margin=dict(l=60, r=20, t=MARGIN_T, b=MARGIN_B), hovermode="closest",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), **axes, **controls),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="center", x=0.5),  # clear of the modebar
+        **axes, **controls),
         [dict(data=fr, traces=traces, name=lab) for fr, lab in zip(frames, labels)])
