@@ -139,6 +139,9 @@ ui.lesson_header(
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
+if teacher == "gmm" and sum(targs["weights"]) <= 0:
+    st.error("The teacher needs a positive weight on at least one component (all weights are 0).")
+    st.stop()
 if teacher == "upload" and values is None:
     st.info("Upload a teacher in the sidebar (one column of probabilities or logits; up to "
             f"{MAX_CLASSES} classes, 5 MB), or use the example file.")
@@ -163,7 +166,11 @@ if not [n for n in names if n not in pg.drops(names, len(x))]:
 args = dict(**targs, **sargs, names=names, params={n: dict(v) for n, v in params.items()}, optimizer=optimizer,
             lr=float(lr), steps=int(steps))
 if any(n in pg.ENTROPIC for n in names):  # only the entropic-OT fits can take minutes
-    estimate = seconds_per_step(**args) * steps
+    try:
+        estimate = seconds_per_step(**args) * steps
+    except ValueError as err:
+        st.error(f"Invalid configuration: {err}")
+        st.stop()
     approved = st.session_state.setdefault("pg_approved", [])
     if estimate > BUDGET_S and repr(args) not in approved:
         st.warning(f"This fit would take about {estimate:.0f} s (measured on three steps). Fewer steps, fewer "
