@@ -107,11 +107,13 @@ def test_mass_outside_the_grid_agrees_with_scipy():
 
 
 @settings(deadline=None, max_examples=4)
-@given(st.floats(-4, 4), st.floats(0.5, 4), st.floats(0.5, 1.5), st.floats(0.1, 0.9))
+@given(st.floats(-4, 2), st.floats(0.5, 4), st.floats(0.5, 1.5), st.floats(0.1, 0.9))
 def test_forward_kl_fit_matches_the_grid_teachers_mean_and_std(m1, gap, s1, w1):
-    """Gaussians on the grid are an exponential family in (x, x²): FKL's optimum is moment matching."""
+    """Gaussians on the grid are an exponential family in (x, x²): FKL's optimum is moment matching.
+    (Means within ±6 so that 400 steps from the default start converge; checked below.)"""
     r = ms.mode_seeking((w1, 1 - w1), (m1, m1 + gap), (s1, 1.0), names=["fkl"], steps=400, lr=0.1,
                         landscape_name="fkl", landscape_shape=(5, 5))
+    assert r.still_moving() == []
     np.testing.assert_allclose([r.q_mean[0], r.q_std[0]], [r.grid_mean, r.grid_std], atol=0.01)
 
 
