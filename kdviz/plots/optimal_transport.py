@@ -27,7 +27,7 @@ def _marginal_axes() -> dict:
         yaxis=dict(domain=[0.0, 0.76], anchor="x", showticklabels=False),  # ticks drawn left of p's bars
         xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
         yaxis2=dict(domain=[0.8, 1.0], anchor="x2", rangemode="tozero", showticklabels=False),
-        xaxis3=dict(domain=[0.0, 0.2], anchor="y3", autorange="reversed", showticklabels=False),
+        xaxis3=dict(domain=[0.0, 0.2], anchor="y3", showticklabels=False),  # range set reversed by the callers
         yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", title=dict(text="x<sub>i</sub> (teacher p)")),
     )
 
