@@ -380,7 +380,8 @@ def nav_pages(page, base_url: str) -> list[NavPage]:
             button.click()
             page.wait_for_timeout(300)
     links = page.evaluate("""() => [...document.querySelectorAll('a[data-testid$="NavLink"]')]
-        .map((a) => [(a.innerText || '').trim(), a.href])""")
+        .map((a) => { const s = a.querySelector('span[label]');  // the text without the icon's name
+                      return [s ? s.getAttribute('label') : (a.innerText || '').trim(), a.href]; })""")
     default = next((d.url_path for d in declared_pages() if d.default), "home")
     out, seen = [], set()
     for title, href in links:
