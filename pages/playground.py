@@ -215,13 +215,16 @@ summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
            "parameters": [", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={v}"
                                     for k, v in res.params[n].items()) or "-" for n in res.names],
            "final loss": [float(v) if np.isfinite(v) else None for v in res.fit.loss[:, -1]],
-           "final TVD to p": final_tvd,
+           "final TVD to p": final_tvd, "mean of q": res.q_mean, "std of q": res.q_std,
            "diverged at step": [int(t) if t >= 0 else None for t in res.fit.diverged_at]}
 if res.mu is not None:
-    summary.update({"final μ": res.mu[:, -1], "final σ": res.sigma[:, -1]})
+    summary.update({"parameter μ": res.mu[:, -1], "parameter σ": res.sigma[:, -1]})
 st.dataframe(summary, key="pg_summary", hide_index=True,
              column_config={c: st.column_config.NumberColumn(format="%.4g")
-                            for c in ("final loss", "final TVD to p", "final μ", "final σ")})
+                            for c in ("final loss", "final TVD to p", "mean of q", "std of q", "parameter μ",
+                                      "parameter σ")})
+st.caption(f"Teacher: mean {res.teacher_mean:.4g}, std {res.teacher_std:.4g} on the support. A Gaussian student "
+           "is cut to the support and renormalised, so its std can be smaller than its σ parameter.")
 st.caption(f"Fit time: {res.seconds:.2f} s for {len(res.names)} students × {res.steps} steps "
            f"({len(res.x)} points).")
 ui.downloads("kdviz_playground", key="pg_dl",

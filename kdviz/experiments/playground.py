@@ -99,6 +99,17 @@ class PlaygroundResult:
         return out
 
     @property
+    def q_mean(self) -> np.ndarray:
+        """(K,) mean of each final student on the support (what moment matching compares)."""
+        return self.fit.final_q @ self.x
+
+    @property
+    def q_std(self) -> np.ndarray:
+        """(K,) std of each final student on the support (a Gaussian cut to the support is
+        narrower than its sigma parameter)."""
+        return np.sqrt(np.maximum(self.fit.final_q @ self.x**2 - self.q_mean**2, 0.0))  # max: rounding only
+
+    @property
     def teacher_mean(self) -> float:
         return float((self.p * self.x).sum())
 
@@ -317,15 +328,12 @@ def takeaway(res: PlaygroundResult) -> str:
     parts = []
     final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     for k, n in enumerate(res.names):
-        flat = res.mu is not None and res.flat_from[k] >= 0
-        where = ("flat (σ beyond range), " if flat else
-                 f"μ = {_r(res.mu[k, -1])}, σ = {_r(res.sigma[k, -1])}, " if res.mu is not None else "")
-        parts.append(f"{get_spec(n).label}: {where}TVD to the teacher {final_tvd[k]:.3f}")
-    moments = (f" The teacher's mean is {_r(res.teacher_mean)} and its std {_r(res.teacher_std)}."
-               if res.mu is not None else "")
+        flat = " (flat: σ beyond range)" if res.mu is not None and res.flat_from[k] >= 0 else ""
+        parts.append(f"{get_spec(n).label}'s student has mean {_r(res.q_mean[k])} and std {_r(res.q_std[k])}"
+                     f"{flat}, TVD {final_tvd[k]:.3f} to the teacher")
     best = res.names[int(np.argmin(final_tvd))]
-    return (f"After {res.steps} steps — " + "; ".join(parts) + "." + moments
-            + f" Closest to the teacher in TVD: {get_spec(best).label}.")
+    return (f"After {res.steps} steps: " + "; ".join(parts) + f". The teacher has mean {_r(res.teacher_mean)} "
+            f"and std {_r(res.teacher_std)}. Closest to the teacher in TVD: {get_spec(best).label}.")
 
 
 def seconds_per_step(**kwargs) -> float:
