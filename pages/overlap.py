@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import ui
+from kdviz.divergences import get_spec
 from kdviz.experiments import overlap as ov
 from kdviz.plots import overlap as plots
 
@@ -58,7 +59,7 @@ if shape == "box" and ov.box_cells(res) < ov.MIN_BOX_CELLS:
 infinite = [(nm, int(np.isinf(res.values[k]).sum())) for k, nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
 if infinite:
     st.warning("Infinite values (the student has no mass where the teacher, or for reverse KL the student "
-               "itself, has some): " + ", ".join(f"{ui.DIVERGENCES[nm].label} at {n} of {len(res.shifts)} shifts"
+               "itself, has some): " + ", ".join(f"{get_spec(nm).label} at {n} of {len(res.shifts)} shifts"
                                                  for nm, n in infinite)
                + ". They are drawn as ▲ on a dotted ceiling line; their gradient is undefined (gap).")
 
@@ -78,11 +79,11 @@ st.caption(
 rows = []
 for k, nm in enumerate(res.names):
     v, g = res.value[k], res.grad[k]
-    rows.append({"divergence": ui.DIVERGENCES[nm].label,
+    rows.append({"divergence": get_spec(nm).label,
                  "D(p, q_s)": "∞" if v == math.inf else f"{v:.6g}",
                  "dD/ds": "undefined" if not np.isfinite(g) else f"{g:.3g}",
                  "at disjoint supports": f"{res.disjoint_value[k]:.4g}" if np.isfinite(res.disjoint_value[k])
-                 else ("grows with s" if ui.DIVERGENCES[nm].needs_support else "∞")})
+                 else ("grows with s" if get_spec(nm).needs_support else "∞")})
 st.subheader(f"At shift s = {shift:g}")
 shared = float(np.minimum(res.p, res.q).sum())
 st.markdown(f"Shared mass Σ min(p, q) = **{shared:.3g}**"
