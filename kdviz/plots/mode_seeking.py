@@ -13,6 +13,23 @@ MAX_POINTS = 256  # curves are drawn on at most this many grid points (keeps the
 DIGITS = 5  # decimals kept in the figure JSON
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Readable tick values for a log axis over [lo, hi]: 1-2-5 steps over up to two decades,
+    decades (thinned to at most 8) beyond that."""
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo <= hi):
+        return []
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    mults = (1, 2, 5) if last - first <= 2 else (1,)
+    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in mults]
+    ticks = [t for t in ticks if lo <= t <= hi]
+    stride = max(1, int(np.ceil(len(ticks) / 8)))
+    return ticks[::stride] if len(ticks) >= 2 else []  # fewer: plotly's own ticks do better
+
+
+def _log_axis(ticks: list[float]) -> dict:
+    return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks]) if ticks else dict(type="log")
+
+
 def _thin(res: ModeSeekingResult) -> np.ndarray:
     """Indices of the grid points drawn."""
     return np.unique(np.linspace(0, len(res.x) - 1, min(MAX_POINTS, len(res.x))).round().astype(int))
@@ -74,7 +91,10 @@ def loss_curves(res: ModeSeekingResult, normalised: bool = False) -> go.Figure:
         fig.add_trace(go.Scatter(x=steps, y=y, name=label(n), mode="lines", line=dict(color=color(n), width=2)))
     ytitle = "(D_t − min D) / (D_0 − min D)" if normalised else "D(p, q_t)"
     base_layout(fig, x="step", y=ytitle, height=360)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1)  # one tick per decade
+    ys = np.concatenate([t.y for t in fig.data]).astype(float)
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    ticks = log_ticks(float(ys.min()), float(ys.max())) if len(ys) else []
+    fig.update_yaxes(**_log_axis(ticks))
     return fig
 
 
@@ -121,7 +141,7 @@ def landscape_figure(res: ModeSeekingResult) -> go.Figure:
     fig.add_trace(go.Scatter(x=[res.global_min[0]], y=[res.global_min[1]], name="global minimum", mode="markers",
                              marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
     base_layout(fig, x="student mean μ", y="student std σ (log scale)", height=480)
-    ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if res.land_sigmas[0] <= t <= res.land_sigmas[-1]]
-    fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    ticks = log_ticks(float(res.land_sigmas[0]), float(res.land_sigmas[-1]))
+    fig.update_yaxes(**_log_axis(ticks))
     fig.update_xaxes(range=[float(res.land_mus[0]), float(res.land_mus[-1])])
     return fig
