@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from kdviz.experiments.head_tail import HeadTailResult
 from kdviz.experiments.playground import PlaygroundResult
@@ -59,20 +58,30 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
     diverged or went flat (:attr:`PlaygroundResult.shown_until`); the teacher's moments dotted."""
     if res.mu is None:
         raise ValueError("parameter paths exist only for a Gaussian student")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean μ", "std σ"), horizontal_spacing=0.1)
+    # Assembled as one dict and validated once: make_subplots + add_trace + add_hline cost ~5x more.
+    data = []
     for k, n in enumerate(res.names):
         steps = _subsample(int(res.shown_until[k]))
-        for col, vals in ((1, res.mu[k]), (2, res.sigma[k])):
-            fig.add_trace(go.Scatter(x=steps, y=vals[steps], name=label(n), mode="lines", legendgroup=n,
-                                     showlegend=col == 1, line=dict(color=color(n), width=2)), row=1, col=col)
-    for col, v, text in ((1, res.teacher_mean, "teacher mean"), (2, res.teacher_std, "teacher std")):
-        fig.add_hline(y=v, line=dict(color=TEACHER_COLOR, dash="dot", width=1), row=1, col=col,
-                      annotation_text=text, annotation_position="bottom right")
-    base_layout(fig, height=380)
-    fig.update_layout(legend_y=1.14, margin_t=80)  # the legend above the subplot titles, not on them
-    fig.update_xaxes(title_text="step", range=[0, max(res.steps, 1)])
-    fig.update_yaxes(title_text="μ", row=1, col=1)
-    fig.update_yaxes(title_text="σ", row=1, col=2)
+        for ax, vals in (("", res.mu[k]), ("2", res.sigma[k])):
+            data.append(dict(type="scatter", x=steps, y=vals[steps], name=label(n), mode="lines", legendgroup=n,
+                             showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}", line=dict(color=color(n), width=2)))
+    lines, notes = [], []
+    for ax, v, text in (("", res.teacher_mean, "teacher mean"), ("2", res.teacher_std, "teacher std")):
+        lines.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1, y0=v, y1=v,
+                          line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+        notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=v, xanchor="right",
+                          yanchor="top", showarrow=False, font=dict(size=11)))
+    for ax, title in (("", "mean μ"), ("2", "std σ")):
+        notes.append(dict(text=title, xref=f"x{ax} domain", yref=f"y{ax} domain", x=0.5, y=1.0,
+                          xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14)))
+    span = [0, max(res.steps, 1)]
+    fig = go.Figure(dict(data=data, layout=dict(
+        shapes=lines, annotations=notes,
+        xaxis=dict(domain=[0, 0.45], range=span), xaxis2=dict(domain=[0.55, 1], range=span, anchor="y2"),
+        yaxis2=dict(anchor="x2"))))
+    base_layout(fig, x="step", height=380)  # sets every x title; the y titles differ, set below
+    # legend_y: the legend above the panel titles, not on them
+    fig.update_layout(legend_y=1.14, margin_t=80, yaxis_title_text="μ", yaxis2_title_text="σ")
     return fig
 
 
