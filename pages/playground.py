@@ -223,7 +223,7 @@ st.dataframe(summary, key="pg_summary", hide_index=True,
              column_config={c: st.column_config.NumberColumn(format="%.4g")
                             for c in ("final loss", "final TVD to p", "mean of q", "std of q", "parameter μ",
                                       "parameter σ")})
-st.caption(f"Teacher: mean {res.teacher_mean:.4g}, std {res.teacher_std:.4g} on the support. A Gaussian student "
+st.caption(f"Teacher: mean {round(res.teacher_mean, 4) + 0.0:g}, std {res.teacher_std:.4g} on the support. A Gaussian student "
            "is cut to the support and renormalised, so its std can be smaller than its σ parameter.")
 st.caption(f"Fit time: {res.seconds:.2f} s for {len(res.names)} students × {res.steps} steps "
            f"({len(res.x)} points).")
