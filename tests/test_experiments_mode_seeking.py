@@ -192,3 +192,20 @@ def test_outlier_takeaway_names_the_robust_divergences(outlier_run):
     text = ol.takeaway(outlier_run)
     assert "Reverse KL, TVD, Skew KL, JSD move less than a quarter as far as forward KL" in text
     assert "w·d = 0.60" in text
+
+
+def test_the_chosen_weight_is_fitted_as_its_sweep_row_when_on_the_grid_and_on_its_own_row_otherwise():
+    on = ol.outliers(weight=0.1, names=["fkl"], sweep_n=4)  # sweep 0, 0.1, 0.2, 0.3
+    assert on.final_mu[0] == on.sweep_mu[0, 1] and on.final_sigma[0] == on.sweep_sigma[0, 1]
+    off = ol.outliers(weight=0.13, names=["fkl"], sweep_n=4)
+    assert off.final_mu[0] == pytest.approx(0.13 * 6.0, abs=0.02) and len(off.sweep_weights) == 4
+    np.testing.assert_allclose(off.sweep_mu, on.sweep_mu, atol=1e-12)  # an extra row changes no other row
+
+
+def test_landscape_is_reused_when_only_the_start_changes():
+    a = ms.mode_seeking(names=["fkl"], steps=30, landscape_name="fkl", landscape_shape=(7, 6))
+    b = ms.mode_seeking(mu0=-1.0, names=["fkl"], steps=30, landscape_name="fkl", landscape_shape=(7, 6))
+    assert a.land_values is b.land_values  # memoised: same teacher, same ranges
+    np.testing.assert_array_equal(a.land_values, ms.landscape(
+        GaussianMixture(*ms.PRESETS["MiniLLM-style bimodal"]).log_prob(ms.GRID), GaussianStudent(ms.GRID), "fkl",
+        a.land_mus, a.land_sigmas).values)

@@ -11,6 +11,7 @@ The paper gives no mixture parameters; the presets are ours.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -18,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kdviz.analysis import landscape
+from kdviz.analysis import Landscape, landscape
 from kdviz.divergences import DIVERGENCES, get_spec
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 from kdviz.fitting import FitConfig, fit
@@ -104,6 +105,15 @@ def mass_outside(mixture: GaussianMixture, grid: Grid = GRID) -> float:
     return float(out)
 
 
+@functools.lru_cache(maxsize=16)
+def _landscape(teacher: GaussianMixture, name: str, mu_range, sigma_range, shape) -> Landscape:
+    """The landscape depends on the teacher, not on the start or the optimiser: memoised so that
+    moving those controls does not recompute it. (Callers must not modify the arrays.)"""
+    student = GaussianStudent(GRID)
+    return landscape(teacher.log_prob(GRID), student, name, np.linspace(*mu_range, shape[0]),
+                     np.geomspace(*sigma_range, shape[1]), x=GRID.points())
+
+
 def escaped(params: np.ndarray) -> np.ndarray:
     """Which rows ``(..., 2)`` of ``(mu, log sigma)`` lie outside the meaningful range."""
     mu, log_sigma = params[..., 0], params[..., 1]
@@ -185,9 +195,7 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     q_mean, q_std = _moments(x, res.frames[:K, -1])
     mu_lo, mu_hi = _span(*LANDSCAPE_MU, mu[path], (GRID.low, GRID.high))
     s_lo, s_hi = _span(*LANDSCAPE_SIGMA, sigma[path], (0.05, 20.0))
-    n_mu, n_sigma = landscape_shape
-    land = landscape(log_p, student, landscape_name, np.linspace(mu_lo, mu_hi, n_mu),
-                     np.geomspace(s_lo, s_hi, n_sigma), x=GRID.points())
+    land = _landscape(teacher, landscape_name, (mu_lo, mu_hi), (s_lo, s_hi), tuple(landscape_shape))
     return ModeSeekingResult(
         names=names, x=x, p=p / GRID.step, frame_steps=res.frame_steps, frames=res.frames[:K] / GRID.step,
         loss=res.loss[:K], mu=mu[:K], sigma=sigma[:K], diverged_at=res.diverged_at[:K], q_mean=q_mean, q_std=q_std,

@@ -167,24 +167,27 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     if not 2 <= sweep_n <= 100 or not 0 < sweep_max < 1:
         raise ValueError(f"sweep needs 2..100 weights in [0, <1], got {sweep_n!r} up to {sweep_max!r}")
     sweep = np.linspace(0.0, sweep_max, int(sweep_n))
-    weights = np.append(sweep, float(weight))  # the last row is the chosen weight
+    shared = np.flatnonzero(np.isclose(sweep, weight, rtol=0, atol=1e-12))
+    weights = sweep if len(shared) else np.append(sweep, float(weight))  # chosen weight: a sweep row or the last
     teachers = [outlier_teacher(float(w), distance, outlier_std) for w in weights]
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)
     params, loss = fit_many(log_ps, student, student.init_params(*MAIN), names, steps=int(steps), lr=float(lr))
-    mu, sigma = params[..., 0], np.exp(params[..., 1])  # (W+1, K, S+1)
-    bad = ~np.isfinite(loss)  # (W+1, K, S+1)
-    first_bad = np.where(bad.any(-1), bad.argmax(-1), -1)  # (W+1, K)
-    q = student.log_prob(torch.as_tensor(params[-1, :, -1])).exp().numpy() / grid.step  # (K, V)
+    mu, sigma = params[..., 0], np.exp(params[..., 1])  # (W', K, S+1)
+    bad = ~np.isfinite(loss)  # (W', K, S+1)
+    first_bad = np.where(bad.any(-1), bad.argmax(-1), -1)  # (W', K)
+    c = int(shared[0]) if len(shared) else -1  # row of the chosen weight
+    n = len(sweep)
+    q = student.log_prob(torch.as_tensor(params[c, :, -1])).exp().numpy() / grid.step  # (K, V)
     return OutliersResult(
         names=names, weight=float(weight), distance=float(distance), outlier_std=float(outlier_std),
-        x=grid.points().numpy(), p=log_ps[-1].exp().numpy() / grid.step, q=q,
-        mu=mu[-1], sigma=sigma[-1], loss=loss[-1], diverged_at=first_bad[-1],
-        sweep_weights=sweep, sweep_mu=mu[:-1, :, -1].T, sweep_sigma=sigma[:-1, :, -1].T,
-        sweep_diverged=(first_bad[:-1] >= 0).T,
-        moment_mu=np.array([t.mean() for t in teachers[:-1]]),
-        moment_sigma=np.sqrt([t.variance() for t in teachers[:-1]]),
-        mass_outside=mass_outside(teachers[-1], grid))
+        x=grid.points().numpy(), p=log_ps[c].exp().numpy() / grid.step, q=q,
+        mu=mu[c], sigma=sigma[c], loss=loss[c], diverged_at=first_bad[c],
+        sweep_weights=sweep, sweep_mu=mu[:n, :, -1].T, sweep_sigma=sigma[:n, :, -1].T,
+        sweep_diverged=(first_bad[:n] >= 0).T,
+        moment_mu=np.array([t.mean() for t in teachers[:n]]),
+        moment_sigma=np.sqrt([t.variance() for t in teachers[:n]]),
+        mass_outside=mass_outside(teachers[c], grid))
 
 
 def takeaway(res: OutliersResult) -> str:
