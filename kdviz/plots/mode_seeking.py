@@ -54,7 +54,8 @@ def fit_animation(res: ModeSeekingResult) -> go.Figure:
         fig.add_trace(_student_trace(n, x, res.frames[k, 0, idx]))
     ys = res.frames[:, :, idx].astype(np.float32)  # (K, F, V') float32 halves the figure JSON
     frames = [[go.Scatter(y=ys[k, f]) for k in range(len(res.names))] for f in range(len(res.frame_steps))]
-    top = 1.08 * max(float(res.p.max()), float(np.nanmax(res.frames)))
+    # fixed axis; a collapsing student (density ~1/grid step) would squash the teacher: cap at 4x its peak
+    top = 1.08 * min(max(float(res.p.max()), float(np.nanmax(res.frames))), 4 * float(res.p.max()))
     base_layout(fig, x="x", y="density", height=460)
     fig.update_xaxes(range=[float(x[0]), float(x[-1])])
     fig.update_yaxes(range=[0, top])
