@@ -42,7 +42,8 @@ def fit_animation(res: PlaygroundResult) -> go.Figure:
         fig = ms_plots.fit_animation(continuous_view(res))
     else:
         fig = ht_plots.animation_figure(discrete_view(res))
-    fig.layout.sliders[0].update(x=0.2, len=0.8)  # the slider's "step n" label clears the Pause button
+    # the slider's "step n" label at its right end: clear of the Play/Pause buttons at any width
+    fig.layout.sliders[0].update(x=0.2, len=0.8, currentvalue=dict(xanchor="right"))
     return fig
 
 
