@@ -14,13 +14,14 @@ from kdviz.experiments.paper_results import TABLES, long_format, paper_view
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "paper_results.py")
-SEED_DIR = Path(os.environ.get("KDVIZ_SEED_DIR", "/work/shared/seed"))  # the slides the app transcribes
+# The seed slides the app transcribes, copied verbatim into docs/ so that a fresh clone has them.
+SEED_DIR = Path(os.environ.get("KDVIZ_SEED_DIR", ROOT / "docs"))
 TIMEOUT = 120
 
 
 # --------------------------------------------------------------------------- the seed, parsed
 def seed_text() -> str:
-    files = sorted(SEED_DIR.glob("*.txt"))
+    files = sorted(SEED_DIR.glob("seed*.txt"))
     assert files, f"no seed slides in {SEED_DIR} (set KDVIZ_SEED_DIR)"
     return "\n".join(f.read_text(encoding="utf-8") for f in files)
 
