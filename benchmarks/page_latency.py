@@ -135,7 +135,9 @@ def wait_updated(page, runs_before: int, prints_before: list, t0: float) -> tupl
         else:
             done_at = None
         if now > deadline:
-            raise TimeoutError(f"page not updated {CHANGE_TIMEOUT:.0f} s after a slider change")
+            raise TimeoutError(f"page not updated {CHANGE_TIMEOUT:.0f} s after a slider change; state {s}, "
+                               f"charts loaded {[c['loaded'] for c in B.charts(page) if c['visible']]}, "
+                               f"problems {B.problems(page)}")
         page.wait_for_timeout(20)
 
 
@@ -172,28 +174,9 @@ def measure_page(browser, url: str, name: str, n_changes: int) -> Result:
             result.note = "no slider on the page"
             return result
         seen = {tuple(p[0] if p else None for p in (slider_position(page, k) for k in keys))}
-        for _ in range(n_changes):
-            move = next_move(page, keys, seen)
-            if move is None:
-                result.note = f"only {len(result.changes_s)} distinct configurations reachable"
-                break
-            key, arrow, config = move
-            seen.add(config)
-            thumb = thumb_of(page, key)
-            thumb.focus()
-            runs, prints = B.script_state(page)["runs"], B.fingerprints(page)
-            t_page, received[0] = page.evaluate("performance.now()"), 0
-            t0 = time.perf_counter()
-            page.keyboard.press(arrow)
-            seconds, changed = wait_updated(page, runs, prints, t0)
-            result.changes_s.append(seconds)
-            result.script_s.append(script_seconds(page, t_page) or float("nan"))
-            result.received_mb.append(received[0] / 1e6)
-            result.unchanged += not changed
-            if key not in result.sliders:
-                result.sliders.append(key)
+        _change_loop(page, keys, seen, result, n_changes, received)
         if problems := B.problems(page):
-            result.note = ("after the changes: " + "; ".join(problems))[:200]
+            result.note = (result.note + " after the changes: " + "; ".join(problems))[:800]
     finally:
         page.context.close()
     page = B.new_page(browser)
@@ -202,6 +185,35 @@ def measure_page(browser, url: str, name: str, n_changes: int) -> Result:
     finally:
         page.context.close()
     return result
+
+
+def _change_loop(page, keys, seen, result: Result, n_changes: int, received: list) -> None:
+    """Up to ``n_changes`` measured slider moves; a failure ends the loop with a note."""
+    for _ in range(n_changes):
+        move = next_move(page, keys, seen)
+        if move is None:
+            result.note = f"only {len(result.changes_s)} distinct configurations reachable"
+            return
+        key, arrow, config = move
+        seen.add(config)
+        try:
+            thumb = thumb_of(page, key)
+            thumb.focus()
+            runs, prints = B.script_state(page)["runs"], B.fingerprints(page)
+            t_page, received[0] = page.evaluate("performance.now()"), 0
+            t0 = time.perf_counter()
+            page.keyboard.press(arrow)
+            seconds, changed = wait_updated(page, runs, prints, t0)
+        except Exception as exc:  # keep what was measured; say what went wrong
+            result.note = (f"change {len(result.changes_s) + 1} ({key} {arrow}): "
+                           f"{type(exc).__name__}: {exc}")[:600]
+            return
+        result.changes_s.append(seconds)
+        result.script_s.append(script_seconds(page, t_page) or float("nan"))
+        result.received_mb.append(received[0] / 1e6)
+        result.unchanged += not changed
+        if key not in result.sliders:
+            result.sliders.append(key)
 
 
 def fmt(x: float | None) -> str:
@@ -259,7 +271,7 @@ def main(argv=None) -> int:
             try:
                 results.append(measure_page(browser, nav[name].url, name, args.changes))
             except Exception as exc:  # report the page, keep measuring the others
-                results.append(Result(name, note=f"{type(exc).__name__}: {exc}"[:200]))
+                results.append(Result(name, note=f"{type(exc).__name__}: {exc}"[:600]))
         browser.close()
     print(f"(load average {load_before:.1f} before the run)")
     print_table(results, args.changes)
