@@ -5,7 +5,8 @@ For each page (default: mode seeking, head/tail, optimal transport) this script 
 
 * cold: the first visit after the server started (empty st.cache_data, plotly.js not yet loaded
   in this browser context): navigation -> script finished and every chart drawn;
-* revisit: the same page again in a new session (cached);
+* revisit: the same page again in a new session of the same browser (server cache and the
+  browser's HTTP cache warm);
 * slider changes: N times, one arrow-key press on a slider thumb -> the script re-ran, finished
   and a chart's data changed (detected by polling every 20 ms; the end time is the first poll at
   which the page was complete and stayed so for 0.5 s). Medians of two parts are shown too:
@@ -177,10 +178,10 @@ def measure_page(browser, url: str, name: str, n_changes: int) -> Result:
         _change_loop(page, keys, seen, result, n_changes, received)
         if problems := B.problems(page):
             result.note = (result.note + " after the changes: " + "; ".join(problems))[:800]
-    finally:
-        page.context.close()
-    page = B.new_page(browser)
-    try:
+        page.close()
+        # A new session in the same browser context: data cached on the server, JS in the
+        # browser's cache, as for a reader coming back to the page.
+        page = page.context.new_page()
         result.revisit_s = B.open_page(page, url, timeout=300)
     finally:
         page.context.close()
