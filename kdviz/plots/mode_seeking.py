@@ -134,7 +134,7 @@ def landscape_figure(res: ModeSeekingResult) -> go.Figure:
     fig.add_trace(go.Scatter(x=res.path_mu, y=res.path_sigma, name=f"{label(name)} path", mode="lines",
                              line=dict(color=color(name), width=2.5)))
     fig.add_trace(go.Scatter(x=res.path_mu[:1], y=res.path_sigma[:1], name="start", mode="markers",
-                             marker=dict(symbol="circle-open", size=13, color="white", line=dict(width=3))))
+                             marker=dict(symbol="circle", size=12, color="white", line=dict(width=2, color="black"))))
     if len(res.local_minima) > 1:
         fig.add_trace(go.Scatter(x=res.local_minima[1:, 0], y=res.local_minima[1:, 1], name="local minimum",
                                  mode="markers", marker=dict(symbol="x", size=12, color="white",
