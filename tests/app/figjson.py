@@ -1,0 +1,28 @@
+"""Reading plotly figure JSON as Streamlit ships it (plain lists or base64 typed arrays)."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+
+
+def arr(v) -> np.ndarray:
+    """A plotly JSON array (plain list, None = gap, or base64 typed array) as float numpy."""
+    if isinstance(v, dict) and "bdata" in v:
+        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        shape = v.get("shape")
+        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out  # "40, 40"
+    return np.array([np.nan if e is None else e for e in v], dtype=float)
+
+
+def all_finite(node) -> bool:
+    """No NaN or infinity anywhere in the figure JSON (gaps are null, which is allowed)."""
+    if isinstance(node, dict):
+        if "bdata" in node and "dtype" in node:
+            return bool(np.isfinite(arr(node)).all())
+        return all(all_finite(v) for v in node.values())
+    if isinstance(node, list):
+        return all(all_finite(v) for v in node)
+    return not (isinstance(node, float) and not math.isfinite(node))
