@@ -1,12 +1,11 @@
 """pages/optimal_transport.py under AppTest: defaults, epsilon/order/preset -> figure JSON, URL restore,
 tiny epsilon (finite figures, non-convergence warning)."""
 
-import base64
 import json
-import math
 from pathlib import Path
 
 import numpy as np
+from figjson import all_finite, arr
 from streamlit.testing.v1 import AppTest
 
 from kdviz.experiments import optimal_transport as otl
@@ -26,24 +25,6 @@ def spec(at: AppTest, key: str) -> dict:
     charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
     assert len(charts) == 1, f"no chart {key}"
     return json.loads(charts[0].proto.spec)
-
-
-def arr(v) -> np.ndarray:
-    if isinstance(v, dict) and "bdata" in v:
-        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-        shape = v.get("shape")
-        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out  # "40, 40"
-    return np.array([np.nan if e is None else e for e in v], dtype=float)
-
-
-def all_finite(node) -> bool:
-    if isinstance(node, dict):
-        if "bdata" in node and "dtype" in node:
-            return bool(np.isfinite(arr(node)).all())
-        return all(all_finite(v) for v in node.values())
-    if isinstance(node, list):
-        return all(all_finite(v) for v in node)
-    return not (isinstance(node, float) and not math.isfinite(node))
 
 
 def heatmap(at: AppTest, key: str) -> np.ndarray:

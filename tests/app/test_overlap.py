@@ -1,11 +1,11 @@
 """pages/overlap.py under AppTest: defaults, controls -> figure JSON, URL restore, extreme values."""
 
-import base64
 import json
 import math
 from pathlib import Path
 
 import numpy as np
+from figjson import all_finite, arr
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import get_spec
@@ -25,26 +25,6 @@ def spec(at: AppTest) -> dict:
     charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("-ov_fig")]
     assert len(charts) == 1
     return json.loads(charts[0].proto.spec)
-
-
-def arr(v) -> np.ndarray:
-    """A plotly JSON array (plain list, None = gap, or base64 typed array) as float numpy."""
-    if isinstance(v, dict) and "bdata" in v:
-        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-        shape = v.get("shape")
-        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out  # "40, 40"
-    return np.array([np.nan if e is None else e for e in v], dtype=float)
-
-
-def all_finite(node) -> bool:
-    """No NaN or infinity anywhere in the figure JSON (gaps are null, which is allowed)."""
-    if isinstance(node, dict):
-        if "bdata" in node and "dtype" in node:
-            return bool(np.isfinite(arr(node)).all())
-        return all(all_finite(v) for v in node.values())
-    if isinstance(node, list):
-        return all(all_finite(v) for v in node)
-    return not (isinstance(node, float) and not math.isfinite(node))
 
 
 def student(fig: dict) -> np.ndarray:
