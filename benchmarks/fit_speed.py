@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -24,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from benchmarks._timing import timed  # noqa: E402
 from kdviz import families as F  # noqa: E402
 from kdviz.fitting import FitConfig, fit, fit_one_at_a_time  # noqa: E402
 
@@ -40,16 +40,6 @@ def experiments():
     sm = F.SoftmaxStudent(50, seed=1)
     yield ("head/tail (8 div, 200 steps, V=50)", np.log(p), sm, sm.init_params(), DISCRETE,
            FitConfig(steps=200, lr=0.1), None)
-
-
-def timed(fn, repeats):
-    wall, cpu, out = [], [], None
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main(argv=None):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -23,19 +22,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from benchmarks._timing import timed  # noqa: E402
 from kdviz import families as F  # noqa: E402
 from kdviz import numerics as nx  # noqa: E402
 from kdviz import transport  # noqa: E402
-
-
-def timed(fn, repeats):
-    wall, cpu, out = [], [], None
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main(argv=None):
