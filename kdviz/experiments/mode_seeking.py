@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from kdviz.analysis import Landscape, landscape
 from kdviz.divergences import DIVERGENCES, get_spec
