@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import math
 
+import json
+
 import numpy as np
+from streamlit.testing.v1 import AppTest
 
 
 def arr(v) -> np.ndarray:
@@ -26,3 +29,10 @@ def all_finite(node) -> bool:
     if isinstance(node, list):
         return all(all_finite(v) for v in node)
     return not (isinstance(node, float) and not math.isfinite(node))
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The figure JSON of the one plotly chart whose widget key is ``key``."""
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)

@@ -1,12 +1,11 @@
 """pages/gradients.py under AppTest (defaults, presets, controls -> figure JSON, URL, warnings) and the
 lesson's library pieces (kdviz.experiments.gradients, kdviz.plots.gradients)."""
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from figjson import arr, figure
 from streamlit.testing.v1 import AppTest
 
 from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient
@@ -25,19 +24,6 @@ def page(**query) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.query_params.update(query)
     return at.run()
-
-
-def figure(at: AppTest, key: str) -> dict:
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, f"no chart {key}"
-    return json.loads(charts[0].proto.spec)
-
-
-def arr(v) -> np.ndarray:
-    if isinstance(v, dict) and "bdata" in v:
-        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-        return out.reshape(v["shape"]) if "shape" in v else out
-    return np.asarray(v, dtype=float)
 
 
 def trace(spec: dict, name: str) -> dict:

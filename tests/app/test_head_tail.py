@@ -1,12 +1,12 @@
 """pages/head_tail.py under AppTest: defaults, presets, controls -> figure JSON, URL, uploads, warnings."""
 
-import base64
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from figjson import arr, figure
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import akl_split, get_spec
@@ -24,20 +24,6 @@ def page(**query) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.query_params.update({"ht_steps": "20", **query})
     return at.run()
-
-
-def figure(at: AppTest, key: str) -> dict:
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, f"no chart {key}"
-    return json.loads(charts[0].proto.spec)
-
-
-def arr(v) -> np.ndarray:
-    """A plotly JSON array (plain list or base64 typed array) as numpy."""
-    if isinstance(v, dict) and "bdata" in v:
-        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-        return out.reshape(v["shape"]) if "shape" in v else out
-    return np.asarray(v, dtype=float)
 
 
 def teacher_in_bars(at: AppTest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,10 +1,9 @@
 """pages/outliers.py under AppTest: defaults, controls -> figure JSON, URL, extremes."""
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
+from figjson import arr, figure
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import get_spec
@@ -20,18 +19,6 @@ def page(**query) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.query_params.update(query)
     return at.run()
-
-
-def figure(at: AppTest, key: str) -> dict:
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, f"no chart {key}"
-    return json.loads(charts[0].proto.spec)
-
-
-def arr(v) -> np.ndarray:
-    if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).astype(float)
-    return np.asarray([np.nan if e is None else e for e in v], dtype=float)
 
 
 def trace(spec: dict, name: str, axis: str = "x") -> tuple[np.ndarray, np.ndarray]:
