@@ -209,10 +209,7 @@ class GaussianStudent:
 
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         """``(K, 2)`` rows ``(mu, log sigma)`` -> ``(K, V)`` log-probabilities on the grid."""
-        x = self._points.to(params.dtype)  # (V,)
-        mu, log_sigma = params[:, :1], params[:, 1:]  # (K, 1) each
-        z = -0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2  # (K, V)
-        return z - nx.logsumexp(z, dim=-1, keepdim=True)
+        return _GaussianLogProb.apply(params, self._points.to(params.dtype))
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         """Which parameters move (sigma is frozen in fixed-variance mode)."""
@@ -247,3 +244,32 @@ class SoftmaxStudent:
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         return torch.ones(self.n_classes, dtype=dtype)
+
+
+class _GaussianLogProb(torch.autograd.Function):
+    """``log q`` of Gaussian rows on the grid, with the closed-form gradient (one autograd node).
+
+    ``s = (x - mu) / sigma``, ``z = -s^2 / 2``, ``log q = z - logsumexp(z)``. Walking the dozen
+    recorded ops of this formula back took about 0.4 ms per fit step; in closed form, with
+    ``g = dL/dlog q`` and ``g_z = g - q sum(g)`` (the softmax's Jacobian):
+
+        dL/dmu = sum(g_z s) / sigma,    dL/dlog sigma = sum(g_z s^2).
+
+    ``tests/test_families.py`` checks it against autograd through the plain formula (gradcheck).
+    """
+
+    @staticmethod
+    def forward(ctx, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
+        s = (x - params[:, :1]) * inv_sigma  # (K, V)
+        z = -0.5 * s * s
+        log_q = z - nx.logsumexp(z, dim=-1, keepdim=True)
+        ctx.save_for_backward(s, inv_sigma, log_q)
+        return log_q
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        s, inv_sigma, log_q = ctx.saved_tensors
+        g_z = g - nx.exp(log_q) * g.sum(-1, keepdim=True)  # (K, V)
+        g_s = g_z * s
+        return torch.cat([g_s.sum(-1, keepdim=True) * inv_sigma, (g_s * s).sum(-1, keepdim=True)], -1), None
