@@ -72,12 +72,14 @@ class BatchedLoss:
         self.uses = {key: bool(any(c)) for key, c in coef.items()}
         self.uses["fkl"] |= bool(akl)
         self.uses["rkl"] |= bool(akl)
-        self.akl_rows = torch.tensor([k for k, _ in akl], dtype=torch.long)  # (A,)
-        self.akl_mask = (torch.stack([akl_split(self.p, self.p, mu)["head_mask"] for _, mu in akl]).to(dtype)
-                         if akl else None)  # (A, V)
-        self.groups = [self._pair_group([t for t in pairs if t[1] == is_q], is_q, dtype) for is_q in (True, False)]
-        self.groups = [g for g in self.groups if g is not None]
-        self.fused = any(self.uses.values()) or bool(self.groups)
+        self.is_akl = torch.zeros(K, dtype=dtype)  # (K,) 1 on AKL rows
+        self.akl_head = torch.zeros(K, log_p.shape[-1], dtype=dtype)  # (K, V) AKL's head classes on its rows
+        for k, mu in akl:
+            self.is_akl[k] = 1.0
+            self.akl_head[k] = akl_split(self.p, self.p, mu)["head_mask"].to(dtype)
+        self.uses["akl"] = bool(akl)
+        self.pairs = self._pair_table(pairs, K, dtype)
+        self.fused = any(self.uses.values()) or self.pairs is not None
         self.other_rows = torch.tensor([k for k, *_ in self.other], dtype=torch.long)
 
     def _w1_support(self, x: torch.Tensor) -> bool:
@@ -91,24 +93,26 @@ class BatchedLoss:
         return True
 
     @staticmethod
-    def _pair_group(pairs, f_is_q: bool, dtype):
-        """Mixture-KL pairs whose first argument is ``q`` (or ``p``): rows, log a, log(1-a), coefficients."""
+    def _pair_table(pairs, K: int, dtype):
+        """The mixture-KL pairs (``0 < a < 1``) as index/weight tensors. ``f``/``g`` index rows of
+        ``cat([log_q, log_p[None]])``: row ``k < K`` is student k, row ``K`` the teacher."""
         if not pairs:
             return None
-        a = torch.tensor([a for _, _, a, _ in pairs], dtype=dtype)[:, None]  # (G, 1)
-        return dict(f_is_q=f_is_q, rows=torch.tensor([k for k, *_ in pairs], dtype=torch.long),
-                    log_a=a.log(), log_1ma=(-a).log1p(), coef=torch.tensor([c for *_, c in pairs], dtype=dtype))
+        a = torch.tensor([a for _, _, a, _ in pairs], dtype=dtype)[:, None]  # (P, 1)
+        rows = torch.tensor([k for k, *_ in pairs], dtype=torch.long)
+        f_is_q = torch.tensor([f for _, f, *_ in pairs], dtype=torch.bool)
+        return dict(rows=rows, f=torch.where(f_is_q, rows, K), g=torch.where(f_is_q, K, rows),
+                    f_is_q=f_is_q[:, None].to(dtype), log_a=a.log(), log_1ma=(-a).log1p(),
+                    coef=torch.tensor([c for *_, c in pairs], dtype=dtype))
 
-    def akl_weights(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-row weights of the FKL and RKL pieces, AKL's adaptive ones included: ``(K,)`` each."""
-        if self.akl_mask is None:
-            return self.coef["fkl"], self.coef["rkl"]
-        gap = (self.p - q[self.akl_rows]).abs()  # (A, V), q detached: no gradient through the weights
-        total = gap.sum(-1)
+    def akl_weights(self, gap: torch.Tensor, total: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row weights of the FKL and RKL pieces, AKL's adaptive ones included: ``(K,)`` each.
+
+        ``gap = |q - p|`` ``(K, V)`` and its row sums ``total``, from a detached q (no gradient
+        flows through AKL's weights)."""
         # p == q: both gaps vanish; any weights give AKL = 0, take 1/2 as akl_split does
-        w = torch.where(total > 0, (gap * self.akl_mask).sum(-1) / total.clamp(min=torch.finfo(total.dtype).tiny), 0.5)
-        return (self.coef["fkl"].index_add(0, self.akl_rows, w),
-                self.coef["rkl"].index_add(0, self.akl_rows, 1.0 - w))
+        w = torch.where(total > 0, (gap * self.akl_head).sum(-1) / total.clamp(min=torch.finfo(total.dtype).tiny), 0.5)
+        return self.coef["fkl"] + self.is_akl * w, self.coef["rkl"] + self.is_akl * (1.0 - w)
 
     def __call__(self, log_q: torch.Tensor) -> torch.Tensor:
         losses = _FusedLoss.apply(log_q, self) if self.fused else log_q.new_zeros(log_q.shape[0])
@@ -125,7 +129,7 @@ class _FusedLoss(torch.autograd.Function):
 
     * ``KL(p || q) = -sum p d``: ``g = -p``;  ``KL(q || p) = sum q d``: ``g = q (d + 1)``;
     * ``TVD = sum |q - p| / 2``: ``g = q sign(q - p) / 2``;
-    * ``W1 = sum_i |C_i| dx_i`` with ``C = cumsum(p - q)``: ``g_j = -q_j sum_{i >= j} sign(C_i) dx_i``;
+    * ``W1 = sum_i |C_i| dx_i`` with ``C = cumsum(q - p)``: ``g_j = q_j sum_{i >= j} sign(C_i) dx_i``;
     * ``KL(f || m)``, ``m = a f + (1 - a) g``, ``u = log a + log f``, ``v = log(1 - a) + log g``:
       ``d/d log f = f (log f - log m + 1 - e^(u - log m))``, ``d/d log g = -f e^(v - log m)``.
 
@@ -138,29 +142,35 @@ class _FusedLoss(torch.autograd.Function):
         p = loss.p
         out = log_q.new_zeros(log_q.shape[0])
         saved = {"q": q}
-        if loss.uses["fkl"] or loss.uses["rkl"]:
-            c_fkl, c_rkl = loss.akl_weights(q)
+        uses = loss.uses
+        if uses["tvd"] or uses["akl"] or uses["w1"]:
+            diff = q - p  # (K, V)
+            if uses["tvd"] or uses["akl"]:
+                gap = diff.abs()
+                total = gap.sum(-1)  # (K,) 2 TVD
+        if uses["fkl"] or uses["rkl"]:
+            c_fkl, c_rkl = loss.akl_weights(gap, total) if uses["akl"] else (loss.coef["fkl"], loss.coef["rkl"])
             d = log_q - loss.log_p
             out = out + c_fkl * -(p * d).sum(-1) + c_rkl * (q * d).sum(-1)
             saved.update(d=d, c_fkl=c_fkl, c_rkl=c_rkl)
-        if loss.uses["tvd"]:
-            diff = q - p
-            out = out + loss.coef["tvd"] * (0.5 * diff.abs().sum(-1))
+        if uses["tvd"]:
+            out = out + loss.coef["tvd"] * 0.5 * total
             saved["sign_qp"] = diff.sign()
-        if loss.uses["w1"]:
-            cdf_gap = torch.cumsum(p - q, -1)[:, :-1]  # (K, V-1)
+        if uses["w1"]:
+            cdf_gap = torch.cumsum(diff, -1)[:, :-1]  # (K, V-1) F_q - F_p at the first V-1 points
             out = out + loss.coef["w1"] * (cdf_gap.abs() * loss.dx).sum(-1)
             saved["sign_cdf"] = cdf_gap.sign()
-        for i, grp in enumerate(loss.groups):
-            lq = log_q[grp["rows"]]  # (G, V)
-            log_f, log_g = (lq, loss.log_p) if grp["f_is_q"] else (loss.log_p, lq)
+        grp = loss.pairs
+        if grp is not None:
+            table = torch.cat([log_q, loss.log_p[None]])  # (K+1, V)
+            log_f, log_g = table[grp["f"]], table[grp["g"]]  # (P, V)
             u, v = log_f + grp["log_a"], log_g + grp["log_1ma"]
             hi = torch.maximum(u, v)
             log_m = hi + torch.log1p(nx.exp(torch.minimum(u, v) - hi))  # logaddexp; the teacher is finite
             f = nx.exp(log_f)
             diff = log_f - log_m
             out = out.index_add(0, grp["rows"], grp["coef"] * (f * diff).sum(-1))
-            saved[f"pair{i}"] = (f, diff, u - log_m, v - log_m)
+            saved["pairs"] = (f, diff, u - log_m, v - log_m)
         ctx.loss, ctx.saved = loss, saved
         return out
 
@@ -176,9 +186,11 @@ class _FusedLoss(torch.autograd.Function):
             grad = grad + (0.5 * q * s["sign_qp"]) * (loss.coef["tvd"][:, None] * g_rows)
         if "sign_cdf" in s:
             tail = torch.flip(torch.cumsum(torch.flip(s["sign_cdf"] * loss.dx, [-1]), -1), [-1])  # sum_{i >= j}
-            grad[:, :-1] -= q[:, :-1] * tail * (loss.coef["w1"][:, None] * g_rows)
-        for i, grp in enumerate(loss.groups):
-            f, diff, u_rel, v_rel = s[f"pair{i}"]
-            d_log_q = f * (diff + 1.0 - nx.exp(u_rel)) if grp["f_is_q"] else -f * nx.exp(v_rel)  # (G, V)
+            grad[:, :-1] += q[:, :-1] * tail * (loss.coef["w1"][:, None] * g_rows)
+        if "pairs" in s:
+            grp = loss.pairs
+            f, diff, u_rel, v_rel = s["pairs"]
+            # log q is log f (f_is_q = 1) or log g (f_is_q = 0) of the pair
+            d_log_q = grp["f_is_q"] * f * (diff + 1.0 - nx.exp(u_rel)) - (1.0 - grp["f_is_q"]) * f * nx.exp(v_rel)
             grad = grad.index_add(0, grp["rows"], d_log_q * (grp["coef"] * grad_out[grp["rows"]])[:, None])
         return grad, None
