@@ -110,8 +110,10 @@ class BatchedLoss:
 
         ``gap = |q - p|`` ``(K, V)`` and its row sums ``total``, from a detached q (no gradient
         flows through AKL's weights)."""
-        # p == q: both gaps vanish; any weights give AKL = 0, take 1/2 as akl_split does
-        w = torch.where(total > 0, (gap * self.akl_head).sum(-1) / total.clamp(min=torch.finfo(total.dtype).tiny), 0.5)
+        # p == q: both gaps vanish; any weights give AKL = 0, take 1/2 as akl_split does. The tiny
+        # epsilon gives exactly 1/2 there and changes the ratio by < 1e-290 anywhere else.
+        eps = torch.finfo(total.dtype).tiny
+        w = ((gap * self.akl_head).sum(-1) + 0.5 * eps) / (total + eps)
         return self.coef["fkl"] + self.is_akl * w, self.coef["rkl"] + self.is_akl * (1.0 - w)
 
     def __call__(self, log_q: torch.Tensor) -> torch.Tensor:
@@ -185,7 +187,8 @@ class _FusedLoss(torch.autograd.Function):
         if "sign_qp" in s:
             grad = grad + (0.5 * q * s["sign_qp"]) * (loss.coef["tvd"][:, None] * g_rows)
         if "sign_cdf" in s:
-            tail = torch.flip(torch.cumsum(torch.flip(s["sign_cdf"] * loss.dx, [-1]), -1), [-1])  # sum_{i >= j}
+            step = s["sign_cdf"] * loss.dx  # (K, V-1)
+            tail = step.sum(-1, keepdim=True) - torch.cumsum(step, -1) + step  # sum_{i >= j} step_i
             grad[:, :-1] += q[:, :-1] * tail * (loss.coef["w1"][:, None] * g_rows)
         if "pairs" in s:
             grp = loss.pairs
