@@ -15,10 +15,23 @@ STD_MIN, SIGMA0_MIN = 0.25, 0.2  # slider minima (at ~0.04 grid spacing: 5-6 poi
 COMPONENTS = [*zip(*ms.PRESETS["MiniLLM-style bimodal"]), (0.3, 0.0, 1.0), (0.2, 6.0, 0.5)]
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students...")
+@st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students...")
 def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_sigma, landscape_name):
-    return ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
-                           fixed_sigma=fixed_sigma, landscape_name=landscape_name)
+    """The fit and every figure made from it, once per configuration, shared read-only by all
+    sessions: a classroom moving the same slider to the same values builds each figure once."""
+    res = ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
+                          fixed_sigma=fixed_sigma, landscape_name=landscape_name)
+    return res, {"anim": plots.fit_animation(res), "final": plots.final_fits(res),
+                 "loss_log": plots.loss_curves(res), "loss_normalised": plots.loss_curves(res, normalised=True),
+                 "params": plots.parameter_paths(res), "landscape": plots.landscape_figure(res)}
+
+
+@st.fragment
+def loss_section(figs):
+    """The loss-axis switch reruns only this part of the page."""
+    scale = st.radio("Loss axis", ["log", "normalised"], key="ms_loss_scale", bind="query-params", horizontal=True,
+                     format_func={"log": "D(p, q) on a log axis", "normalised": "gap to the minimum, normalised"}.get)
+    st.plotly_chart(figs[f"loss_{scale}"], key="ms_loss")
 
 
 TEACHER_KEYS = ["ms_k", *(f"ms_{c}{i}" for c in "wms" for i in range(1, ms.MAX_COMPONENTS + 1))]
@@ -83,8 +96,8 @@ with bottom:
     st.subheader("Loss landscape over (μ, σ)")
     landscape_name = st.selectbox("Landscape of", ms.CHOICES, index=ms.CHOICES.index("rkl"), key="ms_land",
                                   bind="query-params", format_func=lambda n: DIVERGENCES[n].label)
-res = run(tuple(weights), tuple(means), tuple(stds), mu0, sigma0, names, steps, lr, optimizer, fixed,
-          landscape_name)
+res, figs = run(tuple(weights), tuple(means), tuple(stds), mu0, sigma0, names, steps, lr, optimizer, fixed,
+                landscape_name)
 
 with main:
     if res.mass_outside > 1e-3:
@@ -109,11 +122,11 @@ with main:
                    "More steps (or a larger learning rate) would move them further.")
 
     st.subheader("The fit, step by step")
-    st.plotly_chart(plots.fit_animation(res), key="ms_anim")
+    st.plotly_chart(figs["anim"], key="ms_anim")
 
     left, right = st.columns([5, 4])
     with left:
-        st.plotly_chart(plots.final_fits(res), key="ms_final")
+        st.plotly_chart(figs["final"], key="ms_final")
     with right:
         st.markdown("**Final students vs the teacher's moments**")
         rows = [{"": DIVERGENCES[n].label, "μ": res.final_mu[k], "σ": res.final_sigma[k],
@@ -128,12 +141,10 @@ with main:
     ui.takeaway(ms.takeaway(res, means))
 
     st.subheader("Loss and parameters")
-    scale = st.radio("Loss axis", ["log", "normalised"], key="ms_loss_scale", bind="query-params", horizontal=True,
-                     format_func={"log": "D(p, q) on a log axis", "normalised": "gap to the minimum, normalised"}.get)
-    st.plotly_chart(plots.loss_curves(res, normalised=scale == "normalised"), key="ms_loss")
-    st.plotly_chart(plots.parameter_paths(res), key="ms_params")
+    loss_section(figs)
+    st.plotly_chart(figs["params"], key="ms_params")
 
-bottom.plotly_chart(plots.landscape_figure(res), key="ms_landscape")
+bottom.plotly_chart(figs["landscape"], key="ms_landscape")
 bottom.caption(f"{DIVERGENCES[landscape_name].label} for every Gaussian N(μ, σ²) on a {len(res.land_mus)}×"
                f"{len(res.land_sigmas)} grid. Star: global minimum; ×: other local minima (grid points lower "
                f"than their 8 neighbours); line: this divergence's own optimisation path from the start circle. "
