@@ -14,11 +14,25 @@ LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow 
 OPTIMIZER_LABELS = {"adam": "Adam", "sgd": "SGD"}
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students...")
+@st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students...")
 def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu):
-    return ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
-                        dirichlet_seed=dirichlet_seed, values=values, init=init, seed=seed,
-                        optimizer=optimizer, lr=lr, steps=steps, mu=mu)
+    """The fit and the figures made from it alone, once per configuration, shared read-only by all
+    sessions: a classroom moving the same slider to the same values builds each figure once."""
+    res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
+                       dirichlet_seed=dirichlet_seed, values=values, init=init, seed=seed,
+                       optimizer=optimizer, lr=lr, steps=steps, mu=mu)
+    return res, {"errors": plots.error_curves(res), "weights": plots.weights_figure(res),
+                 "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)}
+
+
+@st.fragment
+def paper_panels(res, steps):
+    """The step-N slider reruns only this part of the page."""
+    compare = st.slider("Compare step 1 with step", 1, steps, steps, key="ht_compare", bind="query-params")
+    shown = int(res.fit.frame_steps[res.frame_index(compare)])
+    if shown != compare:
+        st.caption(f"Only {len(res.fit.frame_steps)} snapshots are kept for this size; showing step {shown}.")
+    st.plotly_chart(plots.bars_figure(res, 1, compare), key="ht_bars")
 
 
 with st.sidebar:
@@ -74,7 +88,7 @@ if lr > LARGE_LR[optimizer]:
     st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS[optimizer]}: the fits may oscillate "
                "or diverge.")
 
-res = run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu)
+res, figs = run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu)
 bad = [f"{get_spec(nm).label} (step {t})" for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
 if bad:
     zeros = int((res.p == 0).sum())
@@ -84,14 +98,10 @@ if res.head_mask.all():
     st.warning(f"With μ = {mu:g} every class is head: there is no tail to compare.")
 
 st.subheader("The paper's panels: step 1 vs step N")
-compare = st.slider("Compare step 1 with step", 1, steps, steps, key="ht_compare", bind="query-params")
-shown = int(res.fit.frame_steps[res.frame_index(compare)])
-if shown != compare:
-    st.caption(f"Only {len(res.fit.frame_steps)} snapshots are kept for this size; showing step {shown}.")
-st.plotly_chart(plots.bars_figure(res, 1, compare), key="ht_bars")
+paper_panels(res, steps)
 
 st.subheader("Where does the error go?")
-st.plotly_chart(plots.error_curves(res), key="ht_errors")
+st.plotly_chart(figs["errors"], key="ht_errors")
 share_n = st.slider("Head share over the first n steps", 1, min(steps, 100), min(10, steps), key="ht_share_n",
                     bind="query-params")
 chart, text = st.columns([3, 2])
@@ -106,12 +116,12 @@ with text:
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plots.weights_figure(res), key="ht_weights")
+    st.plotly_chart(figs["weights"], key="ht_weights")
 with right:
-    st.plotly_chart(plots.tvd_figure(res), key="ht_tvd")
+    st.plotly_chart(figs["tvd"], key="ht_tvd")
 
 st.subheader("Animation")
-st.plotly_chart(plots.animation_figure(res), key="ht_anim")
+st.plotly_chart(figs["anim"], key="ht_anim")
 
 curves = {"step": np.arange(res.steps + 1)}
 for k, nm in enumerate(res.names):
