@@ -9,9 +9,14 @@ from kdviz.plots import optimal_transport as plots
 EPSILONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Solving the transport problems...")
+@st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner="Solving the transport problems...")
 def run(preset, n, epsilon, order):
-    return otl.transport_lesson(preset, n, epsilon, order)
+    """The transport problems and their figures, once per configuration, shared read-only by all
+    sessions: a classroom moving the same slider to the same values builds each figure once."""
+    res = otl.transport_lesson(preset, n, epsilon, order)
+    return res, {"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),
+                 "iters": plots.iterations_figure(res), "eps": plots.epsilon_figure(res),
+                 "div": plots.divergence_figure(res)}
 
 
 with st.sidebar:
@@ -38,7 +43,7 @@ st.latex(r"u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\qu
          r"\Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\quad W_\lambda(P,Q)=\langle\Gamma,C\rangle,\quad"
          r"\varepsilon=1/\lambda")
 
-res = run(preset, n, epsilon, order)
+res, figs = run(preset, n, epsilon, order)
 
 if not res.converged:
     st.warning(f"At ε = {epsilon:g} Sinkhorn has not converged after {res.n_iter} iterations: the plan's "
@@ -47,9 +52,9 @@ if not res.converged:
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plots.plan_figure(res, "exact"), key="ot_exact")
+    st.plotly_chart(figs["exact"], key="ot_exact")
 with right:
-    st.plotly_chart(plots.plan_figure(res, "sinkhorn"), key="ot_sinkhorn")
+    st.plotly_chart(figs["sinkhorn"], key="ot_sinkhorn")
 
 cols = st.columns(5)
 cols[0].metric("Exact W(p, q)", f"{res.wasserstein:.4g}")
@@ -59,7 +64,7 @@ cols[3].metric("Seed's debiased", f"{res.div_linear:.4g}")
 cols[4].metric("Feydy's debiased", f"{res.div_entropic:.4g}")
 
 st.subheader("The iterations")
-st.plotly_chart(plots.iterations_figure(res), key="ot_iters")
+st.plotly_chart(figs["iters"], key="ot_iters")
 st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometrically spaced iterations). After each "
            "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q (the line). "
            "Colours are scaled to the last plan: more concentrated early iterates saturate.")
@@ -67,9 +72,9 @@ st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometricall
 st.subheader("Sinkhorn against ε")
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plots.epsilon_figure(res), key="ot_eps_fig")
+    st.plotly_chart(figs["eps"], key="ot_eps_fig")
 with right:
-    st.plotly_chart(plots.divergence_figure(res), key="ot_div_fig")
+    st.plotly_chart(figs["div"], key="ot_div_fig")
 bad = int((~res.sweep_converged).sum())
 st.caption(f"{len(res.eps_grid)} values of ε, each a batched solve of the pairs (p, q), (p, p), (q, q). Open markers: "
            f"not converged within 1000 iterations ({bad} here; small ε converges slowly). Dotted line: the ε above.")
