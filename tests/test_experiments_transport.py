@@ -2,6 +2,7 @@
 and their figures: saturation of JSD, linear Wasserstein, Sinkhorn -> W, bias, debiasing."""
 
 import base64
+import dataclasses
 import json
 import math
 
@@ -20,8 +21,16 @@ from kdviz.experiments import optimal_transport as otl
 from kdviz.experiments import overlap as ov
 from kdviz.plots import optimal_transport as ot_plots
 from kdviz.plots import overlap as ov_plots
+from kdviz.plots.common import MAX_FRAMES
 
 LOG2 = math.log(2)
+
+
+def typed(v) -> np.ndarray:
+    """A plotly JSON array (plain list or base64 typed array) as numpy."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v, dtype=float)
 
 
 def finite_json(fig: go.Figure) -> bool:
@@ -29,7 +38,7 @@ def finite_json(fig: go.Figure) -> bool:
     def ok(v) -> bool:
         if isinstance(v, dict):
             if "bdata" in v and "dtype" in v:
-                return bool(np.isfinite(np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])).all())
+                return bool(np.isfinite(typed(v)).all())
             return all(ok(x) for x in v.values())
         if isinstance(v, list):
             return all(ok(x) for x in v)
@@ -155,7 +164,8 @@ def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift(
     fig = ov_plots.lesson_figure(res)
     validated(fig)
     assert len(fig.frames) == ov_plots.MAX_FRAMES
-    assert fig.frames[-1].data[0].y == pytest.approx(res.students[-1])
+    last = json.loads(fig.to_json())["frames"][-1]
+    np.testing.assert_allclose(typed(last["data"][0]["y"]), res.students[-1])
     jsd_line = [s for s in fig.layout.shapes if s.yref == "y2" and s.line.dash == "dash"]
     assert jsd_line and jsd_line[0].y0 == pytest.approx(LOG2)
     assert finite_json(fig)
@@ -259,3 +269,14 @@ def test_transport_figures_are_valid_plotly_and_show_the_current_plans(lesson):
     assert len(anim.frames) == len(lesson.history_iters)
     assert anim.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True  # heatmaps need it
     assert eps.data[3].y[0] == pytest.approx(lesson.wasserstein)
+
+
+def test_iterations_animation_ships_at_most_50_frames_including_the_first_and_last_iteration(lesson):
+    n = 80  # more kept iterations than the figure ships
+    long = dataclasses.replace(lesson, history_iters=np.arange(1, n + 1), history_errors=np.geomspace(1, 1e-9, n),
+                               history_plans=np.repeat(lesson.history_plans[-1:], n, axis=0))
+    spec = json.loads(ot_plots.iterations_figure(long).to_json())
+    names = [f["name"] for f in spec["frames"]]
+    assert len(names) == MAX_FRAMES and names[0].startswith("1 ·") and names[-1].startswith(f"{n} ·")
+    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names
+    go.Figure(spec)  # valid plotly, frames included

@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.optimal_transport import TransportResult, debias
-from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, color
-from kdviz.plots.overlap import STUDENT_COLOR, animation_controls, figure
+from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, animation_controls, color, f32, figure, frame_indices
+from kdviz.plots.overlap import STUDENT_COLOR
 
 COLORSCALE = "Viridis"
 MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
@@ -69,29 +69,27 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
 
 
 def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
-    """The seed's iterations u = P / (K v), v = Q / (K^T u), animated: the plan and its q-marginal."""
-    plans, iters, errs = res.history_plans, res.history_iters, res.history_errors
+    """The seed's iterations u = P / (K v), v = Q / (K^T u), animated: the plan and its q-marginal,
+    at most ``MAX_FRAMES`` of the kept iterations (evenly spaced among them, first and last included)."""
+    keep = frame_indices(len(res.history_iters))
+    plans, iters, errs = res.history_plans[keep], res.history_iters[keep], res.history_errors[keep]
     # colours scaled to the last plan: early iterates can be far more concentrated (they saturate)
     zmax = float(plans[-1].max())
     top = 1.1 * float(max(res.q.max(), plans.sum(-2).max()))
     axes = _marginal_axes()
     axes["yaxis2"]["range"] = [0, top]
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
-    data = [_heatmap(plans[0], res.x, zmax),
-            _bars(plans[0].sum(-2), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
+    data = [_heatmap(f32(plans[0]), res.x, zmax),
+            _bars(f32(plans[0].sum(-2)), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
             dict(type="scatter", x=res.x, y=res.q, mode="lines", line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
                  name="target q", xaxis="x2", yaxis="y2", hoverinfo="skip"),
             _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
     labels = [f"{it} · error {e:.1e}" for it, e in zip(iters, errs)]
-    frames = [dict(name=lab, traces=[0, 1], data=[dict(type="heatmap", z=plans[f].astype(np.float32)),
-                                                  dict(type="bar", x=res.x, y=plans[f].sum(-2))])
+    frames = [dict(name=lab, traces=[0, 1], data=[dict(type="heatmap", z=f32(plans[f])),
+                                                  dict(type="bar", y=f32(plans[f].sum(-2)))])
               for f, lab in enumerate(labels)]
-    controls = animation_controls(labels, prefix="iteration ", duration_ms=120)
     # heatmaps are not "transitionable": plotly only repaints them with redraw=True
-    for button in controls["updatemenus"][0]["buttons"]:
-        button["args"][1]["frame"]["redraw"] = True
-    for step in controls["sliders"][0]["steps"]:
-        step["args"][1]["frame"]["redraw"] = True
+    controls = animation_controls(labels, prefix="iteration ", duration_ms=120, redraw=True)
     controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -0.1
     controls["sliders"][0]["currentvalue"]["xanchor"] = "right"  # clear of the play/pause buttons
     conv = "converged" if res.converged else f"NOT converged after {res.n_iter} iterations"

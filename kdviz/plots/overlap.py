@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animate, color, label
+from kdviz.plots.common import (FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls, color, figure,
+                                label)
 
 STUDENT_COLOR = "#e6550d"  # the student's density (not a divergence colour)
 TOP_HEIGHT = 260  # px of the density panel
@@ -24,27 +24,6 @@ GAP = 70  # px between rows (room for the panel titles)
 TOP_GAP = 100  # px between the density panel and the first row (its x-axis title)
 MARGIN_T, MARGIN_B = 40, 120  # px; the bottom margin holds the play button and the slider
 MAX_FRAMES = 61
-
-
-def animation_controls(labels, *, prefix: str, duration_ms: int) -> dict:
-    """The play/pause buttons and step slider of :func:`kdviz.plots.common.animate`, as layout dicts.
-
-    They are taken from ``animate`` applied to an empty figure (its frames carry no traces, so
-    nothing heavy is validated); the real frames are attached as dicts by :func:`figure`.
-    """
-    skeleton = animate(go.Figure(), [[] for _ in labels], labels, [], duration_ms=duration_ms, prefix=prefix)
-    lay = skeleton.layout.to_plotly_json()
-    return {"updatemenus": lay["updatemenus"], "sliders": lay["sliders"]}
-
-
-def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
-    """``go.Figure`` from plain dicts without plotly's per-property validation.
-
-    Validating ~60 frames of ~10 traces costs 1-2 s per slider move on this machine; the dicts
-    here only use documented attributes (the tests build every figure again *with* validation).
-    """
-    layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not its name
-    return go.Figure(dict(data=data, layout=layout, frames=frames or []), _validate=False)
 
 
 def _finite(a: np.ndarray) -> list:

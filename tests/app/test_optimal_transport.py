@@ -5,10 +5,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 from figjson import all_finite, arr
 from streamlit.testing.v1 import AppTest
 
 from kdviz.experiments import optimal_transport as otl
+from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "optimal_transport.py")
 TIMEOUT = 300  # s: a cold epsilon sweep on a loaded 2-core machine
@@ -93,4 +95,11 @@ def test_tiny_epsilon_warns_about_convergence_and_every_figure_stays_finite():
         assert all_finite(spec(at, key)), key
     anim = spec(at, "ot_iters")
     assert "NOT converged" in anim["layout"]["title"]["text"]
-    assert len(anim["frames"]) >= 40  # geometric frames over the 1000 iterations
+    names = [f["name"] for f in anim["frames"]]  # "<iteration> · error <l1 error>"
+    res = otl.transport_lesson("zipf", epsilon=0.001, order=2)
+    assert len(names) == min(MAX_FRAMES, len(res.history_iters)) >= 40  # geometric frames over the 1000 iterations
+    assert names[0].startswith(f"{res.history_iters[0]} ·") and names[-1].startswith(f"{res.n_iter} ·")
+    assert [s["label"] for s in anim["layout"]["sliders"][0]["steps"]] == names
+    for key in CHARTS:  # built without plotly's validation: what ships must still be valid
+        checked = go.Figure(spec(at, key))
+        assert len(checked.frames) == len(spec(at, key).get("frames", [])), key
