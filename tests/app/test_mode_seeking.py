@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from figjson import arr, figure
 from streamlit.testing.v1 import AppTest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from kdviz.divergences import get_spec
 from kdviz.experiments import mode_seeking as ms
 from kdviz.families import GaussianMixture
+from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "mode_seeking.py")
 TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
@@ -50,14 +52,31 @@ def test_defaults_render_every_chart_with_forward_kl_spreading_and_reverse_kl_on
     assert list(table[""]) == ["Forward KL", "Reverse KL", "JSD", "TVD", "teacher"]
 
 
-def test_animation_has_one_frame_per_snapshot_and_fixed_axes():
-    spec = figure(page(), "ms_anim")
-    assert 50 <= len(spec["frames"]) <= 150
+def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_fixed_axes():
+    at = page()  # 100 steps: 101 snapshots kept, more than the figure ships
+    spec = figure(at, "ms_anim")
+    names = [f["name"] for f in spec["frames"]]
+    assert len(names) == MAX_FRAMES and names[0] == "0" and names[-1] == "100"
+    gaps = np.diff([int(n) for n in names])
+    assert gaps.min() >= 1 and gaps.max() <= 2 * np.median(gaps)  # spread evenly over the kept steps
+    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names  # the slider says the step
     assert spec["layout"]["yaxis"]["range"][0] == 0 and spec["layout"]["xaxis"]["range"] == [-10, 10]
     assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Reverse KL", "JSD", "TVD"]
     assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ms.DEFAULT_NAMES]
+    assert all(len(arr(t["y"])) <= 256 for f in spec["frames"] for t in f["data"])
     first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
     assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
+    final = [arr(t["y"]) for t in figure(at, "ms_final")["data"][1:]]
+    np.testing.assert_array_equal(np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"]]), np.stack(final))
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures skip plotly's validation when built: what the page ships must still be valid."""
+    at = page()
+    for key in CHARTS:
+        spec = figure(at, key)
+        checked = go.Figure(spec)  # raises ValueError on any invalid property, in the frames too
+        assert len(checked.data) == len(spec["data"]) and len(checked.frames) == len(spec.get("frames", [])), key
 
 
 @pytest.mark.parametrize("preset", list(ms.PRESETS))

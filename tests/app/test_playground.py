@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from kdviz.divergences import DIVERGENCES
 from kdviz.experiments import playground as pg
 from kdviz.plots import playground as plots
+from kdviz.plots.common import MAX_FRAMES as PLOT_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "playground.py")
 TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
@@ -127,7 +128,10 @@ def test_page_defaults_fit_a_gaussian_under_forward_and_reverse_kl():
     assert charts(at) == {"pg_anim", "pg_final", "pg_loss", "pg_params"}
     names = [t["name"] for t in figure(at, "pg_loss")["data"]]
     assert names == [DIVERGENCES["fkl"].label, DIVERGENCES["rkl"].label]
-    assert len(figure(at, "pg_anim")["frames"]) == pg.MAX_FRAMES
+    # the run keeps pg.MAX_FRAMES snapshots; the figure ships at most plots' MAX_FRAMES of them, ends included
+    names = [f["name"] for f in figure(at, "pg_anim")["frames"]]
+    assert len(names) == min(pg.MAX_FRAMES, PLOT_FRAMES) and names[0] == "0"
+    assert names[-1] == str(at.slider(key="pg_steps").value)
 
 
 def test_page_builds_one_widget_per_registry_parameter_and_flag_of_the_chosen_divergences():
