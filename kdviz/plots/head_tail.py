@@ -1,8 +1,9 @@
 """Figures of the "Head vs tail" lesson (AKL Fig. 2) from a :class:`HeadTailResult`.
 
-Figures are assembled as plain dicts and validated once by ``go.Figure(dict)``: several times
-faster than plotly's incremental ``make_subplots`` / ``add_trace`` / ``update_layout`` for the
-multi-panel figures here (the page re-draws them on every slider move).
+Figures are assembled as plain dicts (students' values as float32 arrays) and handed to plotly
+unvalidated (:func:`kdviz.plots.common.figure`): several times faster than ``make_subplots`` /
+``add_trace`` / ``update_layout``, and than validating the animation frame by frame (the page
+re-draws them on every slider move). The tests rebuild each figure with validation.
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.head_tail import HeadTailResult
-from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, animate, color, label
+from kdviz.plots import common
+from kdviz.plots.common import TEACHER_COLOR, animation_controls, color, f32, figure, frame_indices, label
 
 HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
 TAIL_FILL = "rgba(150, 150, 150, 0.35)"  # ... of the tail classes
-MAX_ANIMATION_FRAMES = 60  # frames of the animation (plotly validates each frame: keep it light)
 
 
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
-    """The dict form of :func:`kdviz.plots.common.base_layout` (same template, font, legend, margins)."""
-    return dict(template=TEMPLATE, title=dict(text=title) if title else None, height=height, font=FONT,
-                margin=dict(l=60, r=20, t=90 if title else 30, b=50),
-                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-                xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)), **extra)
+    """:func:`kdviz.plots.common.layout` with room for a title above the legend."""
+    lay = common.layout(title=title, x=x, y=y, height=height, **extra)
+    lay["margin"]["t"] = 90 if title else 30
+    return lay
 
 
 def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[dict, list[list[str]]]:
@@ -90,7 +90,7 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
         for c, i in enumerate((ia, ib)):
             sfx = ids[k][c]
             data += _teacher_bars(res, show_legend=k == 0 and c == 0, sfx=sfx)
-            data.append(dict(type="bar", x=res.x, y=frames[k, i], width=_bar_width(res.x) * 0.55,
+            data.append(dict(type="bar", x=res.x, y=f32(frames[k, i]), width=_bar_width(res.x) * 0.55,
                              xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=f"student q ({label(name)})",
                              marker=dict(color=color(name), opacity=0.8, line=dict(width=0)), legendgroup=name,
                              showlegend=c == 0, hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
@@ -108,15 +108,15 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
     lay.update(axes)
     lay["margin"]["t"] = 80
     lay["legend"]["y"] = 1 + 26 / (height - 80 - 50)  # above the first row's panel titles
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)
 
 
 def _lines(res: HeadTailResult, values: np.ndarray, hover: str, sfx: str = "", show_legend: bool = True,
            custom: np.ndarray | None = None) -> list[dict]:
     steps = np.arange(res.steps + 1)
-    return [dict(type="scatter", x=steps, y=values[k], mode="lines", name=label(nm), legendgroup=nm,
+    return [dict(type="scatter", x=steps, y=f32(values[k]), mode="lines", name=label(nm), legendgroup=nm,
                  showlegend=show_legend, xaxis=f"x{sfx}", yaxis=f"y{sfx}", line=dict(color=color(nm), width=2),
-                 customdata=None if custom is None else custom[k],
+                 customdata=None if custom is None else f32(custom[k]),
                  hovertemplate=f"step %{{x}}<br>{hover}<extra>{label(nm)}</extra>")
             for k, nm in enumerate(res.names)]
 
@@ -132,7 +132,7 @@ def error_curves(res: HeadTailResult) -> go.Figure:
              _panel_title("<b>tail</b> error (light bars)", ids[0][1], inside=True)]
     lay = layout(height=360, annotations=notes)
     lay.update(axes)
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)
 
 
 def share_figure(res: HeadTailResult, n: int) -> go.Figure:
@@ -156,7 +156,7 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     lay["showlegend"] = True
     lay["legend"]["y"] = 1.0
     lay["yaxis"]["range"] = [0, 1.05]
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)
 
 
 def weights_figure(res: HeadTailResult) -> go.Figure:
@@ -164,7 +164,7 @@ def weights_figure(res: HeadTailResult) -> go.Figure:
     lay = layout(title="AKL's head weight w_head along each run", x="step", y="w_head = g_head / (g_head + g_tail)",
                  height=360)
     lay["yaxis"]["range"] = [0, 1]
-    return go.Figure(dict(data=_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), layout=lay))
+    return figure(_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), lay)
 
 
 def tvd_figure(res: HeadTailResult) -> go.Figure:
@@ -173,26 +173,28 @@ def tvd_figure(res: HeadTailResult) -> go.Figure:
     data = _lines(res, np.maximum(res.tvd, floor), "TVD = %{customdata:.2e}", custom=res.tvd)
     lay = layout(title="Convergence: TVD(p, q) to the teacher", x="step", y="TVD (log scale)", height=360)
     lay["yaxis"].update(type="log", exponentformat="power")
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)
 
 
 def animation_figure(res: HeadTailResult) -> go.Figure:
     """Teacher bars (head dark, tail light) and every student as a line over the classes, played
-    over the kept frames (at most ``MAX_ANIMATION_FRAMES``)."""
+    over at most ``MAX_FRAMES`` of the kept frames (evenly spaced, the first and the last among them)."""
     fs = res.fit.frame_steps
-    pick = np.unique(np.linspace(0, len(fs) - 1, min(len(fs), MAX_ANIMATION_FRAMES)).round().astype(int))
-    frames = res.fit.frames
+    pick = frame_indices(len(fs))
+    ys = f32(res.fit.frames[:, pick])  # (K, F', V)
+    K = len(res.names)
     data = _teacher_bars(res, show_legend=True) + [
-        dict(type="scatter", x=res.x, y=frames[k, pick[0]], mode="lines+markers", name=label(nm),
+        dict(type="scatter", x=res.x, y=ys[k, 0], mode="lines+markers", name=label(nm),
              line=dict(color=color(nm), width=2), marker=dict(size=4)) for k, nm in enumerate(res.names)]
+    labels = [str(int(fs[i])) for i in pick]
+    controls = animation_controls(labels, duration_ms=100)  # 50 frames x 0.1 s (was 60 x 60 ms)
+    controls["sliders"][0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
     lay = layout(title="Students over the steps (press play)", x="class", y="probability", height=460,
-                 barmode="overlay", bargap=0)
-    lay["xaxis"]["range"] = [res.x.min() - 1, res.x.max() + 1]
-    lay["yaxis"]["range"] = [0, 1.08 * max(res.p.max(), frames[:, pick].max())]
-    fig = go.Figure(dict(data=data, layout=lay))
-    traces = list(range(2, 2 + len(res.names)))  # after the two teacher traces
-    # each frame only replaces the students' y values (plain dicts: cheap to build and to send)
-    updates = [[dict(type="scatter", y=frames[k, i]) for k in range(len(res.names))] for i in pick]
-    animate(fig, updates, [str(int(fs[i])) for i in pick], traces)
-    fig.layout.sliders[0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
-    return fig
+                 barmode="overlay", bargap=0, **controls)
+    lay["xaxis"]["range"] = [float(res.x.min()) - 1, float(res.x.max()) + 1]
+    lay["yaxis"]["range"] = [0, 1.08 * float(max(res.p.max(), ys.max()))]
+    lay["margin"]["b"] = 110
+    # each frame only replaces the students' y values (the traces after the two teacher bars)
+    frames = [dict(name=lab, traces=list(range(2, 2 + K)), data=[dict(type="scatter", y=ys[k, f]) for k in range(K)])
+              for f, lab in enumerate(labels)]
+    return figure(data, lay, frames)

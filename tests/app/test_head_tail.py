@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 from figjson import arr, figure
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from kdviz.divergences import akl_split, get_spec
 from kdviz.experiments import head_tail as ht
 from kdviz.families import DISCRETE_PRESETS, discrete_teacher
+from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "head_tail.py")
 TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
@@ -61,6 +63,29 @@ def test_every_preset_runs_and_the_bars_draw_that_teacher_with_its_head_dark(pre
     np.testing.assert_allclose(p, want, rtol=1e-12)
     want_head = akl_split(torch.as_tensor(want), torch.as_tensor(want), 0.5)["head_mask"].numpy()
     np.testing.assert_array_equal(head, want_head)
+
+
+def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step():
+    at = page(ht_steps="200")  # every step is kept: 201 snapshots
+    spec = figure(at, "ht_anim")
+    names = [f["name"] for f in spec["frames"]]
+    assert len(names) == MAX_FRAMES and names[0] == "0" and names[-1] == "200"
+    gaps = np.diff([int(n) for n in names])
+    assert gaps.min() >= 1 and gaps.max() <= 2 * np.median(gaps)  # spread evenly over the kept steps
+    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names  # the slider says the step
+    assert [f["traces"] for f in spec["frames"]][-1] == [2, 3, 4]  # the students, after the two teacher bars
+    res = ht.head_tail(steps=200)
+    last = np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"]])
+    np.testing.assert_allclose(last, res.fit.frames[:, -1], rtol=1e-6)  # float32 of the final students
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures skip plotly's validation when built: what the page ships must still be valid."""
+    at = page()
+    for key in CHARTS:
+        spec = figure(at, key)
+        checked = go.Figure(spec)  # raises ValueError on any invalid property, in the frames too
+        assert len(checked.data) == len(spec["data"]) and len(checked.frames) == len(spec.get("frames", [])), key
 
 
 # --------------------------------------------------------------------------- controls change the figures
