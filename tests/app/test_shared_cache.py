@@ -1,0 +1,65 @@
+"""The lesson pages compute their fit and build their figures once per configuration for every
+session: in a classroom, forty students moving the same slider to the same values hit one cache
+entry. Each case uses a configuration no other test uses, so the first session is a cache miss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kdviz.experiments import head_tail as ht
+from kdviz.experiments import mode_seeking as ms
+from kdviz.experiments import optimal_transport as otl
+from kdviz.plots import head_tail as ht_plots
+from kdviz.plots import mode_seeking as ms_plots
+from kdviz.plots import optimal_transport as ot_plots
+
+PAGES = Path(__file__).resolve().parents[2] / "pages"
+TIMEOUT = 300  # s: an uncached fit on a loaded 2-core machine
+CASES = {  # page: (experiment module, its entry point, its biggest figure, a configuration no other test uses)
+    "mode_seeking": (ms, "mode_seeking", (ms_plots, "fit_animation"), {"ms_mu0": "-2.3", "ms_steps": "150"}),
+    "head_tail": (ht, "head_tail", (ht_plots, "animation_figure"), {"ht_seed": "17", "ht_steps": "130"}),
+    "optimal_transport": (otl, "transport_lesson", (ot_plots, "iterations_figure"), {"ot_n": "35", "ot_eps": "0.05"}),
+}
+
+
+def count_calls(monkeypatch, module, name: str) -> list:
+    calls = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    return calls
+
+
+def session(page: str, query: dict) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def specs(at: AppTest) -> list[str]:
+    return [c.proto.spec for c in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", list(CASES))
+def test_a_second_session_with_the_same_configuration_reuses_the_first_sessions_fit_and_figures(page, monkeypatch):
+    module, entry, (plots, figure), query = CASES[page]
+    fits, builds = count_calls(monkeypatch, module, entry), count_calls(monkeypatch, plots, figure)
+    first = session(page, query)
+    second = session(page, query)
+    assert not first.exception and not second.exception
+    assert (len(fits), len(builds)) == (1, 1), f"{page}: {fits} fits, {builds} figure builds for one configuration"
+    assert specs(first) == specs(second) and len(specs(first)) >= 4
+
+
+def test_another_configuration_is_computed_anew_and_leaves_the_cached_figures_unchanged(monkeypatch):
+    module, entry, _, query = CASES["optimal_transport"]
+    before = specs(session("optimal_transport", query))
+    calls = count_calls(monkeypatch, module, entry)
+    other = session("optimal_transport", {**query, "ot_order": "1"})
+    again = session("optimal_transport", query)
+    assert len(calls) == 1  # the new configuration only
+    assert specs(again) == before and specs(other) != before
+    assert json.loads(before[0])["data"]  # real figures, not empty placeholders
