@@ -69,6 +69,17 @@ def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 
                 xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)), **extra)
 
 
+def two_panels(x: str, y1: str, y2: str, *, spacing: float = 0.1, **xaxis) -> dict:
+    """Layout axes of two side-by-side panels (what ``make_subplots(1, 2, horizontal_spacing=spacing)``
+    builds, at a fraction of its cost), both x axes titled ``x`` and given ``xaxis``; traces of the
+    right panel take ``xaxis="x2", yaxis="y2"``."""
+    width = (1 - spacing) / 2
+    return dict(xaxis=dict(domain=[0, width], anchor="y", title=dict(text=x), **xaxis),
+                yaxis=dict(domain=[0, 1], anchor="x", title=dict(text=y1)),
+                xaxis2=dict(domain=[1 - width, 1], anchor="y2", title=dict(text=x), **xaxis),
+                yaxis2=dict(domain=[0, 1], anchor="x2", title=dict(text=y2)))
+
+
 def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
     """``go.Figure`` from plain dicts without plotly's per-property validation.
 
@@ -108,9 +119,8 @@ def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration
                           yanchor="top", pad=dict(t=10, r=10), buttons=[play, pause])],
         sliders=[dict(active=0, x=0.16, y=-0.12, len=0.84, xanchor="left", yanchor="top", pad=dict(t=10),
                       currentvalue=dict(prefix=prefix, visible=True),
-                      steps=[dict(label=str(lab), method="animate",
-                                  args=[[str(lab)], dict(mode="immediate", frame=frame(0), transition=dict(duration=0))])
-                             for lab in labels])])
+                      steps=[dict(label=str(lab), method="animate", args=[[str(lab)], dict(
+                          mode="immediate", frame=frame(0), transition=dict(duration=0))]) for lab in labels])])
 
 
 def animate(fig: go.Figure, frames: Sequence[Sequence[go.BaseTraceType]], labels: Sequence[str],

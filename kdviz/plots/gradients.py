@@ -1,4 +1,4 @@
-"""Figures of the "Gradients" lesson from a :class:`GradientsResult` (dict-built, like head_tail)."""
+"""Figures of the "Gradients" lesson from a :class:`GradientsResult` (dict-built and unvalidated, like head_tail)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
-from kdviz.plots.common import TEACHER_COLOR, color, label
+from kdviz.plots.common import TEACHER_COLOR, color, figure, label
 from kdviz.plots.head_tail import grid_axes, layout
 
 STUDENT_COLOR = "#555555"
@@ -50,7 +50,7 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
                                    showarrow=False, font=dict(size=12))])
     lay["xaxis"].update(type="log", exponentformat="power", range=[np.log10(res.q[0]), 0])
     lay["yaxis"].update(tickvals=tickvals, ticktext=ticktext, zeroline=False)
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)
 
 
 def logit_figure(res: GradientsResult) -> go.Figure:
@@ -84,4 +84,4 @@ def logit_figure(res: GradientsResult) -> go.Figure:
     lay["xaxis2"]["title"] = dict(text="classes sorted by teacher probability (rank 1 = most likely)")
     lay["yaxis"].update(type="log", exponentformat="power", title=dict(text="probability (log)"))
     lay["yaxis2"]["title"] = dict(text="gradient dD/dz per logit")
-    return go.Figure(dict(data=data, layout=lay))
+    return figure(data, lay)

@@ -13,7 +13,7 @@ from plotly.colors import sequential
 
 from kdviz.experiments.mode_seeking import ModeSeekingResult
 from kdviz.plots.common import (TEACHER_COLOR, TEACHER_FILL, animation_controls, color, f32, figure, frame_indices,
-                                label, layout)
+                                label, layout, two_panels)
 
 VIRIDIS = [[i / (len(sequential.Viridis) - 1), c] for i, c in enumerate(sequential.Viridis)]  # as plotly expands it
 MAX_POINTS = 256  # curves are drawn on at most this many grid points (keeps the animation JSON small)
@@ -124,11 +124,8 @@ def parameter_paths(res: ModeSeekingResult) -> go.Figure:
                            line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
         notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=float(v), xanchor="right",
                           yanchor="top", showarrow=False))
-    lay = layout(height=360, shapes=shapes, annotations=notes)  # the panels of make_subplots(1, 2, spacing 0.1)
-    lay.update(xaxis=dict(domain=[0, 0.45], anchor="y", title=dict(text="step")),
-               yaxis=dict(domain=[0, 1], anchor="x", title=dict(text="student mean μ")),
-               xaxis2=dict(domain=[0.55, 1], anchor="y2", title=dict(text="step")),
-               yaxis2=dict(domain=[0, 1], anchor="x2", title=dict(text="student std σ")))
+    lay = layout(height=360, shapes=shapes, annotations=notes)
+    lay.update(two_panels("step", "student mean μ", "student std σ"))
     return figure(data, lay)
 
 
@@ -155,7 +152,8 @@ def landscape_figure(res: ModeSeekingResult) -> go.Figure:
                          mode="markers", marker=dict(symbol="x", size=12, color="white",
                                                      line=dict(width=1, color="black"))))
     data.append(dict(type="scatter", x=[float(res.global_min[0])], y=[float(res.global_min[1])], name="global minimum",
-                     mode="markers", marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
+                     mode="markers",
+                     marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
     lay = layout(x="student mean μ", y="student std σ (log scale)", height=480)
     lay["yaxis"].update(_log_axis(log_ticks(float(res.land_sigmas[0]), float(res.land_sigmas[-1]))))
     lay["xaxis"]["range"] = [float(res.land_mus[0]), float(res.land_mus[-1])]
