@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls, color, figure,
-                                label)
+from kdviz.plots.common import (FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls, color, f32,
+                                figure, label)
 
 STUDENT_COLOR = "#e6550d"  # the student's density (not a divergence colour)
 TOP_HEIGHT = 260  # px of the density panel
@@ -166,9 +166,10 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
                          marker=dict(size=11, color=col, line=dict(color="white", width=1.5)),
                          showlegend=False, hoverinfo="skip", xaxis=f"x{b}", yaxis=f"y{b}"))
     frames, labels = [], []
+    students = f32(res.students)
     for i in frames_at:
         s = float(res.shifts[i])
-        frame = [dict(type="scatter", x=res.x, y=res.students[i])]
+        frame = [dict(type="scatter", y=students[i])]  # x stays that of trace 1
         for k, a, b in markers:
             frame.append(dict(type="scatter", x=[s], y=[_on_curve(res, k, i, res.values[k])]))
             frame.append(dict(type="scatter", x=[s], y=[_on_curve(res, k, i, np.abs(res.grads[k]))]))
