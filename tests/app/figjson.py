@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 
-import json
-
 import numpy as np
+import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
 
 
@@ -36,3 +36,16 @@ def figure(at: AppTest, key: str) -> dict:
     charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
     assert len(charts) == 1, f"no chart {key}"
     return json.loads(charts[0].proto.spec)
+
+
+def validated(spec: dict) -> go.Figure:
+    """``spec`` rebuilt through plotly's validation, frames included (raises ValueError on any invalid
+    property). kdviz builds its figures unvalidated for speed: what a page ships must still pass."""
+    fig = go.Figure(spec)
+    assert len(fig.data) == len(spec["data"]) and len(fig.frames) == len(spec.get("frames", []))
+    return fig
+
+
+def shipped(at: AppTest) -> dict[str, dict]:
+    """Every plotly chart of the page as ``{widget key: figure JSON}``."""
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}

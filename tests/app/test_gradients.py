@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from figjson import arr, figure
+from figjson import arr, figure, shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient
@@ -49,6 +49,14 @@ def test_every_preset_runs_and_the_top_panel_shows_its_teacher_sorted_by_probabi
     assert not at.exception
     shown = arr(trace(figure(at, "gr_logits"), "teacher p")["y"])
     np.testing.assert_allclose(shown, np.sort(teacher(preset)[1])[::-1], rtol=1e-12)
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures are built without plotly's validation: what the page ships must still pass it."""
+    charts = shipped(page())
+    assert len(charts) == 2
+    for spec in charts.values():
+        validated(spec)
 
 
 def test_p_star_moves_the_marker_and_tvd_switches_off_exactly_at_q_equal_p():

@@ -5,8 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
-from figjson import all_finite, arr
+from figjson import all_finite, arr, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.experiments import optimal_transport as otl
@@ -100,6 +99,5 @@ def test_tiny_epsilon_warns_about_convergence_and_every_figure_stays_finite():
     assert len(names) == min(MAX_FRAMES, len(res.history_iters)) >= 40  # geometric frames over the 1000 iterations
     assert names[0].startswith(f"{res.history_iters[0]} ·") and names[-1].startswith(f"{res.n_iter} ·")
     assert [s["label"] for s in anim["layout"]["sliders"][0]["steps"]] == names
-    for key in CHARTS:  # built without plotly's validation: what ships must still be valid
-        checked = go.Figure(spec(at, key))
-        assert len(checked.frames) == len(spec(at, key).get("frames", [])), key
+    for key in CHARTS:  # built without plotly's validation: what ships must still pass it
+        validated(spec(at, key))

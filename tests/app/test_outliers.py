@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import numpy as np
-from figjson import arr, figure
+from figjson import arr, figure, shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import get_spec
@@ -49,6 +49,14 @@ def test_defaults_render_both_charts_forward_kl_pulled_and_tvd_not():
     assert len(w) == ol.SWEEP_N and fkl_mu[-1] > 1.5 and tvd_mu[-1] < 0.25 * fkl_mu[-1]
     assert "move less than a quarter as far as forward KL" in at.info[0].value
     assert any("coincide" in c.value for c in at.caption)  # RKL, skew KL and JSD lie on top of each other
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures are built without plotly's validation: what the page ships must still pass it."""
+    charts = shipped(page())
+    assert len(charts) == len(CHARTS)
+    for spec in charts.values():
+        validated(spec)
 
 
 def test_raising_the_outlier_weight_grows_the_bump_and_pulls_forward_kl_further():

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from figjson import all_finite, arr
+from figjson import all_finite, arr, shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import get_spec
@@ -51,6 +51,14 @@ def test_defaults_run_and_show_log2_plateau_for_jsd_with_the_takeaway_of_the_def
     assert any("Forward KL" in w.value for w in at.warning)
     fkl = [t for t in fig["data"] if t.get("name") == f"{get_spec('fkl').label} = ∞"]
     assert len(fkl) == 1 and set(arr(fkl[0]["y"])) == {res.ceiling(res.index("fkl"))}
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures are built without plotly's validation: what the page ships must still pass it."""
+    charts = shipped(page())
+    assert len(charts) == 1
+    for spec in charts.values():
+        validated(spec)
 
 
 def test_moving_the_shift_slides_the_student_and_the_markers():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from figjson import shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import DIVERGENCES
@@ -132,6 +133,14 @@ def test_page_defaults_fit_a_gaussian_under_forward_and_reverse_kl():
     names = [f["name"] for f in figure(at, "pg_anim")["frames"]]
     assert len(names) == min(pg.MAX_FRAMES, PLOT_FRAMES) and names[0] == "0"
     assert names[-1] == str(at.slider(key="pg_steps").value)
+
+
+def test_every_chart_as_shipped_passes_plotlys_validation():
+    """The figures are built without plotly's validation: what the page ships must still pass it."""
+    charts = shipped(AppTest.from_file(PAGE, default_timeout=TIMEOUT).run())
+    assert len(charts) == 4
+    for spec in charts.values():
+        validated(spec)
 
 
 def test_page_builds_one_widget_per_registry_parameter_and_flag_of_the_chosen_divergences():
