@@ -351,8 +351,6 @@ async def main_async(args) -> int:
             else:
                 chosen.append((w if w == MINIMAL else page.url_pathname, page))
         print(f"load: {os.getloadavg()[0]:.1f} (1-min load average before the run; 2 cores)")
-        if os.environ.get("BENCH_CACHE_FIGURES") == "1":
-            print("EXPERIMENT: BENCH_CACHE_FIGURES=1, the lessons' figure functions are wrapped in st.cache_resource")
         for name, page in chosen:
             res = await run_phase(base_url, name, [page], args, proc.pid, monitor)
             phases.append(res)

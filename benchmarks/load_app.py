@@ -45,23 +45,4 @@ def _navigation_with_minimal(pages, *args, **kwargs):
 st.Page = _root_page
 st.navigation = _navigation_with_minimal
 
-# Experiment, off by default: BENCH_CACHE_FIGURES=1 wraps every figure function of the lessons'
-# plot modules in st.cache_resource (shared by all sessions), to measure what caching the figures
-# (not only the fit) would save. Not how the app runs: the benchmark prints the flag when used.
-if os.environ.get("BENCH_CACHE_FIGURES") == "1" and not getattr(st, "_bench_figures_cached", False):
-    import importlib
-    import inspect
-
-    import plotly.graph_objects as go
-
-    for mod_name in ("mode_seeking", "head_tail", "optimal_transport"):
-        try:
-            mod = importlib.import_module(f"kdviz.plots.{mod_name}")
-        except ImportError:
-            continue
-        for fname, fn in list(vars(mod).items()):
-            if (inspect.isfunction(fn) and fn.__module__ == mod.__name__ and not fname.startswith("_")
-                    and inspect.signature(fn).return_annotation in (go.Figure, "go.Figure")):
-                setattr(mod, fname, st.cache_resource(max_entries=64, show_spinner=False)(fn))
-    st._bench_figures_cached = True
 runpy.run_path(str(APP), run_name="__main__")
