@@ -194,7 +194,9 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
     lay["xaxis"]["range"] = [float(res.x.min()) - 1, float(res.x.max()) + 1]
     lay["yaxis"]["range"] = [0, 1.08 * float(max(res.p.max(), ys.max()))]
     lay["margin"]["b"] = 110
-    # each frame only replaces the students' y values (the traces after the two teacher bars)
-    frames = [dict(name=lab, traces=list(range(2, 2 + K)), data=[dict(type="scatter", y=ys[k, f]) for k in range(K)])
+    # each frame replaces the students' y values; the two teacher bar traces come along unchanged: left
+    # out of the frames, plotly.js drops them from the plot when a frame plays (redraw=False)
+    frames = [dict(name=lab, traces=list(range(2 + K)),
+                   data=[dict(type="bar"), dict(type="bar")] + [dict(type="scatter", y=ys[k, f]) for k in range(K)])
               for f, lab in enumerate(labels)]
     return figure(data, lay, frames)
