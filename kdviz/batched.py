@@ -79,7 +79,7 @@ class BatchedLoss:
             self.akl_head[k] = akl_split(self.p, self.p, mu)["head_mask"].to(dtype)
         self.uses["akl"] = bool(akl)
         self.pairs = self._pair_table(pairs, K, dtype)
-        self.fused = any(self.uses.values()) or self.pairs is not None
+        self.fused = len(self.other) < K  # some row is scored here (possibly as exactly 0, e.g. JSD at beta = 0)
         self.other_rows = torch.tensor([k for k, *_ in self.other], dtype=torch.long)
 
     def _w1_support(self, x: torch.Tensor) -> bool:

@@ -131,3 +131,12 @@ def test_gaussian_log_density_gradient_equals_autograd_of_the_plain_formula(fixe
     (g_ref,) = torch.autograd.grad((ref * weights).sum(), params)
     torch.testing.assert_close(g_got, g_ref, rtol=1e-11, atol=1e-11)
     assert torch.autograd.gradcheck(student.log_prob, (params[:2].detach().requires_grad_(True),))
+
+
+@pytest.mark.parametrize("name, params", [("jsd", {"beta": 0.0}), ("jsd", {"beta": 1.0}), ("skl", {"alpha": 1.0})])
+def test_a_divergence_that_is_identically_zero_alone_still_backpropagates_a_zero_gradient(name, params):
+    log_p = GaussianMixture().log_prob(GRID)
+    log_q = _student_rows(1).requires_grad_(True)
+    vals = BatchedLoss(log_p, [name], _kwargs([name], params))(log_q)
+    vals.sum().backward()
+    assert float(vals) == 0.0 and float(log_q.grad.abs().max()) == 0.0
