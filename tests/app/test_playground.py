@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from figjson import shipped, validated
+from figjson import arr, shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import DIVERGENCES
@@ -96,10 +96,10 @@ def test_loss_curves_stop_at_a_divergence_and_contain_no_nan():
     res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"), steps=5)
     for relative in (False, True):
         for log_y in (False, True):
-            fig = plots.loss_curves(res, relative=relative, log_y=log_y)
-            ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data])
+            traces = plots.loss_curves(res, relative=relative, log_y=log_y).to_dict()["data"]
+            ys = np.concatenate([arr(t["y"]) for t in traces])
             assert np.isfinite(ys).all() and len(ys) > 0
-            assert [t.name.endswith("(stops at step 0)") for t in fig.data] == [False, True]
+            assert [t["name"].endswith("(stops at step 0)") for t in traces] == [False, True]
 
 
 def test_log_ladder_covers_each_wide_parameter_range_and_includes_the_default():
@@ -202,8 +202,8 @@ def test_a_learning_rate_that_throws_sigma_past_float_range_stops_the_sigma_curv
     t = int(res.flat_from[0])
     assert 0 < t <= 100 and res.shown_until[0] == t
     assert any(m.startswith("Forward KL: at step") for m in pg.run_notes(res))
-    fig = plots.parameter_paths(res)
-    ys = np.concatenate([np.asarray(tr.y, dtype=float) for tr in fig.data])
+    traces = plots.parameter_paths(res).to_dict()["data"]
+    ys = np.concatenate([arr(tr["y"]) for tr in traces])
     assert np.isfinite(ys).all()  # ...but no inf reaches the figure
-    assert len(fig.data[0].x) == t
+    assert len(arr(traces[0]["x"])) == t
     assert "flat" in pg.takeaway(res)
