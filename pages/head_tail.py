@@ -26,13 +26,14 @@ def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, s
 
 
 @st.fragment
-def paper_panels(res, steps):
+def paper_panels(res, steps, run_args):
     """The step-N slider reruns only this part of the page."""
     compare = st.slider("Compare step 1 with step", 1, steps, steps, key="ht_compare", bind="query-params")
     shown = int(res.fit.frame_steps[res.frame_index(compare)])
     if shown != compare:
         st.caption(f"Only {len(res.fit.frame_steps)} snapshots are kept for this size; showing step {shown}.")
-    st.plotly_chart(plots.bars_figure(res, 1, compare), key="ht_bars")
+    st.plotly_chart(ui.shared_figure(("ht_bars", run_args, compare), lambda: plots.bars_figure(res, 1, compare)),
+                    key="ht_bars")
 
 
 with st.sidebar:
@@ -88,7 +89,8 @@ if lr > LARGE_LR[optimizer]:
     st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS[optimizer]}: the fits may oscillate "
                "or diverge.")
 
-res, figs = run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu)
+run_args = (preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu)
+res, figs = run(*run_args)
 bad = [f"{get_spec(nm).label} (step {t})" for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
 if bad:
     zeros = int((res.p == 0).sum())
@@ -98,14 +100,15 @@ if res.head_mask.all():
     st.warning(f"With μ = {mu:g} every class is head: there is no tail to compare.")
 
 st.subheader("The paper's panels: step 1 vs step N")
-paper_panels(res, steps)
+paper_panels(res, steps, run_args)
 
 st.subheader("Where does the error go?")
 st.plotly_chart(figs["errors"], key="ht_errors")
 share_n = st.slider("Head share over the first n steps", 1, min(steps, 100), min(10, steps), key="ht_share_n",
                     bind="query-params")
 chart, text = st.columns([3, 2])
-chart.plotly_chart(plots.share_figure(res, share_n), key="ht_share")
+chart.plotly_chart(ui.shared_figure(("ht_share", run_args, share_n), lambda: plots.share_figure(res, share_n)),
+                   key="ht_share")
 summary = ht.takeaway(res, share_n)
 with text:
     ui.takeaway(summary)

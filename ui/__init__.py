@@ -31,6 +31,20 @@ if PagesManager is not None and PagesManager.uses_pages_directory:
     st.rerun()
 
 
+@st.cache_resource(max_entries=4 * CACHE_ENTRIES, show_spinner=False)
+def _shared_figure(key: tuple, _build):
+    return _build()
+
+
+def shared_figure(key: tuple, build):
+    """``build()`` once per ``key`` for every session, the result shared read-only (never modify it).
+
+    For figures that depend on a cached run *and* on a secondary control (``key`` must hold the
+    page, the figure's name, the run's arguments and the control's value): a classroom moving
+    that control to the same values builds each figure once."""
+    return _shared_figure(key, build)
+
+
 def lesson_header(title: str, intro: str, formulas: Sequence[str] = ()) -> None:
     """Title, two or three sentences on what to look at, and the registry formulas of ``formulas``."""
     st.title(title)
