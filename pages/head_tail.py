@@ -21,8 +21,8 @@ def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, s
     res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
                        dirichlet_seed=dirichlet_seed, values=values, init=init, seed=seed,
                        optimizer=optimizer, lr=lr, steps=steps, mu=mu)
-    return res, {"errors": plots.error_curves(res), "weights": plots.weights_figure(res),
-                 "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)}
+    return res, ui.ship({"errors": plots.error_curves(res), "weights": plots.weights_figure(res),
+                         "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)})
 
 
 @st.fragment

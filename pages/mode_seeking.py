@@ -21,9 +21,9 @@ def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_si
     sessions: a classroom moving the same slider to the same values builds each figure once."""
     res = ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
                           fixed_sigma=fixed_sigma, landscape_name=landscape_name)
-    return res, {"anim": plots.fit_animation(res), "final": plots.final_fits(res),
-                 "loss_log": plots.loss_curves(res), "loss_normalised": plots.loss_curves(res, normalised=True),
-                 "params": plots.parameter_paths(res), "landscape": plots.landscape_figure(res)}
+    return res, ui.ship({"anim": plots.fit_animation(res), "final": plots.final_fits(res),
+                         "loss_log": plots.loss_curves(res), "loss_normalised": plots.loss_curves(res, normalised=True),
+                         "params": plots.parameter_paths(res), "landscape": plots.landscape_figure(res)})
 
 
 @st.fragment

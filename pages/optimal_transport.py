@@ -14,9 +14,9 @@ def run(preset, n, epsilon, order):
     """The transport problems and their figures, once per configuration, shared read-only by all
     sessions: a classroom moving the same slider to the same values builds each figure once."""
     res = otl.transport_lesson(preset, n, epsilon, order)
-    return res, {"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),
-                 "iters": plots.iterations_figure(res), "eps": plots.epsilon_figure(res),
-                 "div": plots.divergence_figure(res)}
+    return res, ui.ship({"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),
+                         "iters": plots.iterations_figure(res), "eps": plots.epsilon_figure(res),
+                         "div": plots.divergence_figure(res)})
 
 
 with st.sidebar:

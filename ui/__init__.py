@@ -11,6 +11,7 @@ import json
 from typing import Mapping, Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from kdviz.divergences import DIVERGENCES
@@ -31,9 +32,27 @@ if PagesManager is not None and PagesManager.uses_pages_directory:
     st.rerun()
 
 
+class _Shipped(go.Figure):
+    """A finished figure whose plain-dict form is made once. ``st.plotly_chart`` calls ``to_dict()``
+    on every rerun, a deep copy of every trace and animation frame: a fifth of a cached lesson
+    rerun's server time. The dict is shared and must not be modified (Streamlit only reads it)."""
+
+    def __init__(self, fig: go.Figure):
+        super().__init__()
+        self._spec = fig.to_dict()
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def ship(figs: Mapping[str, go.Figure]) -> dict[str, go.Figure]:
+    """The figures of a cached run, each turned into a shared read-only figure for st.plotly_chart."""
+    return {name: _Shipped(fig) for name, fig in figs.items()}
+
+
 @st.cache_resource(max_entries=4 * CACHE_ENTRIES, show_spinner=False)
 def _shared_figure(key: tuple, _build):
-    return _build()
+    return _Shipped(_build())
 
 
 def shared_figure(key: tuple, build):

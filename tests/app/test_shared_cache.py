@@ -63,3 +63,14 @@ def test_another_configuration_is_computed_anew_and_leaves_the_cached_figures_un
     assert len(calls) == 1  # the new configuration only
     assert specs(again) == before and specs(other) != before
     assert json.loads(before[0])["data"]  # real figures, not empty placeholders
+
+
+def test_shipped_figures_send_the_browser_exactly_the_json_of_the_figure_they_were_made_from():
+    import plotly.io as pio
+
+    _, _, _, query = CASES["optimal_transport"]
+    at = session("optimal_transport", query)
+    res = otl.transport_lesson(n=35, epsilon=0.05)
+    want = [ot_plots.plan_figure(res, "exact"), ot_plots.plan_figure(res, "sinkhorn"), ot_plots.iterations_figure(res)]
+    got = specs(at)[:3]
+    assert [json.loads(g) for g in got] == [json.loads(pio.to_json(f, validate=False)) for f in want]
