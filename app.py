@@ -1,7 +1,11 @@
 """kdviz: page configuration and navigation only (the lessons live in pages/)."""
 
+import threading
+
 import streamlit as st
 import torch
+
+from kdviz.fitting import warm_up
 
 # One script thread per browser session shares this process's 2 cores with every other session.
 # torch's default intra-op pool (one thread per core) would make concurrent fits fight over the
@@ -9,6 +13,19 @@ import torch
 # fit is as fast for a single user and scales better with many. Set once per process.
 if torch.get_num_threads() != 1:
     torch.set_num_threads(1)
+
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_in_background() -> threading.Thread:
+    """Once per server process: the one-off costs of a first fit (importing torch._dynamo, ~1.5 s)
+    are paid in the background while the first visitor reads the home page."""
+    thread = threading.Thread(target=warm_up, name="kdviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_up_in_background()
 
 st.set_page_config(page_title="kdviz", page_icon=":material/ssid_chart:", layout="wide",
                    initial_sidebar_state="expanded",

@@ -18,6 +18,7 @@ import torch
 from kdviz import numerics as nx
 from kdviz.batched import BatchedLoss
 from kdviz.divergences import akl_split, divergence_from_log, get_spec
+from kdviz.families import SoftmaxStudent
 from kdviz.transport import support
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -258,3 +259,12 @@ def fit_one_at_a_time(log_p, student, start, names, config: FitConfig = FitConfi
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
     _freeze_after_divergence(result)
     return result
+
+
+def warm_up() -> None:
+    """Pay the one-off costs of a process's first fit: ``torch.optim`` imports ``torch._dynamo`` when
+    the first optimizer is made (about 1.5 s here), plus the first calls of every op. The app runs
+    this in a background thread at server start, so the first student does not wait for it."""
+    student = SoftmaxStudent(4, "uniform")
+    log_p = torch.log(torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64))
+    fit(log_p, student, student.init_params(), ["fkl", "tvd", "jsd"], FitConfig(steps=2, n_frames=2))

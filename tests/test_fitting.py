@@ -219,3 +219,11 @@ def test_fit_rejects_no_divergence_and_unknown_names():
         fit(log_p, student, student.init_params(), [])
     with pytest.raises(ValueError, match="unknown divergence"):
         fit(log_p, student, student.init_params(), ["fkl", "kl"])
+
+
+def test_warm_up_runs_a_tiny_fit_and_leaves_the_thread_count_alone():
+    from kdviz.fitting import warm_up
+
+    before = torch.get_num_threads()
+    warm_up()
+    assert torch.get_num_threads() == before
