@@ -149,7 +149,7 @@ class _FusedLoss(torch.autograd.Function):
             diff = q - p  # (K, V)
             if uses["tvd"] or uses["akl"]:
                 gap = diff.abs()
-                total = gap.sum(-1)  # (K,) 2 TVD
+                total = gap.sum(-1)  # (K,) = 2 TVD
         if uses["fkl"] or uses["rkl"]:
             c_fkl, c_rkl = loss.akl_weights(gap, total) if uses["akl"] else (loss.coef["fkl"], loss.coef["rkl"])
             d = log_q - loss.log_p
@@ -170,9 +170,9 @@ class _FusedLoss(torch.autograd.Function):
             hi = torch.maximum(u, v)
             log_m = hi + torch.log1p(nx.exp(torch.minimum(u, v) - hi))  # logaddexp; the teacher is finite
             f = nx.exp(log_f)
-            diff = log_f - log_m
-            out = out.index_add(0, grp["rows"], grp["coef"] * (f * diff).sum(-1))
-            saved["pairs"] = (f, diff, u - log_m, v - log_m)
+            log_ratio = log_f - log_m
+            out = out.index_add(0, grp["rows"], grp["coef"] * (f * log_ratio).sum(-1))
+            saved["pairs"] = (f, log_ratio, u - log_m, v - log_m)
         ctx.loss, ctx.saved = loss, saved
         return out
 
@@ -192,8 +192,8 @@ class _FusedLoss(torch.autograd.Function):
             grad[:, :-1] += q[:, :-1] * tail * (loss.coef["w1"][:, None] * g_rows)
         if "pairs" in s:
             grp = loss.pairs
-            f, diff, u_rel, v_rel = s["pairs"]
+            f, log_ratio, u_rel, v_rel = s["pairs"]
             # log q is log f (f_is_q = 1) or log g (f_is_q = 0) of the pair
-            d_log_q = grp["f_is_q"] * f * (diff + 1.0 - nx.exp(u_rel)) - (1.0 - grp["f_is_q"]) * f * nx.exp(v_rel)
+            d_log_q = grp["f_is_q"] * f * (log_ratio + 1.0 - nx.exp(u_rel)) - (1.0 - grp["f_is_q"]) * f * nx.exp(v_rel)
             grad = grad.index_add(0, grp["rows"], d_log_q * (grp["coef"] * grad_out[grp["rows"]])[:, None])
         return grad, None
