@@ -1,4 +1,4 @@
-"""kdviz: page configuration and navigation only (the lessons live in pages/)."""
+"""kdviz: page configuration, navigation and the fit engine's warm-up only (the lessons live in pages/)."""
 
 import threading
 
@@ -13,7 +13,6 @@ from kdviz.fitting import warm_up
 # fit is as fast for a single user and scales better with many. Set once per process.
 if torch.get_num_threads() != 1:
     torch.set_num_threads(1)
-
 
 
 @st.cache_resource(show_spinner=False)

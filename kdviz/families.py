@@ -255,7 +255,7 @@ class _GaussianLogProb(torch.autograd.Function):
 
         dL/dmu = sum(g_z s) / sigma,    dL/dlog sigma = sum(g_z s^2).
 
-    ``tests/test_families.py`` checks it against autograd through the plain formula (gradcheck).
+    ``tests/test_batched.py`` checks it against autograd through the plain formula (and gradcheck).
     """
 
     @staticmethod
