@@ -160,13 +160,18 @@ def test_overlap_rejects_bad_input_with_a_value_error(kwargs):
         ov.overlap_sweep(**kwargs)
 
 
-def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift():
-    res = ov.overlap_sweep()
+def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift_and_one_at_the_pages_shift():
+    res = ov.overlap_sweep(shift=3.03)  # between two swept shifts
     fig = ov_plots.lesson_figure(res)
     validated(fig)
     assert len(fig.frames) == ov_plots.MAX_FRAMES
-    last = json.loads(fig.to_json())["frames"][-1]
-    np.testing.assert_allclose(typed(last["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
+    spec = json.loads(fig.to_json())
+    np.testing.assert_allclose(typed(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
+    slider = spec["layout"]["sliders"][0]
+    assert slider["steps"][slider["active"]]["label"] == "3.03"  # the slider starts where the page is
+    now = next(f for f in spec["frames"] if f["name"] == "3.03")
+    np.testing.assert_allclose(typed(now["data"][0]["y"]), res.q, rtol=1e-6)
+    assert [f["name"] for f in spec["frames"]] == sorted((f["name"] for f in spec["frames"]), key=float)
     jsd_line = [s for s in fig.layout.shapes if s.yref == "y2" and s.line.dash == "dash"]
     assert jsd_line and jsd_line[0].y0 == pytest.approx(LOG2)
     assert finite_json(fig)

@@ -94,7 +94,8 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
     plot_height = TOP_HEIGHT + TOP_GAP + K * ROW_HEIGHT + (K - 1) * GAP
     height = plot_height + MARGIN_T + MARGIN_B
     axes, ids = _axes(K, plot_height)
-    frames_at = np.linspace(0, len(res.shifts) - 1, min(MAX_FRAMES, len(res.shifts))).round().astype(int)
+    # swept frames, one place kept for the page's own shift (added below)
+    frames_at = np.linspace(0, len(res.shifts) - 1, min(MAX_FRAMES - 1, len(res.shifts))).round().astype(int)
     ymax = 1.1 * max(res.p.max(), res.students.max(), res.q.max())
     axes["xaxis"]["range"] = [float(res.x[0]), float(res.x[-1])]
     axes["yaxis"]["range"] = [0, float(ymax)]
@@ -175,9 +176,23 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
             frame.append(dict(type="scatter", x=[s], y=[_on_curve(res, k, i, np.abs(res.grads[k]))]))
         frames.append(frame)
         labels.append(f"{s:.2f}")
+    # The page's own shift is a frame too (the slider starts on it and reads what the page says),
+    # replacing a swept frame whose label would be the same.
+    current = [dict(type="scatter", y=f32(res.q))]
+    for m in range(1, len(data) - first_marker, 2):
+        current += [dict(type="scatter", x=[res.shift], y=data[first_marker + m - 1]["y"]),
+                    dict(type="scatter", x=[res.shift], y=data[first_marker + m]["y"])]
+    label_now = f"{res.shift:.2f}"
+    if label_now in labels:
+        at = labels.index(label_now)
+        frames[at] = current
+    else:
+        at = int(np.searchsorted(res.shifts[frames_at], res.shift))
+        frames.insert(at, current)
+        labels.insert(at, label_now)
     traces = [1] + list(range(first_marker, first_marker + 2 * K))
     controls = animation_controls(labels, prefix="shift s = ", duration_ms=80)
-    controls["sliders"][0]["active"] = int(np.abs(res.shifts[frames_at] - res.shift).argmin())
+    controls["sliders"][0]["active"] = at
     # animate() places its controls in paper units (-0.12): put them 50 px under the last row, and
     # the slider's "shift s = ..." readout at its right end, clear of the buttons
     controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -50 / plot_height
