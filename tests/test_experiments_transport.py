@@ -1,7 +1,6 @@
 """Experiments of the "Overlap, JSD and Wasserstein" and "Optimal transport and Sinkhorn" lessons,
 and their figures: saturation of JSD, linear Wasserstein, Sinkhorn -> W, bias, debiasing."""
 
-import base64
 import dataclasses
 import json
 import math
@@ -11,6 +10,7 @@ import ot
 import plotly.graph_objects as go
 import pytest
 import torch
+from figjson import all_finite, arr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
@@ -26,25 +26,9 @@ from kdviz.plots.common import MAX_FRAMES
 LOG2 = math.log(2)
 
 
-def typed(v) -> np.ndarray:
-    """A plotly JSON array (plain list or base64 typed array) as numpy."""
-    if isinstance(v, dict):
-        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-        return out.reshape([int(n) for n in v["shape"].split(",")]) if "shape" in v else out  # "40, 40"
-    return np.asarray(v, dtype=float)
-
-
 def finite_json(fig: go.Figure) -> bool:
     """True if no number in the figure's JSON (plain or base64 typed arrays) is NaN or infinite."""
-    def ok(v) -> bool:
-        if isinstance(v, dict):
-            if "bdata" in v and "dtype" in v:
-                return bool(np.isfinite(typed(v)).all())
-            return all(ok(x) for x in v.values())
-        if isinstance(v, list):
-            return all(ok(x) for x in v)
-        return not (isinstance(v, float) and not math.isfinite(v))
-    return ok(json.loads(fig.to_json()))
+    return all_finite(json.loads(fig.to_json()))
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -166,11 +150,11 @@ def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift_
     validated(fig)
     assert len(fig.frames) == ov_plots.MAX_FRAMES
     spec = json.loads(fig.to_json())
-    np.testing.assert_allclose(typed(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
+    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
     slider = spec["layout"]["sliders"][0]
     assert slider["steps"][slider["active"]]["label"] == "3.03"  # the slider starts where the page is
     now = next(f for f in spec["frames"] if f["name"] == "3.03")
-    np.testing.assert_allclose(typed(now["data"][0]["y"]), res.q, rtol=1e-6)
+    np.testing.assert_allclose(arr(now["data"][0]["y"]), res.q, rtol=1e-6)
     assert [f["name"] for f in spec["frames"]] == sorted((f["name"] for f in spec["frames"]), key=float)
     jsd_line = [s for s in fig.layout.shapes if s.yref == "y2" and s.line.dash == "dash"]
     assert jsd_line and jsd_line[0].y0 == pytest.approx(LOG2)
@@ -270,11 +254,11 @@ def test_transport_figures_are_valid_plotly_and_show_the_current_plans(lesson):
     for fig in (exact, sink, anim, eps, div):
         validated(fig)
         assert finite_json(fig)
-    np.testing.assert_allclose(typed(exact.data[0].z), lesson.exact_plan)
-    np.testing.assert_allclose(typed(sink.data[0].z), lesson.plan)
+    np.testing.assert_allclose(arr(exact.data[0].z), lesson.exact_plan)
+    np.testing.assert_allclose(arr(sink.data[0].z), lesson.plan)
     assert len(anim.frames) == len(lesson.history_iters)
     assert anim.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True  # heatmaps need it
-    assert typed(eps.data[3].y)[0] == pytest.approx(lesson.wasserstein)
+    assert arr(eps.data[3].y)[0] == pytest.approx(lesson.wasserstein)
 
 
 def test_iterations_animation_ships_at_most_50_frames_including_the_first_and_last_iteration(lesson):
