@@ -71,31 +71,6 @@ def check_page(page, log: SessionLog) -> None:
     log.notes.update(p[:160] for p in found)
 
 
-def wait_updated(page, runs_before: int, prints_before: list, t0: float) -> tuple[float, bool]:
-    """page_latency.wait_updated, except that a chart whose data changed also counts as a rerun.
-
-    A quick (cached) rerun can go running -> notRunning within one React render: the script-state
-    attribute never shows "running" and B.script_state's run counter misses the run (seen for a few
-    % of the moves with 5 browsers on 2 cores: the page had updated, page_latency's wait timed out).
-    """
-    done_at, deadline = None, t0 + PL.CHANGE_TIMEOUT
-    while True:
-        s, now = B.script_state(page), time.perf_counter()
-        idle = s["state"] == "notRunning" and not s["skeletons"]
-        charts = [c for c in B.charts(page) if c["visible"]] if idle else []  # light polling while running
-        idle = idle and all(c["loaded"] for c in charts)
-        changed = idle and [c["fingerprint"] for c in charts] != prints_before
-        if idle and (changed or (s["runs"] > runs_before and now - t0 > 5.0)):  # no chart change: the run's end
-            done_at = done_at or now
-            if now - done_at >= PL.STABLE_S and s["since"] >= PL.STABLE_S * 1000:
-                return done_at - t0, changed
-        else:
-            done_at = None
-        if now > deadline:
-            raise TimeoutError(f"page not updated {PL.CHANGE_TIMEOUT:.0f} s after a slider change; state {s}")
-        page.wait_for_timeout(20)
-
-
 def drive(page, url: str, args, rng: random.Random, log: SessionLog) -> None:
     """Open the page, then move its first slider ``args.moves`` times, timing each update."""
     log.open_s = B.open_page(page, url, timeout=OPEN_TIMEOUT)
@@ -115,7 +90,7 @@ def drive(page, url: str, args, rng: random.Random, log: SessionLog) -> None:
         runs, prints = B.script_state(page)["runs"], B.fingerprints(page)
         t0 = time.perf_counter()
         page.keyboard.press(arrow)
-        seconds, changed = wait_updated(page, runs, prints, t0)
+        seconds, changed = PL.wait_updated(page, runs, prints, t0)
         log.moves_s.append(seconds)
         log.unchanged += not changed
         check_page(page, log)

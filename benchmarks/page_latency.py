@@ -119,17 +119,20 @@ def next_move(page, keys: list[str], seen: set) -> tuple[str, str, tuple] | None
 
 
 def wait_updated(page, runs_before: int, prints_before: list, t0: float) -> tuple[float, bool]:
-    """Seconds from ``t0`` until the page re-ran, finished, and (if it does) redrew a chart."""
+    """Seconds from ``t0`` until the page re-ran, finished, and (if it does) redrew a chart.
+
+    A changed chart counts as proof of a rerun by itself: a quick (cached) rerun can go running ->
+    notRunning within one React render, so the script-state attribute never shows "running" and
+    B.script_state's run counter misses it (seen for a few % of moves with 5 browsers on 2 cores).
+    """
     done_at, deadline = None, t0 + CHANGE_TIMEOUT
     while True:
-        s = B.script_state(page)
-        now = time.perf_counter()
-        finished = s["runs"] > runs_before and s["state"] == "notRunning" and not s["skeletons"]
-        if finished:  # only then read the charts (keeps the polling light)
-            charts = [c for c in B.charts(page) if c["visible"]]
-            finished = all(c["loaded"] for c in charts)
-        changed = finished and [c["fingerprint"] for c in charts] != prints_before
-        if finished and (changed or now - t0 > 5.0):  # a change that alters no chart: take the run's end
+        s, now = B.script_state(page), time.perf_counter()
+        idle = s["state"] == "notRunning" and not s["skeletons"]
+        charts = [c for c in B.charts(page) if c["visible"]] if idle else []  # light polling while running
+        idle = idle and all(c["loaded"] for c in charts)
+        changed = idle and [c["fingerprint"] for c in charts] != prints_before
+        if idle and (changed or (s["runs"] > runs_before and now - t0 > 5.0)):  # no chart change: the run's end
             done_at = done_at or now
             if now - done_at >= STABLE_S and s["since"] >= STABLE_S * 1000:
                 return done_at - t0, changed
