@@ -26,7 +26,6 @@ import json
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser import free_port  # noqa: E402
 from st_client import Page, RunResult, SessionDropped, StreamlitClient, fetch_pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,12 +116,6 @@ class RssMonitor(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(entry: Path, port: int, log_path: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
