@@ -26,14 +26,14 @@ def run(**kwargs):
 @st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner=False)
 def figures(run_key: str, _res) -> dict:
     """The figures that depend on the run only, built once per configuration and shared read-only
-    (plotly's validation of the animation costs more than unpickling the cached fit). ``run_key``
-    identifies the run; ``_res`` (its result) is not hashed."""
+    by all sessions (as the lessons' ``ui.ship``). ``run_key`` identifies the run; ``_res`` (its
+    result) is not hashed."""
     figs = {"anim": plots.fit_animation(_res), "final": plots.final_fits(_res)}
     if _res.mu is not None:
         figs["params"] = plots.parameter_paths(_res)
     if _res.fit.head_error is not None:
         figs["headtail"] = plots.head_tail_errors(_res)
-    return figs
+    return ui.ship(figs)
 
 
 @st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Timing three steps...")
