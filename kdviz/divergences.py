@@ -32,21 +32,20 @@ __all__ = [
     "akl_split",
     "divergence",
     "divergence_from_log",
+    "logit_grad",
     "validate_distribution",
+    "value_and_grad",
 ]
+
+NEG_INF = float("-inf")
 
 
 # --------------------------------------------------------------------------- building blocks
-def _kl(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
-    r"""KL(a || b) = sum_i a_i (log a_i - log b_i) from log-probabilities, ``0 log 0 = 0``.
-
-    Entries with ``a_i = 0`` (``log a_i = -inf``) are masked *before* the subtraction so that no
-    ``-inf - -inf`` (NaN) reaches the forward pass or the gradient.
-    """
-    a = nx.exp(log_a)
-    support = log_a > float("-inf")
-    diff = torch.where(support, log_a, 0.0) - torch.where(support, log_b, 0.0)  # (..., V)
-    return (a * diff).sum(-1)
+def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
+    ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
+    ``-inf - -inf`` (NaN) reaches the value or the gradient."""
+    return torch.where(log_a > NEG_INF, log_a - log_b, 0.0)
 
 
 def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
@@ -58,69 +57,157 @@ def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor
     return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
 
 
+def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
+    """``w a / m``: the share of ``w a`` in a mixture ``m`` (in [0, 1]); 0 where ``a = 0``."""
+    if w <= 0.0:
+        return torch.zeros_like(log_a)
+    return torch.where(log_a > NEG_INF, nx.exp(log_a + math.log(w) - log_m), 0.0)
+
+
+def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
+    """An identically zero divergence (a mixture with weight 1) that keeps a graph to ``log q``."""
+    value = (0.0 * torch.where(log_q > NEG_INF, log_q, 0.0)).sum(-1) + torch.zeros_like(log_p[..., 0])
+    return (value, _full(torch.zeros_like(log_q), log_p, log_q)) if with_grad else value
+
+
+def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """``g`` broadcast to the shape of ``(log_p, log_q)``: gradients have the batch shape."""
+    return g.expand(torch.broadcast_shapes(log_p.shape, log_q.shape))
+
+
+def _weighted(w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``w * t`` with ``0 * inf = 0``: a term of weight 0 is absent (AKL with an empty head or tail)."""
+    return torch.where(w > 0, w * t, 0.0)
+
+
+def _gradient_of(fn):
+    """``grad(log_p, log_q, **kw)``: the gradient half of ``fn(..., with_grad=True)``."""
+    def grad(log_p, log_q, **kwargs):
+        return fn(log_p, log_q, with_grad=True, **kwargs)[1]
+
+    grad.__name__ = grad.__qualname__ = f"{fn.__name__}_grad"
+    grad.__doc__ = f"The gradient of :func:`{fn.__name__}` w.r.t. ``log q`` (see its docstring)."
+    return grad
+
+
+def logit_grad(grad_log_q: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    r"""Gradient w.r.t. the logits ``z`` of a softmax student ``log q = log_softmax(z)``.
+
+    .. math:: \frac{\partial D}{\partial z} = g - q \sum_y g_y, \qquad g = \frac{\partial D}{\partial \log q}
+
+    Shapes: ``(..., V)`` both; the result sums to 0 over the classes.
+    """
+    return grad_log_q - nx.exp(log_q) * grad_log_q.sum(-1, keepdim=True)
+
+
 # --------------------------------------------------------------------------- the divergences
-def forward_kl(log_p, log_q):
+# Each divergence is one function of log-probabilities. ``with_grad=True`` returns ``(value, grad)``
+# with ``grad`` the exact gradient w.r.t. ``log q`` (``q dD/dq``, the formula after "grad" in the
+# docstring) computed from the value's own intermediates, without autograd.
+# tests/test_divergence_grads.py holds every gradient to autograd through the value.
+def forward_kl(log_p, log_q, *, with_grad: bool = False):
     r"""Forward KL, zero-avoiding ("mean-seeking").
 
-    .. math:: \mathrm{KL}(p\|q) = \sum_y p(y) \log \frac{p(y)}{q(y)}
+    .. math:: \mathrm{KL}(p\|q) = \sum_y p(y) \log \frac{p(y)}{q(y)}, \qquad
+              \text{grad} = q\,\frac{\partial}{\partial q} = -p
 
     Minimising it over q is maximum likelihood / cross-entropy with soft targets.
     """
-    return _kl(log_p, log_q)
+    p = nx.exp(log_p)
+    value = (p * _log_ratio(log_p, log_q)).sum(-1)
+    return (value, _full(-p, log_p, log_q)) if with_grad else value
 
 
-def reverse_kl(log_p, log_q):
+def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     r"""Reverse KL, zero-forcing ("mode-seeking").
 
-    .. math:: \mathrm{RKL}(p, q) = \mathrm{KL}(q\|p) = \sum_y q(y) \log \frac{q(y)}{p(y)}
+    .. math:: \mathrm{RKL}(p, q) = \mathrm{KL}(q\|p) = \sum_y q(y) \log \frac{q(y)}{p(y)}, \qquad
+              \text{grad} = q \left(\log\frac{q}{p} + 1\right)
     """
-    return _kl(log_q, log_p)
+    q = nx.exp(log_q)
+    ratio = _log_ratio(log_q, log_p)
+    value = (q * ratio).sum(-1)
+    return (value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0)) if with_grad else value
 
 
-def generalized_jsd(log_p, log_q, beta: float = 0.5):
+def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
     r"""Generalised Jensen-Shannon divergence (GKD, Agarwal et al. 2024).
 
     .. math:: \mathrm{JSD}_\beta(p, q) = \beta\,\mathrm{KL}(p\|m) + (1-\beta)\,\mathrm{KL}(q\|m),
-              \quad m = \beta p + (1-\beta) q
+              \quad m = \beta p + (1-\beta) q, \qquad
+              \text{grad} = (1-\beta)\, q \log\frac{q}{m}
 
     ``beta = 0.5`` is the classic JSD, bounded by ``log 2``. It is 0 for ``beta`` in {0, 1}.
     """
+    if beta <= 0.0 or beta >= 1.0:
+        return _zero(log_p, log_q, with_grad)
     log_m = _log_mix(log_p, log_q, beta)
-    return beta * _kl(log_p, log_m) + (1.0 - beta) * _kl(log_q, log_m)
+    q_part = nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V)
+    value = beta * (nx.exp(log_p) * _log_ratio(log_p, log_m)).sum(-1) + (1.0 - beta) * q_part.sum(-1)
+    return (value, (1.0 - beta) * q_part) if with_grad else value
 
 
-def total_variation(log_p, log_q):
+def total_variation(log_p, log_q, *, with_grad: bool = False):
     r"""Total variation distance, in [0, 1].
 
-    .. math:: \mathrm{TVD}(p, q) = \tfrac12 \sum_y |p(y) - q(y)| = 1 - \sum_y \min(p(y), q(y))
+    .. math:: \mathrm{TVD}(p, q) = \tfrac12 \sum_y |p(y) - q(y)| = \sum_y \max(p(y) - q(y), 0),
+              \qquad \text{grad} = -q\,[q < p]
+
+    computed as the second form (the seed's ``1 - sum min(p, q)`` without its cancellation): equal
+    on the simplex, and its gradient is the seed's: none where q overestimates. With respect to
+    logits it is the gradient of the first form.
     """
-    return 0.5 * (nx.exp(log_p) - nx.exp(log_q)).abs().sum(-1)
+    q = nx.exp(log_q)
+    gap = nx.exp(log_p) - q  # (..., V)
+    value = torch.relu(gap).sum(-1)
+    return (value, torch.where(gap > 0, -q, 0.0)) if with_grad else value
 
 
-def skew_kl(log_p, log_q, alpha: float = 0.1):
+def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
     r"""Skew forward KL (DistiLLM, Ko et al. 2024).
 
-    .. math:: \mathrm{SKL}_\alpha(p, q) = \mathrm{KL}(p \,\|\, \alpha p + (1-\alpha) q)
+    .. math:: \mathrm{SKL}_\alpha(p, q) = \mathrm{KL}(p \,\|\, m), \quad m = \alpha p + (1-\alpha) q,
+              \qquad \text{grad} = -p\,\frac{(1-\alpha) q}{m}
 
     ``alpha = 0`` is forward KL; the mixture keeps the gradient coefficient below ``1/(alpha p)``.
+    ``alpha = 1`` is ``KL(p || p) = 0``.
     """
-    return _kl(log_p, _log_mix(log_p, log_q, alpha))
+    if alpha >= 1.0:
+        return _zero(log_p, log_q, with_grad)
+    if alpha <= 0.0:
+        return forward_kl(log_p, log_q, with_grad=with_grad)
+    log_m = _log_mix(log_p, log_q, alpha)
+    p = nx.exp(log_p)
+    value = (p * _log_ratio(log_p, log_m)).sum(-1)
+    return (value, -p * _share(log_q, log_m, 1.0 - alpha)) if with_grad else value
 
 
-def skew_reverse_kl(log_p, log_q, alpha: float = 0.1):
+def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
     r"""Skew reverse KL (DistiLLM).
 
-    .. math:: \mathrm{SRKL}_\alpha(p, q) = \mathrm{KL}(q \,\|\, \alpha q + (1-\alpha) p)
+    .. math:: \mathrm{SRKL}_\alpha(p, q) = \mathrm{KL}(q \,\|\, m), \quad m = \alpha q + (1-\alpha) p,
+              \qquad \text{grad} = q \left(\log\frac{q}{m} + 1 - \frac{\alpha q}{m}\right)
     """
-    return _kl(log_q, _log_mix(log_q, log_p, alpha))
+    if alpha >= 1.0:
+        return _zero(log_p, log_q, with_grad)
+    log_m = _log_mix(log_q, log_p, alpha)
+    q = nx.exp(log_q)
+    ratio = _log_ratio(log_q, log_m)
+    value = (q * ratio).sum(-1)
+    if not with_grad:
+        return value
+    return value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0) - q * _share(log_q, log_m, alpha)
 
 
-def fkl_plus_rkl(log_p, log_q):
+def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
     r"""Sum of both directions (the "FKL+RKL" row of the AKL table; twice Jeffreys' mean).
 
-    .. math:: \mathrm{KL}(p\|q) + \mathrm{KL}(q\|p)
+    .. math:: \mathrm{KL}(p\|q) + \mathrm{KL}(q\|p), \qquad \text{grad} = -p + q \left(\log\frac{q}{p} + 1\right)
     """
-    return _kl(log_p, log_q) + _kl(log_q, log_p)
+    if not with_grad:
+        return forward_kl(log_p, log_q) + reverse_kl(log_p, log_q)
+    (fv, fg), (rv, rg) = forward_kl(log_p, log_q, with_grad=True), reverse_kl(log_p, log_q, with_grad=True)
+    return fv + rv, fg + rg
 
 
 def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
@@ -148,7 +235,7 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
     head_mask = torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
     gap = (p - q).abs()
     g_head = torch.where(head_mask, gap, 0.0).sum(-1)
-    g_tail = torch.where(head_mask, 0.0, gap).sum(-1)
+    g_tail = gap.sum(-1) - g_head
     total = g_head + g_tail
     # p == q: both gaps vanish and the paper's ratio is 0/0; any weights give AKL = 0 there.
     w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
@@ -156,20 +243,42 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
             "w_head": w_head, "w_tail": 1.0 - w_head}
 
 
-def adaptive_kl(log_p, log_q, mu: float = 0.5):
+def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     r"""Adaptive KL (AKL, Wu et al. 2024): FKL on the head, RKL on the tail, weighted by the gaps.
 
-    .. math:: \mathrm{AKL}(p, q) = \frac{g_{head}}{g_{head}+g_{tail}}\mathrm{KL}(p\|q)
-              + \frac{g_{tail}}{g_{head}+g_{tail}}\mathrm{KL}(q\|p)
+    .. math:: \mathrm{AKL}(p, q) = w_{head}\,\mathrm{KL}(p\|q) + w_{tail}\,\mathrm{KL}(q\|p), \quad
+              w_{head} = \frac{g_{head}}{g_{head}+g_{tail}} = 1 - w_{tail}
 
-    The weights see a detached q (no gradient through them); the value is 0 when ``p == q``.
+    with grad the same combination of the two gradients. The weights (:func:`akl_split`) see a
+    detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
+    absent: the value is +inf exactly when a term of positive weight is.
     """
-    split = akl_split(nx.exp(log_p), nx.exp(log_q), mu)
-    return split["w_head"] * _kl(log_p, log_q) + split["w_tail"] * _kl(log_q, log_p)
+    split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
+    w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
+    # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
+    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p), with_grad=with_grad)
+    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p), with_grad=with_grad)
+    if not with_grad:
+        return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
+    value = _weighted(w_head[..., 0], fkl[0]) + _weighted(w_tail[..., 0], rkl[0])
+    return value, _weighted(w_head, fkl[1]) + _weighted(w_tail, rkl[1])
 
 
-def _wasserstein(log_p, log_q, x, order: int = 1):
-    return transport.wasserstein(nx.exp(log_p), nx.exp(log_q), x, order=order)
+def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
+    r"""W1 on an increasing support is ``sum_i |F_p(x_i) - F_q(x_i)| (x_{i+1} - x_i)``, so
+    grad_j ``= -q_j sum_{i >= j} sign(F_p - F_q)(x_i) (x_{i+1} - x_i)``. W2 (or an unsorted
+    support) has no closed form here: its gradient is autograd's through the value."""
+    p, q = nx.exp(log_p), nx.exp(log_q)
+    if not with_grad:
+        return transport.wasserstein(p, q, x, order=order)
+    if not transport.cdf_form(x, order):
+        return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
+    cdf_gap = torch.cumsum(p - q, -1)[..., :-1]  # (..., V-1)
+    dx = (x[1:] - x[:-1]).to(q.dtype)
+    step = -torch.sign(cdf_gap) * dx
+    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V-1): sum over i >= j
+    grad = torch.cat([q[..., :-1] * tail, torch.zeros_like(q[..., -1:])], -1)
+    return (cdf_gap.abs() * dx).sum(-1), grad
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):
@@ -191,76 +300,75 @@ EPSILON = Param("epsilon", 1.0, 0.0, 1e6, low_open=True, help="entropic regulari
 
 DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
     DivergenceSpec(
-        "fkl", "Forward KL", forward_kl,
+        "fkl", "Forward KL", forward_kl, _gradient_of(forward_kl),
         r"\mathrm{KL}(p\|q)=\sum_y p(y)\log\frac{p(y)}{q(y)}",
         behaviour="zero-avoiding, mean-seeking: covers every mode of p",
         source="Hinton et al. 2015; MiniLLM (Gu et al. 2023)",
-        kl_terms=lambda: [("p", 0.0, 1.0)],
+        grad_latex=r"-\frac{1}{q}",
         color="#1f77b4"),
     DivergenceSpec(
-        "rkl", "Reverse KL", reverse_kl,
+        "rkl", "Reverse KL", reverse_kl, _gradient_of(reverse_kl),
         r"\mathrm{RKL}(p,q)=\mathrm{KL}(q\|p)=\sum_y q(y)\log\frac{q(y)}{p(y)}",
         behaviour="zero-forcing, mode-seeking: locks onto one mode of p",
         source="MiniLLM (Gu et al. 2023)",
-        kl_terms=lambda: [("q", 0.0, 1.0)],
+        grad_latex=r"\frac{1}{p}\left(\log\frac{q}{p}+1\right)",
         color="#d62728"),
     DivergenceSpec(
-        "jsd", "JSD", generalized_jsd,
+        "jsd", "JSD", generalized_jsd, _gradient_of(generalized_jsd),
         r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),\;m=\beta p+(1-\beta)q",
         params=(BETA,), symmetric=True, bounded="<= log 2 (beta = 0.5)",
         behaviour="symmetric and bounded; saturates at log 2 and loses its gradient without overlap",
         source="Lin 1991; generalised in GKD (Agarwal et al. 2024)",
-        kl_terms=lambda beta: [("p", beta, beta), ("q", 1.0 - beta, 1.0 - beta)],
         color="#2ca02c"),
     DivergenceSpec(
-        "tvd", "TVD", total_variation,
+        "tvd", "TVD", total_variation, _gradient_of(total_variation),
         r"\mathrm{TVD}(p,q)=\tfrac12\sum_y|p(y)-q(y)|=1-\sum_y\min(p(y),q(y))",
         symmetric=True, bounded="[0, 1]",
         behaviour="gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to outliers",
         source="f-distill (Wen et al. 2023)",
+        grad_latex=r"-\frac{1}{p}\,[q<p]",
         color="#9467bd"),
     DivergenceSpec(
-        "skl", "Skew KL", skew_kl,
+        "skl", "Skew KL", skew_kl, _gradient_of(skew_kl),
         r"\mathrm{SKL}_\alpha(p,q)=\mathrm{KL}\big(p\,\|\,\alpha p+(1-\alpha)q\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
         behaviour="forward KL with the 1/q gradient tamed by mixing p into q",
         source="DistiLLM (Ko et al. 2024)",
-        kl_terms=lambda alpha: [("p", alpha, 1.0)],
+        grad_latex=r"-\frac{1-\alpha}{\tilde q},\;\tilde q=\alpha p+(1-\alpha)q",
         color="#17becf"),
     DivergenceSpec(
-        "srkl", "Skew reverse KL", skew_reverse_kl,
+        "srkl", "Skew reverse KL", skew_reverse_kl, _gradient_of(skew_reverse_kl),
         r"\mathrm{SRKL}_\alpha(p,q)=\mathrm{KL}\big(q\,\|\,\alpha q+(1-\alpha)p\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
         behaviour="reverse KL with a skewed, better-conditioned gradient",
         source="DistiLLM (Ko et al. 2024)",
-        kl_terms=lambda alpha: [("q", alpha, 1.0)],
+        grad_latex=(r"\frac{1}{p}\left(\log\frac{q}{\tilde p}+1-\frac{\alpha q}{\tilde p}\right),\;"
+                    r"\tilde p=\alpha q+(1-\alpha)p"),
         color="#ff7f0e"),
     DivergenceSpec(
-        "fkl_rkl", "FKL+RKL", fkl_plus_rkl,
+        "fkl_rkl", "FKL+RKL", fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
         r"\mathrm{KL}(p\|q)+\mathrm{KL}(q\|p)",
         symmetric=True,
         behaviour="both directions at once: covers modes and penalises mass where p has none",
         source="AKL paper's baseline (Wu et al. 2024)",
-        kl_terms=lambda: [("p", 0.0, 1.0), ("q", 0.0, 1.0)],
         color="#8c564b"),
     DivergenceSpec(
-        "akl", "AKL", adaptive_kl,
+        "akl", "AKL", adaptive_kl, _gradient_of(adaptive_kl),
         r"\mathrm{AKL}(p,q)=\frac{g_{head}}{g_{head}+g_{tail}}\mathrm{KL}(p\|q)"
         r"+\frac{g_{tail}}{g_{head}+g_{tail}}\mathrm{KL}(q\|p)",
         params=(MU,),
         behaviour="weights FKL (head) and RKL (tail) by where the student's error is",
         source="AKL (Wu et al. 2024)",
-        kl_terms=lambda mu: [("p", 0.0, "w_head"), ("q", 0.0, "w_tail")],
         color="#e377c2"),
     DivergenceSpec(
-        "wasserstein", "Wasserstein", _wasserstein,
+        "wasserstein", "Wasserstein", _wasserstein, _gradient_of(_wasserstein),
         r"W(p,q)=\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle,\;C_{ij}=|x_i-x_j|^{r}",
         params=(ORDER,), symmetric=True, needs_support=True,
         behaviour="moves mass along the support: grows with distance even without overlap",
         source="Kantorovich; seed slides (linear-programming form)",
         color="#bcbd22"),
     DivergenceSpec(
-        "sinkhorn", "Sinkhorn", _sinkhorn,
+        "sinkhorn", "Sinkhorn", _sinkhorn, None,
         r"W_\varepsilon(p,q)=\langle\Gamma_\varepsilon,C\rangle,\;"
         r"\Gamma_\varepsilon=\arg\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle-\varepsilon H(\Gamma)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True,
@@ -268,7 +376,7 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         source="Cuturi 2013; SinKD (Cui et al. 2024)",
         color="#7f7f7f"),
     DivergenceSpec(
-        "sinkhorn_div", "Sinkhorn divergence", _sinkhorn_div,
+        "sinkhorn_div", "Sinkhorn divergence", _sinkhorn_div, None,
         r"S_\varepsilon(p,q)=W_\varepsilon(p,q)-\tfrac12W_\varepsilon(p,p)-\tfrac12W_\varepsilon(q,q)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True, flags=frozenset({"entropic"}),
         behaviour="removes the entropic bias: 0 at p = q",
@@ -302,6 +410,18 @@ def _prepare(spec: DivergenceSpec, log_p, log_q, x, params):
     return log_p, log_q, kwargs
 
 
+class _GradientFrom(torch.autograd.Function):
+    """``value`` forward, the gradient of ``surrogate`` backward (same shape)."""
+
+    @staticmethod
+    def forward(ctx, value, surrogate):
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad
+
+
 def divergence(name: str, p, q, *, x=None, **params) -> torch.Tensor:
     """``D_name(p, q)`` for teacher ``p`` and student ``q`` probabilities of shape ``(..., V)``.
 
@@ -312,7 +432,10 @@ def divergence(name: str, p, q, *, x=None, **params) -> torch.Tensor:
         **params: the divergence's parameters (see ``DIVERGENCES[name].params``).
 
     Returns:
-        tensor of shape ``broadcast(p, q).shape[:-1]``, differentiable in ``q``.
+        tensor of shape ``broadcast(p, q).shape[:-1]``, differentiable in ``q``. Where ``q_i = 0``
+        the gradient is the one-sided derivative at ``q_i = delta`` (``delta`` = the dtype's
+        smallest normal number to the power 0.9, 1e-277 in float64): finite, and the exact limit
+        where the true derivative is finite (TVD, skew KL, a class that both give 0).
     Raises:
         ValueError: unknown name or parameter, out-of-range parameter, invalid distributions.
     """
@@ -320,7 +443,22 @@ def divergence(name: str, p, q, *, x=None, **params) -> torch.Tensor:
     p = validate_distribution(p, "p (teacher)")
     q = validate_distribution(q, "q (student)")
     log_p, log_q, kwargs = _prepare(spec, torch.log(p), torch.log(q), x, params)
-    return spec.fn(log_p, log_q, **kwargs)
+    value = spec.fn(log_p, log_q, **kwargs)
+    if q.requires_grad and bool((q == 0).any()):
+        # d log q / dq = 1/q is 0/0 at q = 0: differentiate at q + delta there instead (value unchanged)
+        delta = torch.finfo(q.dtype).tiny ** 0.9
+        log_q_delta = torch.log(q + delta * (q == 0).to(q.dtype)).to(log_q.dtype)
+        value = _GradientFrom.apply(value.detach(), spec.fn(log_p, log_q_delta, **kwargs))
+    return value
+
+
+def _check_log(t, what: str) -> None:
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise ValueError(f"{what} must be a floating tensor, got {type(t).__name__}")
+    if t.numel() == 0:
+        raise ValueError(f"{what} is an empty batch, got shape {tuple(t.shape)}")
+    if torch.isnan(t).any() or (t == float("inf")).any():
+        raise ValueError(f"{what} must not contain NaN or +inf")
 
 
 def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = False, **params):
@@ -330,12 +468,44 @@ def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = Fa
     ``log_softmax`` and friends. ``-inf`` entries mean probability 0.
     """
     spec = get_spec(name)
-    for t, what in ((log_p, "log p"), (log_q, "log q")):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise ValueError(f"{what} must be a floating tensor, got {type(t).__name__}")
-        if torch.isnan(t).any() or (t == float("inf")).any():
-            raise ValueError(f"{what} must not contain NaN or +inf")
+    _check_log(log_p, "log p")
+    _check_log(log_q, "log q")
     if normalize:
         log_p, log_q = torch.log_softmax(log_p, -1), torch.log_softmax(log_q, -1)
     log_p, log_q, kwargs = _prepare(spec, log_p, log_q, x, params)
     return spec.fn(log_p, log_q, **kwargs)
+
+
+def _autograd_value_and_grad(fn, log_p, log_q, kwargs):
+    """``fn(log_p, log_q)`` and its gradient w.r.t. ``log q`` by autograd: ``((...), (..., V))``."""
+    shape = torch.broadcast_shapes(log_p.shape, log_q.shape)
+    with torch.enable_grad():
+        leaf = log_q.detach().expand(shape).clone().requires_grad_(True)
+        value = fn(log_p.detach(), leaf, **kwargs)
+        if not value.requires_grad:
+            return value, torch.zeros_like(leaf)
+        (grad,) = torch.autograd.grad(value.sum(), leaf)
+    return value.detach(), grad
+
+
+def spec_value_and_grad(spec: DivergenceSpec, log_p, log_q, kwargs: dict):
+    """``(value (...), grad (..., V))`` of a registry entry at resolved ``kwargs``: the closed-form
+    gradient where the entry has one, autograd through the value otherwise. No graph is kept."""
+    if spec.grad is None:
+        return _autograd_value_and_grad(spec.fn, log_p, log_q, kwargs)
+    with torch.no_grad():
+        return spec.fn(log_p, log_q, with_grad=True, **kwargs)
+
+
+def value_and_grad(name: str, log_p, log_q, *, x=None, **params):
+    """``D_name(p, q)`` and its gradient w.r.t. ``log q`` from log-probabilities, without autograd
+    where the registry has a closed form (:attr:`DivergenceSpec.grad`).
+
+    Returns ``(value (...), grad (..., V))`` with ``(...)`` the broadcast batch shape. The
+    gradient w.r.t. the logits of a softmax student is :func:`logit_grad` of it.
+    """
+    spec = get_spec(name)
+    _check_log(log_p, "log p")
+    _check_log(log_q, "log q")
+    log_p, log_q, kwargs = _prepare(spec, log_p, log_q, x, params)
+    return spec_value_and_grad(spec, log_p, log_q, kwargs)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from kdviz import numerics as nx
+from kdviz.divergences import logit_grad
 
 MAX_COMPONENTS = 5
 MAX_CLASSES = 5000
@@ -211,6 +212,11 @@ class GaussianStudent:
         """``(K, 2)`` rows ``(mu, log sigma)`` -> ``(K, V)`` log-probabilities on the grid."""
         return _GaussianLogProb.apply(params, self._points.to(params.dtype))
 
+    def log_prob_and_vjp(self, params: torch.Tensor):
+        """``log q (K, V)`` and the map ``dL/dlog q (K, V) -> dL/dparams (K, 2)`` (no autograd)."""
+        log_q, saved = _gaussian_log_prob(params, self._points.to(params.dtype))
+        return log_q, lambda g: _gaussian_vjp(g, *saved)
+
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         """Which parameters move (sigma is frozen in fixed-variance mode)."""
         return torch.tensor([1.0, 0.0 if self.fixed_sigma else 1.0], dtype=dtype)
@@ -242,34 +248,42 @@ class SoftmaxStudent:
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(params, dim=-1)  # (K, V)
 
+    def log_prob_and_vjp(self, params: torch.Tensor):
+        """``log q (K, V)`` and the map ``dL/dlog q -> dL/dz`` (:func:`kdviz.divergences.logit_grad`)."""
+        log_q = torch.log_softmax(params, dim=-1)
+        return log_q, lambda g: logit_grad(g, log_q)
+
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         return torch.ones(self.n_classes, dtype=dtype)
 
 
+def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor):
+    """``log q`` of Gaussian rows on the grid and what its gradient needs: ``(s, 1/sigma, log q)``."""
+    inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
+    s = (x - params[:, :1]) * inv_sigma  # (K, V)
+    z = -0.5 * s * s
+    log_q = z - nx.logsumexp(z, dim=-1, keepdim=True)
+    return log_q, (s, inv_sigma, log_q)
+
+
+def _gaussian_vjp(g: torch.Tensor, s: torch.Tensor, inv_sigma: torch.Tensor, log_q: torch.Tensor):
+    """``dL/d(mu, log sigma)`` from ``g = dL/dlog q``: with ``g_z`` the gradient w.r.t. the logits
+    ``z = -s^2 / 2`` (:func:`kdviz.divergences.logit_grad`), ``dL/dmu = sum(g_z s) / sigma`` and
+    ``dL/dlog sigma = sum(g_z s^2)``."""
+    g_s = logit_grad(g, log_q) * s  # (K, V)
+    return torch.cat([g_s.sum(-1, keepdim=True) * inv_sigma, (g_s * s).sum(-1, keepdim=True)], -1)
+
+
 class _GaussianLogProb(torch.autograd.Function):
-    """``log q`` of Gaussian rows on the grid, with the closed-form gradient (one autograd node).
-
-    ``s = (x - mu) / sigma``, ``z = -s^2 / 2``, ``log q = z - logsumexp(z)``. Walking the dozen
-    recorded ops of this formula back took about 0.4 ms per fit step; in closed form, with
-    ``g = dL/dlog q`` and ``g_z = g - q sum(g)`` (the softmax's Jacobian):
-
-        dL/dmu = sum(g_z s) / sigma,    dL/dlog sigma = sum(g_z s^2).
-
-    ``tests/test_batched.py`` checks it against autograd through the plain formula (and gradcheck).
-    """
+    """``log q`` of Gaussian rows on the grid as one autograd node with the closed-form gradient
+    (:func:`_gaussian_vjp`); ``tests/test_families.py`` checks it against autograd and gradcheck."""
 
     @staticmethod
     def forward(ctx, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
-        s = (x - params[:, :1]) * inv_sigma  # (K, V)
-        z = -0.5 * s * s
-        log_q = z - nx.logsumexp(z, dim=-1, keepdim=True)
-        ctx.save_for_backward(s, inv_sigma, log_q)
+        log_q, saved = _gaussian_log_prob(params, x)
+        ctx.save_for_backward(*saved)
         return log_q
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):
-        s, inv_sigma, log_q = ctx.saved_tensors
-        g_z = g - nx.exp(log_q) * g.sum(-1, keepdim=True)  # (K, V)
-        g_s = g_z * s
-        return torch.cat([g_s.sum(-1, keepdim=True) * inv_sigma, (g_s * s).sum(-1, keepdim=True)], -1), None
+        return _gaussian_vjp(g, *ctx.saved_tensors), None

@@ -1,33 +1,36 @@
-"""Fit one student per divergence to the same teacher, from the same start, all at once.
+"""The one fit loop: K independent students, each with its own divergence, teacher and start.
 
-The students of all requested divergences are the rows of one parameter tensor ``(K, P)``; every
-step evaluates all of them with one call to the student family, adds up the K losses (the rows are
-independent, so the gradient of the sum is each row's own gradient) and takes one optimizer step.
-Adam and SGD act per coordinate, so this is exactly K independent fits, with K times fewer Python
-round trips. Trajectories come back as numpy arrays (:class:`FitResult`).
+Row k of the parameter tensor ``(K, P)`` is fitted to teacher row k under divergence ``names[k]``
+(its own parameters). Every step evaluates the student family once for all rows, then each
+distinct (divergence, parameters) once on its slice of rows, with the registry's value and
+closed-form gradient w.r.t. ``log q`` (:func:`kdviz.divergences.spec_value_and_grad`; autograd
+only for the divergences without one), chains it through the family by hand
+(``log_prob_and_vjp``) and takes one Adam or SGD step on the whole tensor. Adam and SGD act per
+coordinate, so this is exactly K independent fits. A row whose loss or gradient stops being finite,
+or that meets the optional stop rule (e.g. "the student left the grid"), is frozen from that step on.
+Trajectories come back as numpy arrays (:class:`FitResult`).
+
+The optimizers are the few lines of :func:`adam_step` / SGD, equal to ``torch.optim``'s (tested to
+1e-12): ``torch.optim`` imports ``torch._dynamo`` on first use, over a second per process.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from kdviz import numerics as nx
-from kdviz.batched import BatchedLoss
-from kdviz.divergences import akl_split, divergence_from_log, get_spec
+from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
 from kdviz.families import SoftmaxStudent
 from kdviz.transport import support
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-# fused Adam is one kernel per step instead of a dozen small ops; plain SGD is already two
-_OPTIMIZER_FLAGS = {"adam": {"fused": True}, "sgd": {"foreach": False}}
-
-
-def make_optimizer(config: "FitConfig", theta: torch.Tensor) -> torch.optim.Optimizer:
-    return OPTIMIZERS[config.optimizer]([theta], lr=config.lr, **_OPTIMIZER_FLAGS[config.optimizer])
+OPTIMIZERS = ("adam", "sgd")
+ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
+ADAM_EPS = 1e-8
 MAX_PARAM_TRACE = 16  # record every step's parameters only for small students (the Gaussian's 2)
 
 
@@ -40,17 +43,26 @@ class FitConfig:
     optimizer: str = "adam"  # "adam" or "sgd"
     n_frames: int = 100  # snapshots of q kept for animation (evenly spaced, incl. first and last)
     mu: float = 0.5  # AKL head/tail boundary used for the head/tail error curves
+    lr_final: float = 1.0  # < 1: cosine decay of the learning rate to lr * lr_final over the steps
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if not (isinstance(self.steps, int) and 0 <= self.steps <= 100_000):
             raise ValueError(f"steps must be an integer in [0, 100000], got {self.steps!r}")
         if not (np.isfinite(self.lr) and 0 < self.lr <= 100):
             raise ValueError(f"learning rate must be in (0, 100], got {self.lr!r}")
         if not (isinstance(self.n_frames, int) and self.n_frames >= 2):
             raise ValueError(f"n_frames must be an integer >= 2, got {self.n_frames!r}")
+        if not (np.isfinite(self.lr_final) and 0 <= self.lr_final <= 1):
+            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final!r}")
 
+    def lr_at(self, t: int) -> float:
+        """Learning rate of update t (0-based): cosine from lr to lr * lr_final (``CosineAnnealingLR``)."""
+        if self.lr_final == 1.0:
+            return self.lr
+        low = self.lr * self.lr_final
+        return low + (self.lr - low) * (1 + math.cos(math.pi * t / max(self.steps, 1))) / 2
 
 @dataclass
 class FitResult:
@@ -67,7 +79,8 @@ class FitResult:
     tail_error: np.ndarray | None = None  # (K, S+1) ... over the tail
     w_head: np.ndarray | None = None  # (K, S+1) AKL's head weight g_head / (g_head + g_tail)
     diverged_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (K,) first
-    # step with a non-finite loss or gradient, -1 = never; later steps are frozen (NaN loss)
+    # step with a non-finite loss or gradient or meeting the stop rule, -1 = never; later steps are
+    # frozen (NaN loss)
 
     @property
     def final_q(self) -> np.ndarray:
@@ -94,9 +107,14 @@ def frame_steps(steps: int, n_frames: int) -> np.ndarray:
     return np.unique(np.linspace(0, steps, min(n_frames, steps + 1)).round().astype(int))
 
 
-def resolve_params(names: Sequence[str], params: Mapping | None = None) -> list[dict]:
-    """Per-divergence parameters. ``params`` maps a divergence name to its own dict, or holds
-    shared values (``{"alpha": 0.2}``) that go to every divergence that takes them."""
+def resolve_params(names: Sequence[str], params: Mapping | Sequence[Mapping] | None = None) -> list[dict]:
+    """Per-row parameters. ``params`` maps a divergence name to its own dict, or holds shared values
+    (``{"alpha": 0.2}``) that go to every divergence that takes them; or it is a sequence with one
+    dict per row."""
+    if params is not None and not isinstance(params, Mapping):
+        if len(params) != len(names):
+            raise ValueError(f"give one parameter dict per row: {len(names)} rows, got {len(params)}")
+        return [get_spec(n).resolve(dict(kw)) for n, kw in zip(names, params)]
     params = dict(params or {})
     out = []
     for name in names:
@@ -108,34 +126,68 @@ def resolve_params(names: Sequence[str], params: Mapping | None = None) -> list[
     return out
 
 
+def adam_step(theta, grad, state: dict, lr: float) -> None:
+    """One step of ``torch.optim.Adam`` (defaults, no weight decay) on ``theta`` in place."""
+    b1, b2 = ADAM_BETAS
+    state["t"] = t = state.get("t", 0) + 1
+    if t == 1:
+        state["m"], state["v"] = torch.zeros_like(theta), torch.zeros_like(theta)
+    m, v = state["m"], state["v"]
+    m.lerp_(grad, 1 - b1)
+    v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+    denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(ADAM_EPS)
+    theta.addcdiv_(m, denom, value=-lr / (1 - b1**t))
+
+
+def _groups(names, kwargs) -> list[tuple]:
+    """``(spec, kwargs, rows)`` per distinct (divergence, parameters); ``rows`` a slice when the rows
+    are contiguous, else an index tensor."""
+    by_key: dict = {}
+    for k, (name, kw) in enumerate(zip(names, kwargs)):
+        key = (name, tuple(sorted((a, v) for a, v in kw.items() if a != "x")))
+        by_key.setdefault(key, (get_spec(name), kw, []))[2].append(k)
+    out = []
+    for spec, kw, rows in by_key.values():
+        contiguous = rows == list(range(rows[0], rows[-1] + 1))
+        out.append((spec, kw, slice(rows[0], rows[-1] + 1) if contiguous else torch.tensor(rows)))
+    return out
+
+
 def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitConfig = FitConfig(),
-        *, x=None, params: Mapping | None = None) -> FitResult:
-    """Fit ``len(names)`` copies of ``student`` from ``start`` to the teacher ``log_p``.
+        *, x=None, params=None, stop: Callable | None = None) -> FitResult:
+    """Fit ``len(names)`` students of the family ``student``, row k under divergence ``names[k]``.
 
     Args:
-        log_p: teacher log-probabilities ``(V,)`` (tensor or array; ``-inf`` = probability 0).
-        student: a family from :mod:`kdviz.families` (``log_prob(params (K, P)) -> (K, V)``).
-        start: initial parameters ``(P,)``, shared by all rows.
-        names: divergence names (registry keys), one fitted student each.
+        log_p: teacher log-probabilities ``(V,)`` shared by all rows, or ``(K, V)`` one per row
+            (tensor or array; ``-inf`` = probability 0).
+        student: a family from :mod:`kdviz.families` (``log_prob_and_vjp(params (K, P))``).
+        start: initial parameters ``(P,)`` shared by all rows, or ``(K, P)``.
+        names: divergence names (registry keys), one per row.
         config: optimisation settings. x: support for the transport divergences.
         params: divergence parameters (see :func:`resolve_params`).
+        stop: optional rule ``stop(params (..., P)) -> (...) bool``: a row for which it holds is
+            frozen from that step on, like a non-finite one. Needs a small student (P <= 16).
     """
     names = list(names)
     if not names:
         raise ValueError("give at least one divergence to fit")
-    specs = [get_spec(n) for n in names]
     kwargs = resolve_params(names, params)
     dtype = start.dtype
-    log_p = torch.as_tensor(log_p, dtype=dtype)  # (V,)
-    n_classes = log_p.shape[-1]
-    for spec, kw in zip(specs, kwargs):
-        if spec.needs_support:
-            kw["x"] = support(x, n_classes, dtype)
-    loss_fn = BatchedLoss(log_p, names, kwargs)
     K, S = len(names), config.steps
-    theta = start.detach().to(dtype).expand(K, -1).clone().requires_grad_(True)  # (K, P)
-    opt = make_optimizer(config, theta)
+    log_p = torch.as_tensor(log_p, dtype=dtype)  # (V,) or (K, V)
+    if log_p.ndim == 2 and log_p.shape[0] != K:
+        raise ValueError(f"give one teacher row per divergence row: {K} rows, got {log_p.shape[0]} teachers")
+    n_classes = log_p.shape[-1]
+    for name, kw in zip(names, kwargs):
+        if get_spec(name).needs_support:
+            kw["x"] = support(x, n_classes, dtype)
+    theta = start.detach().to(dtype).expand(K, -1).clone()  # (K, P)
+    if stop is not None and theta.shape[1] > MAX_PARAM_TRACE:
+        raise ValueError(f"a stop rule needs a student of at most {MAX_PARAM_TRACE} parameters, got {theta.shape[1]}")
     mask = student.grad_mask(dtype)  # (P,)
+    masked = bool((mask == 0).any())
+    groups = _groups(names, kwargs)
+    teacher = [log_p if log_p.ndim == 1 else log_p[rows] for _, _, rows in groups]
 
     keep = frame_steps(S, config.n_frames)
     keep_set = {int(s): i for i, s in enumerate(keep)}
@@ -147,58 +199,62 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     discrete = student.kind == "softmax"
     if discrete:
         p = nx.exp(log_p)
-        head = akl_split(p, p, config.mu)["head_mask"]  # (V,) depends on p only
+        head = akl_split(p, p, config.mu)["head_mask"]  # (V,) or (K, V): depends on p only
         err_buf = torch.zeros(2, K, S + 1, dtype=dtype)
-    masked = bool((mask == 0).any())
+    grad_q = torch.zeros(K, n_classes, dtype=dtype)
+    state: dict = {}
 
-    with nx.torch_threads(1):  # thousands of tiny ops: one thread is faster
+    with nx.torch_threads(1), torch.no_grad():  # thousands of tiny ops: one thread is faster
         for t in range(S + 1):
-            log_q = student.log_prob(theta)  # (K, V)
-            losses = loss_fn(log_q)  # (K,)
-            opt.zero_grad(set_to_none=False)
-            losses.sum().backward()  # rows are independent: each row gets its own gradient
-            with torch.no_grad():
-                if masked:
-                    theta.grad.mul_(mask)
-                loss_buf[:, t] = losses
-                gnorm_buf[:, t] = theta.grad.norm(dim=-1)
-                if small:
-                    param_buf[:, t] = theta
-                if t in keep_set or discrete:
-                    q = nx.exp(log_q)
-                    if t in keep_set:
-                        frames[:, keep_set[t]] = q
-                    if discrete:
-                        gap = (p - q).abs()  # (K, V)
-                        err_buf[0, :, t] = (gap * head).sum(-1)
-                        err_buf[1, :, t] = (gap * ~head).sum(-1)
+            log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
+            for (spec, kw, rows), lp in zip(groups, teacher):
+                loss_buf[rows, t], grad_q[rows] = spec_value_and_grad(spec, lp, log_q[rows], kw)
+            grad = vjp(grad_q)  # (K, P)
+            if masked:
+                grad.mul_(mask)
+            gnorm_buf[:, t] = torch.linalg.vector_norm(grad, dim=-1)
+            if small:
+                param_buf[:, t] = theta
+            if t in keep_set or discrete:
+                q = nx.exp(log_q)
+                if t in keep_set:
+                    frames[:, keep_set[t]] = q
+                if discrete:
+                    gap = (p - q).abs()  # (K, V)
+                    err_buf[0, :, t] = (gap * head).sum(-1)
+                    err_buf[1, :, t] = (gap * ~head).sum(-1)
             if t < S:
-                opt.step()
+                lr = config.lr_at(t)
+                if config.optimizer == "adam":
+                    adam_step(theta, grad, state, lr)
+                else:
+                    theta.add_(grad, alpha=-lr)
 
     result = FitResult(
         names=names, loss=loss_buf.numpy(), grad_norm=gnorm_buf.numpy(),
-        frame_steps=keep, frames=frames.numpy(), final_params=theta.detach().numpy().copy(),
+        frame_steps=keep, frames=frames.numpy(), final_params=theta.numpy().copy(),
         params=param_buf.numpy() if small else None)
     if discrete:
         result.head_error, result.tail_error = err_buf[0].numpy(), err_buf[1].numpy()
         total = result.head_error + result.tail_error
         with np.errstate(invalid="ignore", divide="ignore"):  # AKL's weights; p == q: 0.5 by definition
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
-    _freeze_after_divergence(result)
+    bad = ~(np.isfinite(result.loss) & np.isfinite(result.grad_norm))  # (K, S+1)
+    if stop is not None:
+        bad |= np.asarray(stop(torch.as_tensor(result.params)), dtype=bool)
+    _freeze(result, np.where(bad.any(1), bad.argmax(1), -1))
     return result
 
 
-def _freeze_after_divergence(r: FitResult) -> None:
-    """Rows are independent, so a fit whose loss or gradient stops being finite cannot disturb the
-    others; we only hide its non-finite tail: from the first bad step on, the loss and gradient are
-    NaN (a gap in plots) and parameters and frames keep their last finite value."""
-    bad = ~(np.isfinite(r.loss) & np.isfinite(r.grad_norm))  # (K, S+1)
-    first = np.where(bad.any(1), bad.argmax(1), -1)
+def _freeze(r: FitResult, first: np.ndarray) -> None:
+    """Freeze row k from step ``first[k]`` on (-1: never): the loss and gradient are NaN there (a gap
+    in plots) and parameters and frames keep their last good value. Rows are independent, so a row
+    that went bad cannot have disturbed the others; only its tail is hidden."""
     r.diverged_at = first
     for k, t in enumerate(first):
         if t < 0:
             continue
-        last = max(t - 1, 0)  # the last step with finite values
+        last = max(t - 1, 0)  # the last good step
         r.loss[k, t:] = np.nan
         r.grad_norm[k, t:] = np.nan
         for arr in (r.params, r.head_error, r.tail_error, r.w_head):
@@ -210,60 +266,8 @@ def _freeze_after_divergence(r: FitResult) -> None:
         r.frames[k, r.frame_steps >= t] = r.frames[k, good_frames[-1] if len(good_frames) else 0]
 
 
-def fit_one_at_a_time(log_p, student, start, names, config: FitConfig = FitConfig(), *, x=None,
-                      params=None) -> FitResult:
-    """Reference implementation: a plain loop, one divergence after the other, each step scoring the
-    student with the public :func:`kdviz.divergences.divergence_from_log`.
-
-    Slow on purpose (no batching, no fused KL terms); :func:`fit` must reproduce its numbers. Used
-    by the equivalence tests and as the baseline of ``benchmarks/fit_speed.py``.
-    """
-    log_p = torch.as_tensor(log_p, dtype=start.dtype)
-    keep = frame_steps(config.steps, config.n_frames)
-    mask = student.grad_mask(start.dtype)
-    discrete = student.kind == "softmax"
-    rows = []
-    with nx.torch_threads(1):
-        for name, kw in zip(names, resolve_params(names, params)):
-            theta = start.detach().clone()[None].requires_grad_(True)  # (1, P)
-            opt = make_optimizer(config, theta)
-            trace = {"loss": [], "grad_norm": [], "params": [], "q": []}
-            for t in range(config.steps + 1):
-                log_q = student.log_prob(theta)[0]  # (V,)
-                loss = divergence_from_log(name, log_p, log_q, x=x, **kw)
-                opt.zero_grad()
-                loss.backward()
-                theta.grad.mul_(mask)
-                trace["loss"].append(loss.item())
-                trace["grad_norm"].append(theta.grad.norm().item())
-                trace["params"].append(theta.detach()[0].clone())
-                trace["q"].append(log_q.detach().exp())
-                if t < config.steps:
-                    opt.step()
-            rows.append(trace)
-    q = torch.stack([torch.stack(r["q"]) for r in rows]).numpy()  # (K, S+1, V)
-    params_all = torch.stack([torch.stack(r["params"]) for r in rows]).numpy()  # (K, S+1, P)
-    result = FitResult(
-        names=list(names), loss=np.array([r["loss"] for r in rows]),
-        grad_norm=np.array([r["grad_norm"] for r in rows]), frame_steps=keep, frames=q[:, keep],
-        params=params_all if params_all.shape[-1] <= MAX_PARAM_TRACE else None,
-        final_params=params_all[:, -1])
-    if discrete:
-        p = log_p.exp().numpy()
-        split = akl_split(torch.as_tensor(p), torch.as_tensor(p), config.mu)
-        head = split["head_mask"].numpy()
-        gap = np.abs(p - q)  # (K, S+1, V)
-        result.head_error, result.tail_error = (gap * head).sum(-1), (gap * ~head).sum(-1)
-        total = result.head_error + result.tail_error
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
-    _freeze_after_divergence(result)
-    return result
-
-
 def warm_up() -> None:
-    """Pay the one-off costs of a process's first fit: ``torch.optim`` imports ``torch._dynamo`` when
-    the first optimizer is made (about 1.5 s here), plus the first calls of every op. The app runs
+    """Pay the one-off costs of a process's first fit (the first calls of every op). The app runs
     this in a background thread at server start, so the first student does not wait for it."""
     student = SoftmaxStudent(4, "uniform")
     log_p = torch.log(torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64))

@@ -4,9 +4,11 @@ validation of probability tensors. :mod:`kdviz.divergences` fills the registry w
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 
@@ -23,7 +25,12 @@ class Param:
     help: str = ""
 
     def check(self, value) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        """``value`` as a float (int for ``choices``), or a ValueError. Python, numpy and 0-d torch
+        numbers are accepted; booleans are not."""
+        if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0 and value.dtype != bool \
+                and value.dtype != torch.bool:
+            value = value.item()
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ValueError(f"parameter {self.name!r} must be a number, got {value!r}")
         v = float(value)
         if self.choices and v not in self.choices:
@@ -42,7 +49,10 @@ class DivergenceSpec:
 
     name: str  # registry key, used in URLs and on the CLI
     label: str  # short display label
-    fn: Callable  # fn(log_p, log_q, [x,] **params) -> (...)
+    fn: Callable  # fn(log_p, log_q, [x,] **params) -> (...): the value D(p, q)
+    # grad(log_p, log_q, [x,] **params) -> (..., V): the exact gradient of fn w.r.t. log q (entries of
+    # log q independent, i.e. q * dD/dq); None: no closed form, autograd through fn gives it
+    grad: Callable | None
     latex: str  # the definition, for st.latex
     params: tuple[Param, ...] = ()
     symmetric: bool = False  # D(p, q) == D(q, p)
@@ -52,10 +62,9 @@ class DivergenceSpec:
     source: str = ""  # the paper
     color: str = "#444444"  # one fixed colour per divergence on every page (legible on light and dark)
     flags: frozenset = field(default_factory=frozenset)  # {"entropic"} boolean options
-    # The same divergence as a sum of mixture KLs, used by the batched fitting engine:
-    # kl_terms(**params) -> [(first, a, coef)] meaning  coef * KL(first || a*first + (1-a)*other),
-    # first in {"p", "q"}; coef "w_head"/"w_tail" are AKL's adaptive weights. None: not a KL sum.
-    kl_terms: Callable | None = None
+    # separable divergences (a sum of per-class terms): the seed's single-token coefficient c of
+    # grad q(y*), c = (dD/dq(y*)) / p(y*), as LaTeX; "" when the Gradients lesson does not show it
+    grad_latex: str = ""
 
     def defaults(self) -> dict:
         return {prm.name: prm.default for prm in self.params}
@@ -85,11 +94,18 @@ def _tolerance(dtype: torch.dtype) -> float:
 def validate_distribution(t, what: str) -> torch.Tensor:
     """``t`` as a floating tensor of probability rows, or a ValueError saying what is wrong."""
     if not isinstance(t, torch.Tensor):
-        t = torch.as_tensor(t, dtype=torch.float64)
+        try:
+            t = torch.as_tensor(np.asarray(t, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be numbers, got {str(t)[:60]!r}") from None
+    if t.is_complex():
+        raise ValueError(f"{what} must be real numbers, got dtype {t.dtype}")
     if not t.is_floating_point():
         t = t.to(torch.float64)
     if t.ndim == 0 or t.shape[-1] == 0:
         raise ValueError(f"{what} must have shape (..., V) with V >= 1, got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{what} is an empty batch, got shape {tuple(t.shape)}")
     with torch.no_grad():
         if torch.isnan(t).any() or torch.isinf(t).any():
             raise ValueError(f"{what} must be finite, got NaN or inf entries")

@@ -13,19 +13,38 @@ POT does the exact transport (``ot.wasserstein_1d``, ``ot.emd``). The entropic s
 log-domain Sinkhorn because it is batched over histograms (POT loops over them in Python), it can be
 animated iteration by iteration, and its gradient comes from implicit differentiation of the
 fixed point (exact at convergence, no unrolled iterations kept in memory). It performs the same
-updates and the same stopping rule as ``ot.sinkhorn2(..., method="sinkhorn_log")``.
+updates and the same stopping rule as ``ot.sinkhorn2(..., method="sinkhorn_log")``; a small
+``epsilon`` is reached by epsilon scaling (warm starts from a decreasing sequence of epsilons), so
+that the fixed point is found where plain iterations would need millions of steps. A solve that
+stops at ``MAX_ITER`` without meeting ``STOP_THR`` returns its last iterate and warns with
+:class:`SinkhornNotConverged` (iterations and residual in the message).
+
+POT (and with it scipy) is imported only when exact transport is used.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-import ot
 import torch
 
 from kdviz import numerics as nx
 
 MAX_ITER = 1000  # POT's numItermax
 STOP_THR = 1e-9  # POT's stopThr: l2 violation of the student marginal
+MAX_PLAN_BYTES = 2**30  # Sinkhorn refuses problems whose (batch, V, V) plan would exceed 1 GiB
+SCALING_STEP = 0.5  # epsilon scaling: each warm start has half the previous epsilon
+SCALING_ITER = 20  # iterations per intermediate epsilon
+
+
+class SinkhornNotConverged(RuntimeWarning):
+    """Sinkhorn stopped at its iteration cap with the marginal violation above the threshold."""
+
+
+def cdf_form(x: torch.Tensor, order: int) -> bool:
+    """True when W is the l1 distance of the CDFs: order 1 on an increasing support."""
+    return order == 1 and bool((x[1:] > x[:-1]).all())
 
 
 def support(x, n: int, dtype=torch.float64) -> torch.Tensor:
@@ -56,13 +75,15 @@ def wasserstein(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor, order: int = 
     else goes through POT.
     """
     p, q = torch.broadcast_tensors(p, q)
-    if order == 1 and bool((x[1:] > x[:-1]).all()):
+    if cdf_form(x, order):
         # W1 on the line is the l1 distance between the CDFs: sum_i |F_p(x_i) - F_q(x_i)| (x_{i+1} - x_i)
         return (torch.cumsum(p - q, -1)[..., :-1].abs() * (x[1:] - x[:-1]).to(p.dtype)).sum(-1)
     batch = p.shape[:-1]
     pw = p.reshape(-1, p.shape[-1]).T  # (V, B)
     qw = q.reshape(-1, q.shape[-1]).T  # (V, B)
     xs = x.to(p.dtype)[:, None].expand_as(pw)
+    import ot  # POT imports scipy: only here, when exact transport beyond W1 is needed
+
     return ot.wasserstein_1d(xs, xs, pw, qw, p=order).reshape(batch)
 
 
@@ -72,8 +93,26 @@ def _safe_log(a: torch.Tensor) -> torch.Tensor:
     return torch.where(pos, torch.where(pos, a, 1.0).log(), float("-inf"))
 
 
+def _sinkhorn_updates(log_u, log_v, log_a, log_b, m):
+    log_v = log_b - nx.logsumexp(m + log_u[..., :, None], dim=-2)  # (..., V)
+    log_u = log_a - nx.logsumexp(m + log_v[..., None, :], dim=-1)  # (..., V)
+    return log_u, log_v
+
+
+def _scaling_epsilons(C: torch.Tensor, epsilon: float) -> list[float]:
+    """The warm-start epsilons above ``epsilon``: ``epsilon * 2^k`` down from the cost scale, empty
+    when ``epsilon`` is at least a hundredth of the largest cost (plain iterations converge there)."""
+    scale = float(C.max())
+    out: list[float] = []
+    eps = epsilon / SCALING_STEP
+    while epsilon < 0.01 * scale and eps <= scale:
+        out.append(eps)
+        eps /= SCALING_STEP
+    return out[::-1]
+
+
 def sinkhorn_potentials(a, b, C, epsilon, *, max_iter=MAX_ITER, stop_thr=STOP_THR, init=None,
-                        callback=None):
+                        callback=None, warn=True):
     r"""Log-domain Sinkhorn scalings, batched over the leading axes.
 
     Iterates, exactly like POT's ``sinkhorn_log`` (``M_r = -C / eps``)
@@ -82,34 +121,54 @@ def sinkhorn_potentials(a, b, C, epsilon, *, max_iter=MAX_ITER, stop_thr=STOP_TH
               \log u \leftarrow \log a - \mathrm{LSE}_j(M_r + \log v)
 
     and stops when the l2 violation of the ``b`` marginal (checked every 10 iterations) is below
-    ``stop_thr``. The plan is ``Gamma = diag(u) K diag(v)``.
+    ``stop_thr`` (at least 10 machine epsilons: 1.2e-6 in float32). The plan is ``Gamma = diag(u) K diag(v)``. Without ``init`` or ``callback``, an
+    ``epsilon`` below a hundredth of the largest cost is reached by epsilon scaling: ``SCALING_ITER``
+    iterations at each of ``epsilon * 2^k`` from the cost scale down, the dual potentials
+    ``eps log u``, ``eps log v`` carried from one to the next.
 
     Args:
         a, b: histograms ``(..., V)`` (no gradient is tracked here).
         C: cost ``(V, V)``. epsilon: > 0. init: optional ``(log_u, log_v)`` warm start.
         callback: called as ``callback(iteration, log_u, log_v)`` after every iteration.
+        warn: warn with :class:`SinkhornNotConverged` when ``max_iter`` is reached first.
     Returns:
         ``(log_u, log_v, n_iter)``.
     """
     with torch.no_grad():
         a, b = torch.broadcast_tensors(a.detach(), b.detach())
-        m = -C / epsilon  # (V, V)
         log_a, log_b = _safe_log(a), _safe_log(b)
         if init is None:
             log_u = torch.zeros_like(a)
             log_v = torch.zeros_like(b)
+            if callback is None:
+                prev = None
+                for eps in _scaling_epsilons(C, epsilon):
+                    if prev is not None:
+                        log_u, log_v = log_u * (prev / eps), log_v * (prev / eps)
+                    for _ in range(SCALING_ITER):
+                        log_u, log_v = _sinkhorn_updates(log_u, log_v, log_a, log_b, -C / eps)
+                    prev = eps
+                if prev is not None:
+                    log_u, log_v = log_u * (prev / epsilon), log_v * (prev / epsilon)
         else:
             log_u, log_v = (t.detach().expand_as(a).clone() for t in init)
+        m = -C / epsilon  # (V, V)
+        stop_thr = max(stop_thr, 10 * torch.finfo(a.dtype).eps)  # float32 cannot reach 1e-9
+        err = float("inf")
         it = 0
         for it in range(max_iter):
-            log_v = log_b - nx.logsumexp(m + log_u[..., :, None], dim=-2)  # (..., V)
-            log_u = log_a - nx.logsumexp(m + log_v[..., None, :], dim=-1)  # (..., V)
+            log_u, log_v = _sinkhorn_updates(log_u, log_v, log_a, log_b, m)
             if callback is not None:
                 callback(it, log_u, log_v)
-            if it % 10 == 0:
+            if it % 10 == 0 or it == max_iter - 1:
                 col = nx.exp(m + log_u[..., :, None] + log_v[..., None, :]).sum(-2)
-                if torch.linalg.vector_norm(col - b, dim=-1).max() < stop_thr:
+                err = float(torch.linalg.vector_norm(col - b, dim=-1).max())
+                if err < stop_thr:
                     break
+    if warn and not err < stop_thr:
+        warnings.warn(SinkhornNotConverged(
+            f"Sinkhorn stopped after {it + 1} iterations with marginal violation {err:.3g} > {stop_thr:g} "
+            f"(epsilon {epsilon:g}): the value and its gradient are approximate"), stacklevel=2)
     return log_u, log_v, it + 1
 
 
@@ -194,6 +253,19 @@ def _unbroadcast(g: torch.Tensor, shape) -> torch.Tensor:
     return g
 
 
+def check_sinkhorn_size(p: torch.Tensor) -> None:
+    """ValueError unless Sinkhorn can run on histograms like ``p``: float32/float64 (the implicit
+    gradient solves a linear system, which torch has no half-precision kernel for) and a
+    ``(batch, V, V)`` plan of at most ``MAX_PLAN_BYTES``."""
+    if p.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"Sinkhorn needs float32 or float64 histograms, got {p.dtype}")
+    need = p[..., 0].numel() * p.shape[-1] ** 2 * p.element_size()
+    if need > MAX_PLAN_BYTES:
+        raise ValueError(f"Sinkhorn on {p[..., 0].numel()} histogram(s) of V = {p.shape[-1]} points needs "
+                         f"{need / 1e9:.3g} GB per (batch, V, V) plan; the limit is "
+                         f"{MAX_PLAN_BYTES / 2**30:g} GiB (kdviz.transport.MAX_PLAN_BYTES)")
+
+
 def sinkhorn(p, q, x, order: int = 1, epsilon: float = 1.0, *, entropic: bool = False, init=None):
     r"""Sinkhorn distance ``W_eps(p, q) = <Gamma_eps, C>`` (seed, POT ``sinkhorn2``), batched.
 
@@ -201,9 +273,12 @@ def sinkhorn(p, q, x, order: int = 1, epsilon: float = 1.0, *, entropic: bool = 
               - \varepsilon H(\Gamma)
 
     ``entropic=True`` returns Feydy's ``OT_eps = <Gamma, C> + eps KL(Gamma || p x q)`` instead.
-    Differentiable in p and q (implicit differentiation at the converged scalings).
+    Differentiable in p and q (implicit differentiation at the converged scalings). Warns with
+    :class:`SinkhornNotConverged` if the solver stops at ``MAX_ITER`` before converging; raises
+    ValueError for half precision and above ``MAX_PLAN_BYTES`` (see :func:`check_sinkhorn_size`).
     """
     p, q = torch.broadcast_tensors(p, q)
+    check_sinkhorn_size(p)
     C = cost_matrix(x.to(p.dtype), order)
     return _EntropicOT.apply(p, q, C, float(epsilon), entropic, init)
 
@@ -222,6 +297,8 @@ def sinkhorn_divergence(p, q, x, order: int = 1, epsilon: float = 1.0, *, entrop
 
 def exact_plan(p, q, x, order: int = 1) -> np.ndarray:
     """The exact optimal plan (POT's network simplex ``ot.emd``), ``(V, V)`` numpy array."""
+    import ot
+
     x = np.asarray(x, dtype=np.float64)
     C = np.abs(x[:, None] - x[None, :]) ** order
     return ot.emd(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64), C)
@@ -242,7 +319,7 @@ def sinkhorn_history(p, q, x, order: int = 1, epsilon: float = 1.0, every: int =
         if it % every == 0 and len(kept) < max_frames:
             kept.append((it + 1, plan_from_potentials(log_u, log_v, C, epsilon)))
 
-    sinkhorn_potentials(p, q, C, epsilon, callback=keep, max_iter=every * max_frames)
+    sinkhorn_potentials(p, q, C, epsilon, callback=keep, max_iter=every * max_frames, warn=False)
     iters = np.array([k for k, _ in kept])
     plans = torch.stack([g for _, g in kept]).numpy()
     errors = np.abs(plans.sum(-2) - q.numpy()[None, :]).sum(-1)

@@ -10,7 +10,8 @@ import torch
 
 from kdviz.divergences import DIVERGENCES, akl_split, divergence_from_log
 from kdviz.families import GaussianMixture, GaussianStudent, Grid, SoftmaxStudent, discrete_teacher
-from kdviz.fitting import FitConfig, fit, fit_one_at_a_time, frame_steps, resolve_params
+from kdviz.fitting import FitConfig, fit, frame_steps, resolve_params
+from reference_fit import fit_one_at_a_time
 
 GRID = Grid(-12.0, 12.0, 256)
 GAUSS = GaussianStudent(GRID)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -87,12 +89,50 @@ def test_support_defaults_to_arange_and_rejects_bad_coordinates():
 # --------------------------------------------------------------------------- Sinkhorn
 @pytest.mark.parametrize("epsilon", [0.05, 0.3, 1.0, 5.0])
 @pytest.mark.parametrize("order", [1, 2])
-def test_sinkhorn_matches_pot_sinkhorn2_log_domain(epsilon, order):
+def test_sinkhorn_matches_pot_sinkhorn2_log_domain_where_both_converge(epsilon, order):
     p, q, x = _case(5, v=7)
     C = _cost(x, order)
-    expected = ot.sinkhorn2(p, q, C, epsilon, method="sinkhorn_log")
-    got = float(T.sinkhorn(_t(p), _t(q), _t(x), order=order, epsilon=epsilon))
-    assert got == pytest.approx(float(expected), rel=1e-6)
+    expected, log = ot.sinkhorn2(p, q, C, epsilon, method="sinkhorn_log", numItermax=100_000, stopThr=1e-9,
+                                 log=True)
+    assert log["err"][-1] < 1e-9  # POT converged: its value is the fixed point
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = float(T.sinkhorn(_t(p), _t(q), _t(x), order=order, epsilon=epsilon))
+    if caught:  # order 2, epsilon 0.05: 1000 iterations are not enough; it says so
+        assert (order, epsilon) == (2, 0.05) and issubclass(caught[0].category, T.SinkhornNotConverged)
+        assert "1000 iterations" in str(caught[0].message)
+        # epsilon scaling still ends far closer to the fixed point than POT's plain 1000 iterations
+        plain = ot.sinkhorn2(p, q, C, epsilon, method="sinkhorn_log")
+        assert abs(got - expected) < 0.2 * abs(float(plain) - expected)
+    else:
+        assert got == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("p, q, epsilon, expected", [([0.4, 0.4, 0.2], [0.2, 0.3, 0.5], 1e-4, 0.5),
+                                                     ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], 1e-6, 2.0)])
+def test_sinkhorn_at_tiny_epsilon_is_the_exact_transport_cost_not_underflow(p, q, epsilon, expected):
+    x = np.arange(3.0)
+    exact = ot.emd2(np.array(p), np.array(q), _cost(x, 1))
+    assert exact == pytest.approx(expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and it converges (no SinkhornNotConverged)
+        got = float(divergence("sinkhorn", p, q, epsilon=epsilon))
+    assert got == pytest.approx(exact, abs=1e-3)
+
+
+def test_sinkhorn_that_hits_its_iteration_cap_warns_with_iterations_and_residual():
+    p, q, x = _case(5, v=7)
+    with pytest.warns(T.SinkhornNotConverged, match=r"after 7 iterations with marginal violation \d"):
+        a, b = _t(p), _t(q)
+        T.sinkhorn_potentials(a, b, T.cost_matrix(_t(x), 2), 0.05, max_iter=7)
+
+
+def test_sinkhorn_refuses_half_precision_and_plans_above_the_memory_limit():
+    with pytest.raises(ValueError, match="float32 or float64.*float16"):
+        divergence("sinkhorn", torch.tensor([0.5, 0.5], dtype=torch.float16), torch.tensor([0.25, 0.75], dtype=torch.float16))
+    big = torch.full((100_000,), 1e-5, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"V = 100000 points needs 80 GB.*MAX_PLAN_BYTES"):
+        divergence("sinkhorn", big, big)
 
 
 def test_sinkhorn_batches_broadcast_and_match_pot_row_by_row():
