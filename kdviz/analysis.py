@@ -7,10 +7,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy import ndimage
 
-from kdviz.divergences import divergence_from_log, get_spec
+from kdviz.divergences import DIVERGENCES, divergence_from_log, get_spec, logit_grad, spec_value_and_grad
 from kdviz.families import GaussianStudent
+from kdviz.transport import support
 
 LANDSCAPE_CHUNK = 256  # rows of (mu, sigma) per batched call (bounds memory for transport divergences)
 
@@ -34,6 +34,8 @@ def landscape(log_p, student: GaussianStudent, name: str, mus: Sequence[float], 
     Local minima: grid points not larger than any of their 8 neighbours (edges excluded, where
     a minimum only says the range is too small), found with ``scipy.ndimage.minimum_filter``.
     """
+    from scipy import ndimage  # scipy only here: importing kdviz stays light
+
     mus = np.asarray(mus, dtype=float)
     sigmas = np.asarray(sigmas, dtype=float)
     if mus.ndim != 1 or sigmas.ndim != 1 or len(mus) < 3 or len(sigmas) < 3 or (sigmas <= 0).any():
@@ -59,58 +61,48 @@ def landscape(log_p, student: GaussianStudent, name: str, mus: Sequence[float], 
 
 
 # --------------------------------------------------------------------------- gradient analysis
-def _skew(p, q, alpha):
-    return alpha * p + (1 - alpha) * q
-
-
-# Coefficient c(q, p, alpha) such that the single-sample gradient (y* drawn from p) is
-# c * grad q(y*), i.e. c = (dD/dq(y*)) / p(y*), as on the seed's slides.
-GRADIENT_COEFFICIENTS = {
-    "fkl": (r"-\frac{1}{q}", lambda q, p, a: -1.0 / q),
-    "rkl": (r"\frac{1}{p}\left(\log\frac{q}{p}+1\right)", lambda q, p, a: (np.log(q / p) + 1.0) / p),
-    "tvd": (r"-\frac{1}{p}\,[q<p]", lambda q, p, a: np.where(q < p, -1.0 / p, 0.0)),
-    "skl": (r"-\frac{1-\alpha}{\tilde q},\;\tilde q=\alpha p+(1-\alpha)q",
-            lambda q, p, a: -(1 - a) / _skew(p, q, a)),
-    "srkl": (r"\frac{1}{p}\left(\log\frac{q}{\tilde p}+1-\frac{\alpha q}{\tilde p}\right),\;\tilde p=\alpha q+(1-\alpha)p",
-             lambda q, p, a: (np.log(q / _skew(q, p, a)) + 1.0 - a * q / _skew(q, p, a)) / p),
-}
+COEFFICIENT_NAMES = tuple(n for n, spec in DIVERGENCES.items() if spec.grad_latex)  # the seed's slides
 
 
 def gradient_coefficient(name: str, q, p, alpha: float = 0.1) -> np.ndarray:
-    """The coefficient multiplying ``grad q(y*)`` for one token under divergence ``name``.
+    """The coefficient ``c`` multiplying ``grad q(y*)`` for one token under divergence ``name``.
 
+    The single-sample gradient (y* drawn from p) is ``c grad q(y*)`` with ``c = (dD/dq(y*)) / p(y*)``
+    (the seed's slides) and ``dD/dq = grad / q``, ``grad`` the registry's gradient w.r.t. ``log q``.
+    The divergences with a coefficient (``spec.grad_latex``) are sums of per-class terms, so the
+    per-class gradient depends only on that class's ``(p, q)``: each token is a one-class row.
     ``q``, ``p``: the student's and teacher's probability of the token (arrays broadcast).
     KL's ``-1/q`` explodes as q -> 0; TVD's is bounded by ``1/p`` and zero once q >= p; SKL's
-    is bounded by ``(1-alpha)/(alpha p)``. These are the exact partial derivatives divided by p
-    (the seed writes RKL's "+1" as "-1" and SRKL's ``alpha q / p~`` as ``alpha / p~``; both
-    forms differ from the exact one, and the constant in RKL's vanishes on the simplex).
-    TVD uses the seed's form ``1 - sum min(p, q)``.
+    is bounded by ``(1-alpha)/(alpha p)``. The seed writes RKL's "+1" as "-1" and SRKL's
+    ``alpha q / p~`` as ``alpha / p~``; both differ from the exact form (the constant in RKL's
+    vanishes on the simplex).
     """
-    if name not in GRADIENT_COEFFICIENTS:
-        raise ValueError(f"gradient coefficients exist for {sorted(GRADIENT_COEFFICIENTS)}, got {name!r}")
-    q = np.asarray(q, dtype=float)
-    p = np.asarray(p, dtype=float)
+    spec = get_spec(name)
+    if not spec.grad_latex:
+        raise ValueError(f"gradient coefficients exist for {list(COEFFICIENT_NAMES)}, got {name!r}")
+    q, p = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(p, dtype=float))
     if (q <= 0).any() or (p <= 0).any() or (q > 1).any() or (p > 1).any():
         raise ValueError("token probabilities must be in (0, 1]")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return GRADIENT_COEFFICIENTS[name][1](q, p, alpha)
+    log_q, log_p = torch.as_tensor(np.log(q))[..., None], torch.as_tensor(np.log(p))[..., None]  # (..., 1)
+    kw = spec.resolve({"alpha": float(alpha)} if spec.params else {})
+    _, grad = spec_value_and_grad(spec, log_p, log_q, kw)
+    return (grad[..., 0].numpy() / q) / p
 
 
 def logit_gradients(p, logits, names: Sequence[str], params: dict | None = None) -> np.ndarray:
     """Per-class gradient ``dD/dz_y`` of each divergence w.r.t. the student's logits: ``(K, V)``.
 
-    Shows which tokens push hardest on the current student ``q = softmax(z)``.
+    Shows which tokens push hardest on the current student ``q = softmax(z)``: the registry's
+    gradient w.r.t. ``log q`` through the softmax (:func:`kdviz.divergences.logit_grad`).
     """
     from kdviz.fitting import resolve_params  # local: fitting imports this module's users
 
     log_p = torch.log(torch.as_tensor(p, dtype=torch.float64))
+    log_q = torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), -1)
     out = []
     for name, kw in zip(names, resolve_params(names, params)):
-        z = torch.as_tensor(logits, dtype=torch.float64).clone().requires_grad_(True)
-        value = divergence_from_log(name, log_p, torch.log_softmax(z, -1), **kw)
-        if not value.requires_grad:  # q drops out (skew KL with alpha = 1 is KL(p || p) = 0)
-            out.append(np.zeros(z.shape[-1]))
-            continue
-        value.backward()
-        out.append(z.grad.numpy())
+        spec = get_spec(name)
+        if spec.needs_support:
+            kw["x"] = support(None, log_q.shape[-1])
+        out.append(logit_grad(spec_value_and_grad(spec, log_p, log_q, kw)[1], log_q).numpy())
     return np.stack(out)

@@ -165,8 +165,9 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
         names: divergence names (registry keys), one per row.
         config: optimisation settings. x: support for the transport divergences.
         params: divergence parameters (see :func:`resolve_params`).
-        stop: optional rule ``stop(params (..., P)) -> (...) bool``: a row for which it holds is
-            frozen from that step on, like a non-finite one. Needs a small student (P <= 16).
+        stop: optional rule ``stop(params (..., P) array) -> (...) bool array``, applied to every
+            step's parameters: a row is frozen from the first step where it holds, like a non-finite
+            one. Needs a small student (P <= 16, whose parameters are recorded).
     """
     names = list(names)
     if not names:
@@ -183,7 +184,8 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             kw["x"] = support(x, n_classes, dtype)
     theta = start.detach().to(dtype).expand(K, -1).clone()  # (K, P)
     if stop is not None and theta.shape[1] > MAX_PARAM_TRACE:
-        raise ValueError(f"a stop rule needs a student of at most {MAX_PARAM_TRACE} parameters, got {theta.shape[1]}")
+        raise ValueError(f"a stop rule needs a student of at most {MAX_PARAM_TRACE} parameters, "
+                         f"got {theta.shape[1]}")
     mask = student.grad_mask(dtype)  # (P,)
     masked = bool((mask == 0).any())
     groups = _groups(names, kwargs)
@@ -241,7 +243,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
     bad = ~(np.isfinite(result.loss) & np.isfinite(result.grad_norm))  # (K, S+1)
     if stop is not None:
-        bad |= np.asarray(stop(torch.as_tensor(result.params)), dtype=bool)
+        bad |= np.asarray(stop(result.params), dtype=bool)
     _freeze(result, np.where(bad.any(1), bad.argmax(1), -1))
     return result
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from kdviz.analysis import GRADIENT_COEFFICIENTS
+
 from kdviz.divergences import get_spec
 from kdviz.experiments import gradients as gr
 from kdviz.experiments.head_tail import AKL_PRESETS, DIVERGENCE_OPTIONS
@@ -74,7 +74,7 @@ if res.diverged:
 
 st.subheader("One token: the coefficient of ∇q(y*)")
 if res.coef_names:
-    rows = [rf"\textcolor{{{get_spec(nm).color}}}{{\text{{{get_spec(nm).label}}}}} &: \quad {GRADIENT_COEFFICIENTS[nm][0]}"
+    rows = [rf"\textcolor{{{get_spec(nm).color}}}{{\text{{{get_spec(nm).label}}}}} &: \quad {get_spec(nm).grad_latex}"
             for nm in res.coef_names]
     st.latex(r"\nabla_\theta D \approx c\,\nabla_\theta q_\theta(y^*),\qquad y^*\sim p,\qquad c =")
     st.latex(r"\begin{aligned}" + r"\\[2pt]".join(rows) + r"\end{aligned}")

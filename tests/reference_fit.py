@@ -76,6 +76,6 @@ def fit_one_at_a_time(log_p, student, start, names, config: FitConfig = FitConfi
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
     bad = ~(np.isfinite(result.loss) & np.isfinite(result.grad_norm))
     if stop is not None:
-        bad |= np.asarray(stop(torch.as_tensor(params_all)), dtype=bool)
+        bad |= np.asarray(stop(params_all), dtype=bool)
     _freeze(result, np.where(bad.any(1), bad.argmax(1), -1))
     return result

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient, landscape, logit_gradients
+from kdviz.analysis import COEFFICIENT_NAMES, gradient_coefficient, landscape, logit_gradients
+from kdviz.divergences import DIVERGENCES
 from kdviz.divergences import divergence, divergence_from_log
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 
@@ -71,19 +72,20 @@ def _pq(seed, v=9):
     return p / p.sum(), q / q.sum()
 
 
-@pytest.mark.parametrize("name", ["fkl", "rkl", "skl", "srkl"])
-@pytest.mark.parametrize("alpha", [0.1, 0.4])
+@pytest.mark.parametrize("name", ["fkl", "rkl", "tvd", "skl", "srkl"])
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.4, 1.0])
 def test_gradient_coefficient_is_exactly_the_partial_derivative_over_p(name, alpha):
     p, q = _pq(1)
     coef = gradient_coefficient(name, q, p, alpha)
     np.testing.assert_allclose(coef * p, _autograd_dq(name, p, q, alpha), rtol=1e-10, atol=1e-13)
 
 
-def test_tvd_gradient_coefficient_matches_autograd_up_to_a_constant_shared_by_all_classes():
+def test_tvd_gradient_coefficient_differs_from_half_the_l1_distances_by_a_constant_shared_by_all_classes():
     p, q = _pq(2)
     coef = gradient_coefficient("tvd", q, p)
-    grad = _autograd_dq("tvd", p, q)
-    diff = coef * p - grad
+    qt = torch.as_tensor(q).clone().requires_grad_(True)
+    (0.5 * (torch.as_tensor(p) - qt).abs().sum()).backward()  # TVD's other form, by autograd
+    diff = coef * p - qt.grad.numpy()
     assert np.ptp(diff) < 1e-12  # one constant: irrelevant on the simplex
     assert abs(diff[0]) > 0.1  # and not zero: the seed's 1 - sum min(p, q) form differs off the simplex
     assert ((coef == 0) == (q >= p)).all()  # no push once q overestimates
@@ -99,8 +101,8 @@ def test_gradient_coefficients_explode_for_kl_but_stay_bounded_for_tvd_and_skl()
 
 
 def test_every_gradient_coefficient_has_a_latex_formula_and_bad_input_raises():
-    assert set(GRADIENT_COEFFICIENTS) == {"fkl", "rkl", "tvd", "skl", "srkl"}
-    assert all(tex.strip() for tex, _ in GRADIENT_COEFFICIENTS.values())
+    assert COEFFICIENT_NAMES == ("fkl", "rkl", "tvd", "skl", "srkl")
+    assert all(DIVERGENCES[n].grad_latex.strip() for n in COEFFICIENT_NAMES)
     with pytest.raises(ValueError, match="gradient coefficients exist"):
         gradient_coefficient("jsd", 0.5, 0.5)
     for q, p in ((0.0, 0.5), (0.5, 1.5), (-0.1, 0.5)):

@@ -155,27 +155,6 @@ def test_the_default_steps_converge_for_the_sweep():
     np.testing.assert_allclose(np.log(short.sweep_sigma), np.log(long.sweep_sigma), atol=0.05)
 
 
-def test_batched_rows_are_independent_fits():
-    student = GaussianStudent(ol.GRID)
-    lps = torch.stack([ol.outlier_teacher(w, 5.0).log_prob(ol.GRID) for w in (0.05, 0.25)])
-    start = student.init_params(0.0, 1.0)
-    both, _ = ol.fit_many(lps, student, start, ["fkl", "tvd"], steps=40, lr=0.1)
-    one, _ = ol.fit_many(lps[1:], student, start, ["tvd"], steps=40, lr=0.1)
-    np.testing.assert_allclose(both[1, 1], one[0, 0], atol=1e-12)
-
-
-def test_a_row_with_an_infinite_loss_is_frozen_and_does_not_disturb_the_others():
-    student = GaussianStudent(ol.GRID)
-    lp = ol.outlier_teacher(0.1, 5.0).log_prob(ol.GRID)
-    holes = lp.clone()
-    holes[:100] = -math.inf  # p = 0 where q > 0: reverse KL is infinite
-    params, loss = ol.fit_many(torch.stack([holes, lp]), student, student.init_params(0.0, 1.0), ["rkl"],
-                               steps=30, lr=0.1)
-    assert np.isnan(loss[0, 0]).all() and (params[0, 0] == params[0, 0, 0]).all()
-    ref = fit(lp, student, student.init_params(0.0, 1.0), ["rkl"], FitConfig(steps=0))
-    assert np.isfinite(loss[1, 0]).all() and loss[1, 0, 0] == pytest.approx(ref.loss[0, 0], rel=1e-12)
-
-
 def test_outlier_teacher_puts_weight_w_in_the_bump():
     mix = ol.outlier_teacher(0.2, 6.0, 0.5)
     assert mix.mean() == pytest.approx(1.2) and mix.variance() == pytest.approx(0.8 + 0.2 * 0.25 + 0.16 * 36)

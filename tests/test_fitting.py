@@ -228,3 +228,66 @@ def test_warm_up_runs_a_tiny_fit_and_leaves_the_thread_count_alone():
     before = torch.get_num_threads()
     warm_up()
     assert torch.get_num_threads() == before
+
+
+# --------------------------------------------------------------------------- rows, optimizers, stop rule
+def _outlier_rows():
+    grid = Grid(-8.0, 8.0, 64)
+    teachers = torch.stack([GaussianMixture((1 - w, w), (0.0, 5.0), (1.0, 0.5)).log_prob(grid) for w in (0.05, 0.25)])
+    return grid, GaussianStudent(grid), teachers
+
+
+def test_rows_with_their_own_teachers_and_starts_are_independent_fits():
+    grid, student, lps = _outlier_rows()
+    starts = torch.stack([student.init_params(0.0, 1.0), student.init_params(1.0, 2.0)])
+    cfg = FitConfig(steps=40, lr=0.1)
+    both = fit(lps, student, starts, ["fkl", "tvd"], cfg)
+    one = fit(lps[1], student, starts[1], ["tvd"], cfg)
+    np.testing.assert_allclose(both.params[1], one.params[0], atol=1e-12, rtol=0)
+    _assert_same_trajectories(both, fit_one_at_a_time(lps, student, starts, ["fkl", "tvd"], cfg))
+
+
+def test_a_row_with_an_infinite_loss_is_frozen_and_does_not_disturb_the_others():
+    grid, student, lps = _outlier_rows()
+    holes = lps[0].clone()
+    holes[:20] = -math.inf  # p = 0 where q > 0: reverse KL is infinite
+    res = fit(torch.stack([holes, lps[0]]), student, student.init_params(0.0, 1.0), ["rkl", "rkl"],
+              FitConfig(steps=30, lr=0.1))
+    assert res.diverged_at.tolist() == [0, -1]
+    assert np.isnan(res.loss[0]).all() and (res.params[0] == res.params[0, 0]).all()
+    alone = fit(lps[0], student, student.init_params(0.0, 1.0), ["rkl"], FitConfig(steps=30, lr=0.1))
+    np.testing.assert_array_equal(res.loss[1], alone.loss[0])
+
+
+@pytest.mark.parametrize("optimizer, lr_final", [("adam", 1.0), ("sgd", 1.0), ("adam", 0.02), ("sgd", 0.1)])
+def test_the_engines_adam_sgd_and_cosine_schedule_equal_torch_optim_in_float64(optimizer, lr_final):
+    grid, student, lps = _outlier_rows()
+    names = ["fkl", "rkl", "jsd", "tvd", "akl", "wasserstein"]
+    cfg = FitConfig(steps=60, lr=0.3 if optimizer == "sgd" else 0.05, optimizer=optimizer, lr_final=lr_final)
+    kw = dict(x=grid.points())
+    ours = fit(lps[1], student, student.init_params(1.0, 2.0), names, cfg, **kw)
+    torch_optim = fit_one_at_a_time(lps[1], student, student.init_params(1.0, 2.0), names, cfg, **kw)
+    _assert_same_trajectories(ours, torch_optim, atol=1e-12)
+    assert np.ptp(ours.final_params[:, 0]) > 1e-3
+
+
+def test_a_stop_rule_freezes_a_row_from_the_first_step_where_it_holds():
+    grid, student, lps = _outlier_rows()
+    cfg = FitConfig(steps=50, lr=0.2)
+    free = fit(lps[1], student, student.init_params(0.0, 1.0), ["fkl", "tvd"], cfg)
+    t = int(np.argmax(free.params[0, :, 0] > 0.5))  # the FKL student passes mu = 0.5 at step t
+    assert 0 < t < 50 and (free.params[1, :, 0] <= 0.5).all()
+    stopped = fit(lps[1], student, student.init_params(0.0, 1.0), ["fkl", "tvd"], cfg,
+                  stop=lambda prm: prm[..., 0] > 0.5)
+    assert stopped.diverged_at.tolist() == [t, -1]
+    assert np.isnan(stopped.loss[0, t:]).all() and (stopped.params[0, t:] == free.params[0, t - 1]).all()
+    np.testing.assert_array_equal(stopped.loss[0, :t], free.loss[0, :t])
+    np.testing.assert_array_equal(stopped.loss[1], free.loss[1])
+
+
+def test_fit_rejects_teacher_and_parameter_rows_that_do_not_match_the_divergence_rows():
+    grid, student, lps = _outlier_rows()
+    with pytest.raises(ValueError, match="one teacher row per divergence row: 3 rows, got 2"):
+        fit(lps, student, student.init_params(0.0, 1.0), ["fkl"] * 3)
+    with pytest.raises(ValueError, match="one parameter dict per row"):
+        fit(lps[0], student, student.init_params(0.0, 1.0), ["skl", "skl"], params=[{"alpha": 0.2}])

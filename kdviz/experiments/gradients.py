@@ -4,7 +4,7 @@ Two views:
 
 * the single-token coefficient ``c`` of ``grad q(y*)`` (seed: KL's ``-1/q`` explodes for rare tokens,
   TVD's is ``-1/p`` or 0, skew KL's is ``-(1-alpha)/q~``), as a function of ``q(y*)`` for a given
-  ``p(y*)`` (:data:`kdviz.analysis.GRADIENT_COEFFICIENTS`);
+  ``p(y*)`` (:func:`kdviz.analysis.gradient_coefficient`, from the registry's gradients);
 * for a whole student ``q = softmax(z)``, the gradient of each divergence w.r.t. every logit
   (:func:`kdviz.analysis.logit_gradients`), classes sorted by teacher probability so that head and
   tail (AKL's split) can be told apart.
@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient, logit_gradients
+from kdviz.analysis import COEFFICIENT_NAMES, gradient_coefficient, logit_gradients
 from kdviz.divergences import akl_split, get_spec
 from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, teacher
 from kdviz.families import SoftmaxStudent
 from kdviz.fitting import FitConfig, fit
 
-COEFFICIENT_NAMES = tuple(GRADIENT_COEFFICIENTS)  # fkl rkl tvd skl srkl: the seed's slides
-DEFAULT_NAMES = COEFFICIENT_NAMES
+DEFAULT_NAMES = COEFFICIENT_NAMES  # fkl rkl tvd skl srkl: the seed's slides
 Q_MIN = 1e-4  # left end of the q(y*) axis
 N_POINTS = 400  # log-spaced q values
 SEED_NOTE = (
@@ -90,7 +89,7 @@ def gradients(p_star: float = 0.1, alpha: float = 0.1, names: tuple[str, ...] = 
         raise ValueError(f"pick one or more of {list(DIVERGENCE_OPTIONS)}, got {list(names)!r}")
     if student not in ("random", "fit"):
         raise ValueError(f"student must be 'random' or 'fit', got {student!r}")
-    coef_names = [n for n in names if n in GRADIENT_COEFFICIENTS]
+    coef_names = [n for n in names if n in COEFFICIENT_NAMES]
     q, coefficients = coefficient_curves(coef_names, p_star, alpha)
 
     x, p = teacher(preset, n_classes, zipf_exponent, dirichlet_seed)

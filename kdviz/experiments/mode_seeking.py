@@ -114,32 +114,13 @@ def _landscape(teacher: GaussianMixture, name: str, mu_range, sigma_range, shape
 
 
 def escaped(params: np.ndarray) -> np.ndarray:
-    """Which rows ``(..., 2)`` of ``(mu, log sigma)`` lie outside the meaningful range."""
+    """Which rows ``(..., 2)`` of ``(mu, log sigma)`` lie outside the meaningful range (the fits'
+    stop rule: such a student is frozen like a non-finite fit)."""
     mu, log_sigma = params[..., 0], params[..., 1]
     with np.errstate(invalid="ignore"):
         inside = (np.abs(mu) <= MU_MAX) & (log_sigma >= math.log(SIGMA_RANGE[0])) & (
             log_sigma <= math.log(SIGMA_RANGE[1]))
     return ~inside
-
-
-def freeze_escaped(res) -> None:
-    """Treat a student that left the grid (:func:`escaped`) like a non-finite fit: from that step on
-    its loss is NaN and its parameters and frames keep their last meaningful value."""
-    out = escaped(res.params)  # (K, S+1)
-    for k in range(out.shape[0]):
-        if not out[k].any():
-            continue
-        t = int(out[k].argmax())
-        if 0 <= res.diverged_at[k] <= t:
-            continue
-        last = max(t - 1, 0)
-        res.diverged_at[k] = t
-        res.loss[k, t:] = np.nan
-        res.grad_norm[k, t:] = np.nan
-        res.params[k, t:] = res.params[k, last]
-        res.final_params[k] = res.params[k, last]
-        good = np.flatnonzero(res.frame_steps < t)
-        res.frames[k, res.frame_steps >= t] = res.frames[k, good[-1] if len(good) else 0]
 
 
 def _moments(x: np.ndarray, probs: np.ndarray):
@@ -182,8 +163,7 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     log_p = teacher.log_prob(GRID)  # (V,)
     fit_names = names if landscape_name in names else [*names, landscape_name]
     res = fit(log_p, student, start, fit_names, FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer,
-                                                          n_frames=int(n_frames)), x=GRID.points())
-    freeze_escaped(res)
+                                                          n_frames=int(n_frames)), x=GRID.points(), stop=escaped)
     K = len(names)
     mu, sigma = res.params[..., 0], np.exp(res.params[..., 1])  # (K', S+1) each
     path = fit_names.index(landscape_name)

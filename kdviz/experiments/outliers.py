@@ -11,9 +11,9 @@ mass ``(0, 1)``: the fit that would be right without the outlier. Forward KL mus
 (its optimum is moment matching: ``mu = w d``); TVD, skew KL and the mode-seeking divergences
 barely move.
 
-The robustness sweep fits one student per (outlier weight, divergence) pair. All of them run in
-*one* batched optimisation (:func:`fit_many`): the pairs are independent rows, Adam acts per
-coordinate, so summing the losses gives each row its own gradient, with one Python loop for all.
+The robustness sweep fits one student per (outlier weight, divergence) pair. All of them are rows
+of *one* call of the fit loop (:func:`kdviz.fitting.fit`, one teacher per row), with Adam and a
+cosine-decayed learning rate.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kdviz import numerics as nx
 from kdviz.divergences import get_spec
-from kdviz.experiments.mode_seeking import CHOICES, EXCLUDED, GRID, MU_MAX, SIGMA_RANGE, mass_outside
+from kdviz.experiments.mode_seeking import CHOICES, EXCLUDED, GRID, escaped, mass_outside
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
-from kdviz.fitting import resolve_params
+from kdviz.fitting import FitConfig, fit
 
 DEFAULT_NAMES = ("fkl", "rkl", "tvd", "skl", "jsd")
 MAIN = (0.0, 1.0)  # (mean, std) of the main mass; also the students' start
@@ -43,59 +42,6 @@ def outlier_teacher(weight: float, distance: float, outlier_std: float = 0.5) ->
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"outlier weight must be in [0, 1), got {weight!r}")
     return GaussianMixture((1.0 - weight, weight), (MAIN[0], float(distance)), (MAIN[1], float(outlier_std)))
-
-
-def fit_many(log_ps: torch.Tensor, student: GaussianStudent, start: torch.Tensor, names: Sequence[str], *,
-             steps: int, lr: float, params=None) -> tuple[np.ndarray, np.ndarray]:
-    """Fit one Gaussian per (teacher, divergence) pair at once with Adam and a cosine-decayed
-    learning rate (``lr`` down to ``LR_FINAL * lr``).
-
-    Args:
-        log_ps: teachers' log-probabilities ``(W, V)``.
-        start: ``(2,)`` start ``(mu, log sigma)`` shared by every pair.
-    Returns:
-        params ``(W, K, S+1, 2)`` and loss ``(W, K, S+1)``; a pair whose loss or gradient stops
-        being finite, or whose student leaves the grid (``mode_seeking.escaped``), stays at its last
-        good parameters, with NaN losses from there on.
-    """
-    W, V = log_ps.shape
-    K = len(names)
-    kwargs = resolve_params(names, params)  # validated here once; the loop calls the registry functions
-    fns = [get_spec(n).fn for n in names]  # directly (the rows are built by log_prob: no NaN to check)
-    for name, kw in zip(names, kwargs):
-        if get_spec(name).needs_support:
-            kw["x"] = student.grid.points()
-    theta = start.detach().expand(W, K, 2).clone().requires_grad_(True)  # (W, K, 2)
-    opt = torch.optim.Adam([theta], lr=lr, foreach=False)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=LR_FINAL * lr)
-    params_buf = torch.zeros(W, K, steps + 1, 2, dtype=theta.dtype)
-    loss_buf = torch.zeros(W, K, steps + 1, dtype=theta.dtype)
-    alive = torch.ones(W, K, dtype=torch.bool)
-    last_good = theta.detach().clone()  # (W, K, 2) each row's parameters at its last finite step
-    with nx.torch_threads(1):  # thousands of small ops: one thread is much faster (and fair to others)
-        for t in range(steps + 1):
-            log_q = student.log_prob(theta.reshape(W * K, 2)).reshape(W, K, V)  # (W, K, V)
-            losses = torch.stack([fn(log_ps, log_q[:, k], **kw)
-                                  for k, (fn, kw) in enumerate(zip(fns, kwargs))], dim=1)  # (W, K)
-            opt.zero_grad(set_to_none=False)
-            losses.sum().backward()  # rows are independent: each gets its own gradient
-            with torch.no_grad():
-                alive &= torch.isfinite(losses) & torch.isfinite(theta.grad).all(-1) & _inside(theta)  # (W, K)
-                last_good[alive] = theta[alive]
-                params_buf[:, :, t] = last_good
-                loss_buf[:, :, t] = torch.where(alive, losses, torch.nan)
-            if t < steps:
-                opt.step()
-                sched.step()
-                with torch.no_grad():  # a failed row stays at its last finite parameters
-                    theta[~alive] = last_good[~alive]
-    return params_buf.numpy(), loss_buf.numpy()
-
-
-def _inside(theta: torch.Tensor) -> torch.Tensor:
-    """``(..., 2)`` rows ``(mu, log sigma)`` still on the grid (see ``mode_seeking.escaped``)."""
-    mu, log_sigma = theta[..., 0], theta[..., 1]
-    return (mu.abs() <= MU_MAX) & (log_sigma >= math.log(SIGMA_RANGE[0])) & (log_sigma <= math.log(SIGMA_RANGE[1]))
 
 
 @dataclass
@@ -173,10 +119,13 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     teachers = [outlier_teacher(float(w), distance, outlier_std) for w in weights]
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)
-    params, loss = fit_many(log_ps, student, student.init_params(*MAIN), names, steps=int(steps), lr=float(lr))
+    W, K = len(weights), len(names)
+    res = fit(log_ps.repeat(K, 1), student, student.init_params(*MAIN), [n for n in names for _ in weights],
+              FitConfig(steps=int(steps), lr=float(lr), n_frames=2, lr_final=LR_FINAL), stop=escaped)
+    params = res.params.reshape(K, W, -1, 2).swapaxes(0, 1)  # rows are divergence-major: (W', K, S+1, 2)
+    loss = res.loss.reshape(K, W, -1).swapaxes(0, 1)  # (W', K, S+1)
     mu, sigma = params[..., 0], np.exp(params[..., 1])  # (W', K, S+1)
-    bad = ~np.isfinite(loss)  # (W', K, S+1)
-    first_bad = np.where(bad.any(-1), bad.argmax(-1), -1)  # (W', K)
+    first_bad = res.diverged_at.reshape(K, W).T  # (W', K)
     c = int(shared[0]) if len(shared) else -1  # row of the chosen weight
     n = len(sweep)
     q = student.log_prob(torch.as_tensor(params[c, :, -1])).exp().numpy() / grid.step  # (K, V)

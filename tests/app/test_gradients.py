@@ -8,7 +8,7 @@ import pytest
 from figjson import arr, figure, shipped, validated
 from streamlit.testing.v1 import AppTest
 
-from kdviz.analysis import GRADIENT_COEFFICIENTS, gradient_coefficient
+from kdviz.analysis import gradient_coefficient
 from kdviz.divergences import get_spec
 from kdviz.experiments import gradients as gr
 from kdviz.experiments.head_tail import teacher
@@ -37,7 +37,7 @@ def test_defaults_render_both_charts_formulas_seed_note_and_the_computed_takeawa
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_coef", "gr_logits"]
     latex = " ".join(el.value for el in at.latex)
     for name in gr.DEFAULT_NAMES:
-        assert GRADIENT_COEFFICIENTS[name][0] in latex
+        assert get_spec(name).grad_latex in latex
     infos = [i.value for i in at.info]
     assert gr.SEED_NOTE in infos
     assert infos[-1].endswith(gr.takeaway(gr.gradients()))
