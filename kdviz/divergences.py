@@ -72,7 +72,7 @@ def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
 
 def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """``g`` broadcast to the shape of ``(log_p, log_q)``: gradients have the batch shape."""
-    return g.expand(torch.broadcast_shapes(log_p.shape, log_q.shape))
+    return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
 def _weighted(w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -255,13 +255,14 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     """
     split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
     w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
+    if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
+        (fv, fg), (rv, rg) = forward_kl(log_p, log_q, with_grad=True), reverse_kl(log_p, log_q, with_grad=True)
+        return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
+                _weighted(w_head, fg) + _weighted(w_tail, rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p), with_grad=with_grad)
-    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p), with_grad=with_grad)
-    if not with_grad:
-        return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
-    value = _weighted(w_head[..., 0], fkl[0]) + _weighted(w_tail[..., 0], rkl[0])
-    return value, _weighted(w_head, fkl[1]) + _weighted(w_tail, rkl[1])
+    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p))
+    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p))
+    return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):

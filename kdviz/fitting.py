@@ -153,6 +153,15 @@ def _groups(names, kwargs) -> list[tuple]:
     return out
 
 
+def _bounds(groups):
+    """Consecutive ``(start, stop)`` blocks of the groups' sizes, in group order."""
+    start = 0
+    for _, _, rows in groups:
+        n = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+        yield start, start + n
+        start += n
+
+
 def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitConfig = FitConfig(),
         *, x=None, params=None, stop: Callable | None = None) -> FitResult:
     """Fit ``len(names)`` students of the family ``student``, row k under divergence ``names[k]``.
@@ -202,15 +211,22 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     if discrete:
         p = nx.exp(log_p)
         head = akl_split(p, p, config.mu)["head_mask"]  # (V,) or (K, V): depends on p only
-        err_buf = torch.zeros(2, K, S + 1, dtype=dtype)
+        parts = torch.stack([head, ~head], -1).to(dtype)  # (..., V, 2): sums over head and tail
+        err_buf = torch.zeros(K, 2, S + 1, dtype=dtype)
+    in_order = [rows for _, _, rows in groups] == [slice(a, b) for a, b in _bounds(groups)]
     grad_q = torch.zeros(K, n_classes, dtype=dtype)
     state: dict = {}
 
     with nx.torch_threads(1), torch.no_grad():  # thousands of tiny ops: one thread is faster
         for t in range(S + 1):
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
-            for (spec, kw, rows), lp in zip(groups, teacher):
-                loss_buf[rows, t], grad_q[rows] = spec_value_and_grad(spec, lp, log_q[rows], kw)
+            if in_order:  # every group a block of rows, in order: no scatter
+                outs = [spec_value_and_grad(spec, lp, log_q[rows], kw) for (spec, kw, rows), lp in zip(groups, teacher)]
+                loss_buf[:, t] = torch.cat([v.reshape(-1) for v, _ in outs])
+                grad_q = torch.cat([g.reshape(-1, n_classes) for _, g in outs])
+            else:
+                for (spec, kw, rows), lp in zip(groups, teacher):
+                    loss_buf[rows, t], grad_q[rows] = spec_value_and_grad(spec, lp, log_q[rows], kw)
             grad = vjp(grad_q)  # (K, P)
             if masked:
                 grad.mul_(mask)
@@ -221,10 +237,8 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
                 q = nx.exp(log_q)
                 if t in keep_set:
                     frames[:, keep_set[t]] = q
-                if discrete:
-                    gap = (p - q).abs()  # (K, V)
-                    err_buf[0, :, t] = (gap * head).sum(-1)
-                    err_buf[1, :, t] = (gap * ~head).sum(-1)
+                if discrete:  # (K, 2): sum |p - q| over the head and over the tail
+                    err_buf[:, :, t] = ((p - q).abs()[:, None, :] @ parts)[:, 0]
             if t < S:
                 lr = config.lr_at(t)
                 if config.optimizer == "adam":
@@ -237,7 +251,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
         frame_steps=keep, frames=frames.numpy(), final_params=theta.numpy().copy(),
         params=param_buf.numpy() if small else None)
     if discrete:
-        result.head_error, result.tail_error = err_buf[0].numpy(), err_buf[1].numpy()
+        result.head_error, result.tail_error = err_buf[:, 0].numpy(), err_buf[:, 1].numpy()
         total = result.head_error + result.tail_error
         with np.errstate(invalid="ignore", divide="ignore"):  # AKL's weights; p == q: 0.5 by definition
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)
