@@ -202,7 +202,8 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
     r"""Sum of both directions (the "FKL+RKL" row of the AKL table; twice Jeffreys' mean).
 
-    .. math:: \mathrm{KL}(p\|q) + \mathrm{KL}(q\|p), \qquad \text{grad} = -p + q \left(\log\frac{q}{p} + 1\right)
+    .. math:: \mathrm{KL}(p\|q) + \mathrm{KL}(q\|p), \qquad
+              \text{grad} = -p + q \left(\log\frac{q}{p} + 1\right)
     """
     if not with_grad:
         return forward_kl(log_p, log_q) + reverse_kl(log_p, log_q)
@@ -256,7 +257,8 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
     w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
     if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
-        (fv, fg), (rv, rg) = forward_kl(log_p, log_q, with_grad=True), reverse_kl(log_p, log_q, with_grad=True)
+        fv, fg = forward_kl(log_p, log_q, with_grad=True)
+        rv, rg = reverse_kl(log_p, log_q, with_grad=True)
         return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
                 _weighted(w_head, fg) + _weighted(w_tail, rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
@@ -292,7 +294,8 @@ def _sinkhorn_div(log_p, log_q, x, order: int = 1, epsilon: float = 1.0, entropi
 
 
 # --------------------------------------------------------------------------- the registry
-ALPHA = Param("alpha", 0.1, 0.0, 1.0, help="skew: weight of the divergence's own first argument in the mixture")
+ALPHA = Param("alpha", 0.1, 0.0, 1.0,
+              help="skew: weight of the divergence's own first argument in the mixture")
 BETA = Param("beta", 0.5, 0.0, 1.0, help="teacher weight in the JSD mixture m = beta p + (1 - beta) q")
 MU = Param("mu", 0.5, 0.0, 1.0, help="head = classes holding the first mu of the teacher's mass")
 ORDER = Param("order", 1, 1, 2, choices=(1, 2), help="ground cost |x_i - x_j|^order")
@@ -316,7 +319,8 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         color="#d62728"),
     DivergenceSpec(
         "jsd", "JSD", generalized_jsd, _gradient_of(generalized_jsd),
-        r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),\;m=\beta p+(1-\beta)q",
+        r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),"
+        r"\;m=\beta p+(1-\beta)q",
         params=(BETA,), symmetric=True, bounded="<= log 2 (beta = 0.5)",
         behaviour="symmetric and bounded; saturates at log 2 and loses its gradient without overlap",
         source="Lin 1991; generalised in GKD (Agarwal et al. 2024)",
@@ -396,7 +400,8 @@ def get_spec(name: str) -> DivergenceSpec:
 
 def _prepare(spec: DivergenceSpec, log_p, log_q, x, params):
     if log_p.shape[-1] != log_q.shape[-1]:
-        raise ValueError(f"p and q must have the same number of classes, got {log_p.shape[-1]} and {log_q.shape[-1]}")
+        raise ValueError(f"p and q must have the same number of classes, "
+                         f"got {log_p.shape[-1]} and {log_q.shape[-1]}")
     try:
         torch.broadcast_shapes(log_p.shape, log_q.shape)
     except RuntimeError:

@@ -169,7 +169,8 @@ def teacher_from_array(values, kind: str = "auto") -> np.ndarray:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
         raise ValueError("the teacher must be numbers only (probabilities or logits)") from None
-    arr = np.squeeze(arr).reshape(-1) if np.size(arr) == 1 else np.squeeze(arr)  # one number: 1 class, not shape ()
+    # one number: 1 class, not shape ()
+    arr = np.squeeze(arr).reshape(-1) if np.size(arr) == 1 else np.squeeze(arr)
     if arr.ndim != 1:
         raise ValueError(f"the teacher must be one vector of numbers, got an array of shape {arr.shape}")
     if not 2 <= arr.size <= MAX_CLASSES:

@@ -221,7 +221,8 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
         for t in range(S + 1):
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
             if in_order:  # every group a block of rows, in order: no scatter
-                outs = [spec_value_and_grad(spec, lp, log_q[rows], kw) for (spec, kw, rows), lp in zip(groups, teacher)]
+                outs = [spec_value_and_grad(spec, lp, log_q[rows], kw)
+                        for (spec, kw, rows), lp in zip(groups, teacher)]
                 loss_buf[:, t] = torch.cat([v.reshape(-1) for v, _ in outs])
                 grad_q = torch.cat([g.reshape(-1, n_classes) for _, g in outs])
             else:

@@ -6,7 +6,8 @@ and log-probabilities of a narrow Gaussian on a wide grid reach -20000. Every ``
 log-probability or of a log-sum-exp difference therefore goes through :func:`exp`, which raises
 its argument to a floor where ``exp`` is still fast. The floor changes results by at most
 ``exp(floor)`` (1e-304 in float64, 1e-37 in float32) per entry: far below the precision of
-anything computed from them. Exact zeros are recognised from the log-values (``log_a > -inf``), never from ``exp``'s result.
+anything computed from them. Exact zeros are recognised from the log-values (``log_a > -inf``),
+never from ``exp``'s result.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def logsumexp(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
     """``log sum exp x`` along ``dim``; terms more than |floor| below the maximum are dropped
     exactly as float arithmetic would drop them, without the slow underflowing exp."""
     # clamp: a row of -inf only (an empty distribution) would give -inf - -inf = NaN
-    mx = x.detach().amax(dim=dim, keepdim=True).clamp(min=max(-1e300, torch.finfo(x.dtype).min))  # float32: -3.4e38
+    floor = max(-1e300, torch.finfo(x.dtype).min)  # float32: -3.4e38
+    mx = x.detach().amax(dim=dim, keepdim=True).clamp(min=floor)
     out = torch.log(exp(x - mx).sum(dim=dim, keepdim=True)) + mx
     return out if keepdim else out.squeeze(dim)
 

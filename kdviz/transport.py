@@ -121,7 +121,8 @@ def sinkhorn_potentials(a, b, C, epsilon, *, max_iter=MAX_ITER, stop_thr=STOP_TH
               \log u \leftarrow \log a - \mathrm{LSE}_j(M_r + \log v)
 
     and stops when the l2 violation of the ``b`` marginal (checked every 10 iterations) is below
-    ``stop_thr`` (at least 10 machine epsilons: 1.2e-6 in float32). The plan is ``Gamma = diag(u) K diag(v)``. Without ``init`` or ``callback``, an
+    ``stop_thr`` (at least 10 machine epsilons: 1.2e-6 in float32). The plan is
+    ``Gamma = diag(u) K diag(v)``. Without ``init`` or ``callback``, an
     ``epsilon`` below a hundredth of the largest cost is reached by epsilon scaling: ``SCALING_ITER``
     iterations at each of ``epsilon * 2^k`` from the cost scale down, the dual potentials
     ``eps log u``, ``eps log v`` carried from one to the next.
@@ -196,7 +197,8 @@ def _implicit_grads(plan, r, c):
     rows_safe, cols_safe = torch.where(rows > 0, rows, 1.0), torch.where(cols > 0, cols, 1.0)
     cond_a = plan / rows_safe  # A, (..., V, V)
     cond_b = plan.transpose(-1, -2) / cols_safe  # B, (..., V, V)
-    r_a, c_b = (r[..., :, None] / rows_safe)[..., 0], (c[..., :, None] / cols_safe)[..., 0]  # (..., V) mean costs
+    r_a = (r[..., :, None] / rows_safe)[..., 0]  # (..., V) mean costs
+    c_b = (c[..., :, None] / cols_safe)[..., 0]
     n = plan.shape[-1]
     lhs = torch.eye(n, dtype=plan.dtype) - cond_b @ cond_a + 1.0 / n  # (..., V, V)
     rhs = (c_b - (cond_b @ r_a[..., :, None])[..., 0])[..., None]  # (..., V, 1)

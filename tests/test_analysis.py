@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from kdviz.analysis import COEFFICIENT_NAMES, gradient_coefficient, landscape, logit_gradients
-from kdviz.divergences import DIVERGENCES
-from kdviz.divergences import divergence, divergence_from_log
+from kdviz.analysis import (
+    COEFFICIENT_NAMES,
+    gradient_coefficient,
+    landscape,
+    logit_gradients,
+)
+from kdviz.divergences import DIVERGENCES, divergence, divergence_from_log
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 
 GRID = Grid(-12.0, 12.0, 200)

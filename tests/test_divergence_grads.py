@@ -78,7 +78,8 @@ def test_closed_form_gradient_passes_gradcheck_in_float64(name, params):
             (lq,) = ctx.saved_tensors
             return g[..., None] * spec.grad(log_p, lq, **kw)
 
-    z = torch.randn(2, GRID.n, dtype=torch.float64, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    gen = torch.Generator().manual_seed(3)
+    z = torch.randn(2, GRID.n, dtype=torch.float64, generator=gen, requires_grad=True)
     # through the softmax: the numerical derivative stays on the simplex, where the values are defined
     assert torch.autograd.gradcheck(lambda z: Node.apply(torch.log_softmax(z, -1)), (z,), eps=1e-7, atol=1e-6)
 
@@ -91,7 +92,8 @@ ZERO_PAIRS = [([0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.5, 0.0]), ([0.0, 0.6, 0.4, 0
 @pytest.mark.parametrize("pair", range(len(ZERO_PAIRS)))
 def test_closed_form_gradient_equals_autograd_with_exact_zeros_in_p_and_q(name, params, pair):
     p, q = (torch.tensor(v, dtype=torch.float64) for v in ZERO_PAIRS[pair])
-    kw = {**params, **({"x": torch.arange(4.0, dtype=torch.float64)} if DIVERGENCES[name].needs_support else {})}
+    support = {"x": torch.arange(4.0, dtype=torch.float64)} if DIVERGENCES[name].needs_support else {}
+    kw = {**params, **support}
     value, grad = value_and_grad(name, p.log(), q.log(), **kw)
     ref_v, ref_g = _autograd(name, p.log(), q.log(), kw)
     assert not torch.isnan(grad).any() and not torch.isnan(ref_g).any()
@@ -142,7 +144,8 @@ def test_gaussian_log_density_gradient_equals_autograd_of_the_plain_formula(fixe
 
 # --------------------------------------------------------------------------- issue 13's reproducers
 def test_akl_is_inf_not_nan_where_its_weighted_reverse_kl_is_infinite():
-    p, q = [0, 0, 0, 0.5, 0.5], [0, 0, 0.5, 0.5, 0]  # w_head = 0 and KL(p||q) = inf; w_tail = 1, KL(q||p) = inf
+    # w_head = 0 and KL(p||q) = inf; w_tail = 1 and KL(q||p) = inf
+    p, q = [0, 0, 0, 0.5, 0.5], [0, 0, 0.5, 0.5, 0]
     assert float(divergence("akl", p, q)) == math.inf
 
 
@@ -190,7 +193,8 @@ def _hot(v, k, i, j, w):
 
 
 HOT = st.integers(3, 5).flatmap(lambda v: st.tuples(
-    st.just(v), st.sampled_from([1, 2]), st.integers(0, v - 1), st.integers(0, v - 1), st.sampled_from([0.5, 0.3]),
+    st.just(v),
+    st.sampled_from([1, 2]), st.integers(0, v - 1), st.integers(0, v - 1), st.sampled_from([0.5, 0.3]),
     st.sampled_from([1, 2]), st.integers(0, v - 1), st.integers(0, v - 1), st.sampled_from([0.5, 0.8])))
 PARAMS = {"alpha": [0.0, 0.5, 1.0], "beta": [0.0, 0.5, 1.0], "mu": [0.0, 0.5, 1.0], "order": [1, 2],
           "epsilon": [1.0]}
@@ -223,8 +227,8 @@ def test_one_and_two_hot_pairs_give_no_nan_values_or_gradients(case):
 @pytest.mark.parametrize("name", list(DIVERGENCES))
 def test_every_one_and_two_hot_pair_on_four_classes_gives_no_nan(name):
     """Exhaustive over the small space (issue 13 counted 370 such pairs), every parameter edge."""
-    hots = [_hot(4, 1, i, 0, 1.0) for i in range(4)] + [_hot(4, 2, i, j, 0.5) for i in range(4) for j in range(4)
-                                                       if i < j]
+    hots = [_hot(4, 1, i, 0, 1.0) for i in range(4)]
+    hots += [_hot(4, 2, i, j, 0.5) for i in range(4) for j in range(4) if i < j]
     for p, q in itertools.product(hots, hots):
         for params in _all_params(name):
             qt = torch.tensor(q, dtype=torch.float64, requires_grad=True)
@@ -247,7 +251,8 @@ def test_numpy_and_zero_dim_torch_scalars_are_accepted_as_parameters():
         divergence("skl", p, q, alpha=np.bool_(True))
 
 
-@pytest.mark.parametrize("p, match", [("abc", "must be numbers"), (torch.tensor([[1 + 1j, 0]]), "real numbers"),
+@pytest.mark.parametrize("p, match", [("abc", "must be numbers"),
+                                      (torch.tensor([[1 + 1j, 0]]), "real numbers"),
                                       (torch.zeros(0, 3), "empty batch"), (np.zeros((0, 2)), "empty batch")])
 def test_bad_inputs_raise_value_error_naming_what_is_wrong(p, match):
     with pytest.raises(ValueError, match=match):

@@ -1,10 +1,8 @@
 """Library tests of the mode-seeking and outlier lessons' experiment functions (no Streamlit)."""
 
-import math
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -12,7 +10,6 @@ from scipy.stats import norm
 from kdviz.experiments import mode_seeking as ms
 from kdviz.experiments import outliers as ol
 from kdviz.families import GaussianMixture, GaussianStudent
-from kdviz.fitting import FitConfig, fit
 
 
 @pytest.fixture(scope="module")

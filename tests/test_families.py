@@ -9,8 +9,19 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from kdviz.families import (DISCRETE_PRESETS, MAX_CLASSES, GaussianMixture, GaussianStudent, Grid, SoftmaxStudent,
-                            akl_bimodal, akl_unimodal, discrete_teacher, teacher_from_array, zipf)
+from kdviz.families import (
+    DISCRETE_PRESETS,
+    MAX_CLASSES,
+    GaussianMixture,
+    GaussianStudent,
+    Grid,
+    SoftmaxStudent,
+    akl_bimodal,
+    akl_unimodal,
+    discrete_teacher,
+    teacher_from_array,
+    zipf,
+)
 
 MIXTURES = [
     GaussianMixture((0.5, 0.5), (-3.0, 3.0), (1.0, 1.0)),

@@ -7,11 +7,17 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference_fit import fit_one_at_a_time
 
 from kdviz.divergences import DIVERGENCES, akl_split, divergence_from_log
-from kdviz.families import GaussianMixture, GaussianStudent, Grid, SoftmaxStudent, discrete_teacher
+from kdviz.families import (
+    GaussianMixture,
+    GaussianStudent,
+    Grid,
+    SoftmaxStudent,
+    discrete_teacher,
+)
 from kdviz.fitting import FitConfig, fit, frame_steps, resolve_params
-from reference_fit import fit_one_at_a_time
 
 GRID = Grid(-12.0, 12.0, 256)
 GAUSS = GaussianStudent(GRID)
