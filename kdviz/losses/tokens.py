@@ -84,7 +84,12 @@ def log_probs(logits: torch.Tensor, temperature: float, dtype: torch.dtype) -> t
 def row_values(spec, kw, student, teacher, temperature, dtype) -> torch.Tensor:
     """Per-row ``D(p, q)`` of the registry function, differentiable in ``student``; teacher detached."""
     log_p = log_probs(teacher.detach(), temperature, dtype)
-    return spec.fn(log_p, log_probs(student, temperature, dtype), **kw)
+    values = spec.fn(log_p, log_probs(student, temperature, dtype), **kw)
+    if student.requires_grad and not values.requires_grad:
+        # a parameter endpoint where D does not depend on q (skl/srkl at alpha = 1): keep the loss in
+        # the student's graph (an empty sum: exact zeros, no 0 * inf) so that backward() still works
+        values = values + student.narrow(-1, 0, 0).sum(-1).to(values.dtype)
+    return values
 
 
 def row_values_and_grads(spec, kw, student, teacher, temperature, dtype):
@@ -105,6 +110,8 @@ def row_values_and_grads(spec, kw, student, teacher, temperature, dtype):
     with torch.enable_grad():
         s = student.detach().to(dtype).requires_grad_()
         value = spec.fn(log_p, log_probs(s, temperature, dtype), **kw)
+        if not value.requires_grad:  # D does not depend on q at this parameter (skl/srkl at alpha = 1)
+            return value, torch.zeros_like(s)
         (grad,) = torch.autograd.grad(value.sum(), s)
     return value.detach(), grad
 
