@@ -1,7 +1,7 @@
 """Peak memory and time of one forward + backward of a JSD distillation loss on an LM head, five ways.
 
-    python benchmarks/kd_loss_memory.py                 # the README table (N in {256, 1024}, V in {32000, 128256})
-    python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep   # + the chunk-size sweep
+    python benchmarks/kd_loss_memory.py        # N in {256, 1024} x V in {32000, 128256}
+    python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep   # the README row + chunk sweep
 
 Each configuration runs in a fresh subprocess (fp32, CPU, H = 256, one torch thread so that the two
 shared cores give steadier times). Memory: the process's peak resident set (``ru_maxrss``) after
@@ -121,9 +121,9 @@ def measure(method, n, vocab, chunk, repeats) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="256x32000,256x128256,1024x32000,1024x128256", help="NxV,...")
-    ap.add_argument("--chunk", type=int, default=None, help="chunk rows for chunked/fused (default: the library's)")
+    ap.add_argument("--chunk", type=int, default=None, help="chunk rows (default: the fused loss's)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--sweep", action="store_true", help="also sweep the fused chunk size at the largest size")
+    ap.add_argument("--sweep", action="store_true", help="sweep the fused chunk size at the last size")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -142,8 +142,9 @@ def main() -> None:
         rows = [measure(m, n, vocab, chunk, args.repeats) for m in METHODS]
         d = rows[0]
         for r in rows:
-            print(f"| {n} | {vocab} | {r['method']} | {r['peak_mb']:.0f} | {r['peak_mb'] / d['peak_mb']:.2f} | "
-                  f"{r['time_s']:.2f} | {r['time_s'] / d['time_s']:.2f} |", flush=True)
+            mem, tim = r["peak_mb"] / d["peak_mb"], r["time_s"] / d["time_s"]
+            print(f"| {n} | {vocab} | {r['method']} | {r['peak_mb']:.0f} | {mem:.2f} | {r['time_s']:.2f} | "
+                  f"{tim:.2f} |", flush=True)
     if args.sweep:
         n, vocab = sizes[-1]
         print(f"\nfused chunk size at N = {n}, V = {vocab}\n\n| chunk | peak MB | time s |\n|---|---|---|")
