@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
-from benchmarks import _browser as B  # noqa: E402
+import _browser as B  # noqa: E402  (the browser tests' helper: server, Chromium, page state)
 
 DEFAULT_PAGES = ("mode_seeking", "head_tail", "optimal_transport")
 TARGET_MEDIAN, TARGET_P95 = 1.0, 2.0

@@ -56,8 +56,10 @@ student specs:
 negative numbers: write --grid=-10,10,512 (with '=') or put them inside a spec (gaussian:-2,1).
 
 limits: a fit is refused (exit 2) when its estimated time exceeds {MAX_SECONDS:g} s, from
-  steps x ({STEP_S * 1e3:g} ms + divergences x V x {ROW_POINT_S * 1e9:g} ns + for each Sinkhorn-family divergence
-  (iterations x ({OT_ITER_S * 1e3:g} ms + V^2 x {OT_CELL_S * 1e9:g} ns) + V^3 x {OT_CUBE_S * 1e9:g} ns)),
+  steps x ({STEP_S * 1e3:g} ms + divergences x V x {ROW_POINT_S * 1e9:g} ns
+           + for each Sinkhorn-family divergence
+             (iterations x ({OT_ITER_S * 1e3:g} ms + V^2 x {OT_CELL_S * 1e9:g} ns)
+              + V^3 x {OT_CUBE_S * 1e9:g} ns)),
   iterations = min(solver cap, {OT_ITER_PER_RATIO} x max cost / epsilon), or when a Sinkhorn-family
   divergence ({', '.join(OT_NAMES)}) gets more than {MAX_OT_POINTS} support points (V x V matrices).
 
@@ -183,7 +185,8 @@ def teacher_spec(text: str) -> TeacherSpec:
         return TeacherSpec("discrete", probs=tuple(float(v) for v in p))
     if kind == "preset":
         if body not in DISCRETE_PRESETS:
-            raise argparse.ArgumentTypeError(f"unknown preset {body!r}; expected one of {sorted(DISCRETE_PRESETS)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown preset {body!r}; expected one of {sorted(DISCRETE_PRESETS)}")
         return TeacherSpec("preset", preset=body)
     raise argparse.ArgumentTypeError(f"teacher kind must be gmm, discrete or preset, got {kind!r}")
 
@@ -192,7 +195,8 @@ def student_spec(text: str) -> tuple:
     kind, sep, body = text.partition(":")
     if kind == "gaussian":
         if not sep:
-            raise argparse.ArgumentTypeError(f"gaussian student needs a start gaussian:MU0,SIGMA0, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"gaussian student needs a start gaussian:MU0,SIGMA0, got {text!r}")
         mu, sigma = _numbers(body, "gaussian start MU0,SIGMA0", 2)
         if sigma <= 0:
             raise argparse.ArgumentTypeError(f"gaussian start needs SIGMA0 > 0, got {text!r}")
@@ -202,7 +206,8 @@ def student_spec(text: str) -> tuple:
         if init not in ("random", "uniform"):
             raise argparse.ArgumentTypeError(f"softmax init must be random or uniform, got {text!r}")
         return ("softmax", init)
-    raise argparse.ArgumentTypeError(f"student must be gaussian:MU0,SIGMA0, softmax or softmax:uniform, got {text!r}")
+    raise argparse.ArgumentTypeError(
+        f"student must be gaussian:MU0,SIGMA0, softmax or softmax:uniform, got {text!r}")
 
 
 def divergence_list(text: str) -> list[str]:
@@ -211,7 +216,8 @@ def divergence_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("give at least one divergence")
     for n in names:
         if n not in DIVERGENCES:
-            raise argparse.ArgumentTypeError(f"unknown divergence {n!r}; expected some of {', '.join(DIVERGENCES)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown divergence {n!r}; expected some of {', '.join(DIVERGENCES)}")
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"divergences must be distinct, got {text!r}")
     return names
@@ -232,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gaussian:MU0,SIGMA0, softmax (random logits from --seed) or softmax:uniform")
     f.add_argument("--divergences", type=divergence_list, default=["fkl", "rkl"], metavar="NAMES",
                    help=f"comma-separated registry names (default fkl,rkl; known: {','.join(DIVERGENCES)})")
-    f.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS, help=f"optimizer steps (default {DEFAULT_STEPS})")
+    f.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS,
+                   help=f"optimizer steps (default {DEFAULT_STEPS})")
     f.add_argument("--lr", type=positive_float, default=None,
                    help=f"learning rate (default {DEFAULT_LR['gaussian']} for a gaussian student, "
                         f"{DEFAULT_LR['softmax']} for softmax)")
@@ -246,18 +253,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"{prm.help} (for {users}; default {prm.default:g})")
     f.add_argument("--entropic", action="store_true",
                    help="sinkhorn_div: Feydy et al.'s OT_eps with the entropy term")
-    f.add_argument("--seed", type=seed_int, default=1, help="seed of the random softmax start (default 1, as AKL)")
+    f.add_argument("--seed", type=seed_int, default=1,
+                   help="seed of the random softmax start (default 1, as AKL)")
     f.add_argument("--fixed-sigma", action="store_true", help="gaussian student: fit the mean only")
     f.add_argument("--json", action="store_true", help="print one strict JSON object instead of a table")
     return parser
 
 
 # --------------------------------------------------------------------------- commands
+def _range(p) -> str:
+    """A parameter's valid values: ``{1, 2}``, ``[0, 1]`` or ``(0, 1e+06]``."""
+    if p.choices:
+        return "{" + ", ".join(f"{c:g}" for c in p.choices) + "}"
+    return f"{'(' if p.low_open else '['}{p.low:g}, {p.high:g}]"
+
+
 def _list_divergences() -> str:
     lines = []
     for s in DIVERGENCES.values():
-        prms = ", ".join(f"{p.name}={p.default:g} in " + (f"{{{', '.join(f'{c:g}' for c in p.choices)}}}" if p.choices
-                         else f"{'(' if p.low_open else '['}{p.low:g}, {p.high:g}]") for p in s.params)
+        prms = ", ".join(f"{p.name}={p.default:g} in " + _range(p) for p in s.params)
         flags = [k for k, v in (("symmetric", s.symmetric), ("needs x", s.needs_support)) if v]
         if s.bounded:
             flags.append(f"bounded {s.bounded}")
@@ -281,9 +295,10 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
         log_p = mix.log_prob(args.grid)
         if not _has_mass(log_p):
             g = args.grid
-            raise UsageError(f"the teacher mixture has no mass on the grid points (its density underflows at "
-                             f"every one of them): use means inside [{g.low:g}, {g.high:g}] and stds of at least "
-                             f"about the grid step {g.step:.3g}, got means {list(mix.means)}, stds {list(mix.stds)}")
+            raise UsageError(f"the teacher mixture has no mass on the grid points (its density "
+                             f"underflows at every one of them): use means inside [{g.low:g}, {g.high:g}] "
+                             f"and stds of at least about the grid step {g.step:.3g}, "
+                             f"got means {list(mix.means)}, stds {list(mix.stds)}")
         try:
             with np.errstate(over="ignore"):
                 std = math.sqrt(mix.variance())
@@ -314,8 +329,8 @@ def _student(args, n_classes: int):
         if not _has_mass(student.log_prob(start[None])):
             g = args.grid
             raise UsageError(f"the student's start puts no mass on the grid points: use MU0 inside "
-                             f"[{g.low:g}, {g.high:g}] and SIGMA0 of at least about the grid step {g.step:.3g}, "
-                             f"got gaussian:{args.student[1]:g},{args.student[2]:g}")
+                             f"[{g.low:g}, {g.high:g}] and SIGMA0 of at least about the grid step "
+                             f"{g.step:.3g}, got gaussian:{args.student[1]:g},{args.student[2]:g}")
         return student, start
     student = SoftmaxStudent(n_classes, init=args.student[1], seed=args.seed)
     return student, student.init_params()
@@ -361,8 +376,9 @@ def _check_limits(names, steps: int, x: np.ndarray, params: dict) -> None:
                          f"matrices; the limit is {MAX_OT_POINTS} points: use a coarser --grid")
     est = estimate_seconds(names, steps, x, params)
     if est > MAX_SECONDS:
-        raise UsageError(f"this fit is estimated at {est:.0f} s, over the {MAX_SECONDS:g} s limit (see --help): "
-                         f"use fewer --steps, a coarser --grid, fewer divergences or a larger --epsilon")
+        raise UsageError(f"this fit is estimated at {est:.0f} s, over the {MAX_SECONDS:g} s limit "
+                         f"(see --help): use fewer --steps, a coarser --grid, fewer divergences or a "
+                         f"larger --epsilon")
 
 
 def run_fit(args) -> dict:

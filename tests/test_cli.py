@@ -60,12 +60,13 @@ def test_gaussian_fit_json_with_negative_numbers_has_moment_matching_fkl_and_mod
     fkl, rkl = out["results"]["fkl"]["final"], out["results"]["rkl"]["final"]
     assert fkl["mu"] == pytest.approx(mix.mean(), abs=0.02)
     assert fkl["sigma"] == pytest.approx(math.sqrt(mix.variance()), abs=0.02)
-    assert rkl["mu"] == pytest.approx(-3.0, abs=0.1) and rkl["sigma"] == pytest.approx(1.0, abs=0.1)  # the near, lighter mode
+    # the near, lighter mode
+    assert rkl["mu"] == pytest.approx(-3.0, abs=0.1) and rkl["sigma"] == pytest.approx(1.0, abs=0.1)
 
 
 def test_softmax_fit_json_on_the_akl_preset_reports_q_and_head_tail_errors():
-    proc = _run("fit", "--teacher", "preset:akl_bimodal", "--student", "softmax", "--divergences", "fkl,rkl,akl",
-                "--steps", "200", "--lr", "0.1", "--json")
+    proc = _run("fit", "--teacher", "preset:akl_bimodal", "--student", "softmax",
+                "--divergences", "fkl,rkl,akl", "--steps", "200", "--lr", "0.1", "--json")
     assert proc.returncode == 0, proc.stderr
     out = _strict_json(proc.stdout)
     _, p = discrete_teacher("akl_bimodal")
@@ -80,8 +81,8 @@ def test_softmax_fit_json_on_the_akl_preset_reports_q_and_head_tail_errors():
 
 
 def test_table_output_lists_each_divergence_with_its_errors():
-    proc = _run("fit", "--teacher", "discrete:1,2,3,4", "--student", "softmax:uniform", "--divergences", "jsd,tvd",
-                "--steps", "20")
+    proc = _run("fit", "--teacher", "discrete:1,2,3,4", "--student", "softmax:uniform",
+                "--divergences", "jsd,tvd", "--steps", "20")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert "divergence" in lines[0] and "head err" in lines[0] and "tail err" in lines[0]
@@ -118,15 +119,18 @@ def test_bad_arguments_exit_2_with_exactly_one_stderr_line_and_no_traceback(args
 
 def test_sinkhorn_at_small_epsilon_on_a_fine_grid_is_refused_at_once_with_the_time_limit():
     # ran for more than 300 s before the limit existed
-    proc = _run("fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1", "--student", "gaussian:0,1", "--divergences",
-                "sinkhorn,sinkhorn_div", "--epsilon", "0.01", "--grid=-10,10,2000", "--steps", "2", timeout=60)
+    proc = _run("fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1", "--student", "gaussian:0,1",
+                "--divergences", "sinkhorn,sinkhorn_div", "--epsilon", "0.01", "--grid=-10,10,2000",
+                "--steps", "2", timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.splitlines()
     assert f"over the {cli.MAX_SECONDS:g} s limit" in line and "--steps" in line
 
 
 # --------------------------------------------------------------------------- in-process
-GOOD = ["fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1", "--student", "gaussian:0,2", "--steps", "3", "--grid=-8,8,32"]
+GOOD = ["fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1", "--student", "gaussian:0,2", "--steps", "3",
+        "--grid=-8,8,32"]
+GAUSS = ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1"]
 
 
 def _with(**changes):
@@ -174,10 +178,10 @@ BAD = {
     "lr nan": _with(lr="nan"),
     "lr huge": _with(lr="1000"),
     "optimizer": _with(optimizer="rmsprop"),
-    "grid low >= high": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=10,-10,64"],
-    "grid arity": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=-10,10"],
-    "grid size": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=-10,10,1"],
-    "grid inf": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=-inf,10,64"],
+    "grid low >= high": GAUSS + ["--grid=10,-10,64"],
+    "grid arity": GAUSS + ["--grid=-10,10"],
+    "grid size": GAUSS + ["--grid=-10,10,1"],
+    "grid inf": GAUSS + ["--grid=-inf,10,64"],
     "alpha range": _with(divergences="skl", alpha="1.5"),
     "beta range": _with(divergences="jsd", beta="-0.2"),
     "mu range": _with(divergences="akl", mu="1.2"),
@@ -193,8 +197,8 @@ BAD = {
     "student mean overflow": _with(student="gaussian:1e308,1"),
     "student std underflows": _with(student="gaussian:0,1e-300"),
     "discrete overflow": _with(teacher="discrete:1e309,1", student="softmax"),
-    "grid width overflows": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=-1e308,1e308,64"],
-    "grid size overflow": ["fit", "--teacher", "gmm:1,0,1", "--student", "gaussian:0,1", "--grid=-10,10,1e309"],
+    "grid width overflows": GAUSS + ["--grid=-1e308,1e308,64"],
+    "grid size overflow": GAUSS + ["--grid=-10,10,1e309"],
     "steps overflow": _with(steps="1" + "0" * 400),
     "seed overflow": _with(teacher="preset:zipf", student="softmax", seed="99999999999999999999999"),
     "seed negative": _with(teacher="preset:zipf", student="softmax", seed="-1"),
@@ -203,7 +207,8 @@ BAD = {
     "sinkhorn grid over the size limit": _with(divergences="sinkhorn") + ["--grid=-10,10,20000"],
     "sinkhorn over the time limit": _with(divergences="sinkhorn,sinkhorn_div", epsilon="0.01", steps="2")
     + ["--grid=-10,10,2000"],
-    "steps over the time limit": _with(divergences="fkl,rkl,jsd,tvd", steps="100000") + ["--grid=-10,10,20000"],
+    "steps over the time limit": _with(divergences="fkl,rkl,jsd,tvd", steps="100000")
+    + ["--grid=-10,10,20000"],
     "unknown option": _with(bogus="1"),
     "no subcommand": [],
     "unknown subcommand": ["plot"],
@@ -223,8 +228,8 @@ def test_every_bad_argument_exits_2_with_one_error_line_and_no_usage_block(argv,
 
 def test_overflowing_weights_are_normalised_without_overflow(capsys):
     # discrete:1e308,1e308 used to sum to inf and fit a teacher of [0, 0] with exit 0
-    code, out, _ = _main(["fit", "--teacher", "discrete:1e308,1e308,5e307", "--student", "softmax", "--steps", "1",
-                          "--json"], capsys)
+    code, out, _ = _main(["fit", "--teacher", "discrete:1e308,1e308,5e307", "--student", "softmax",
+                          "--steps", "1", "--json"], capsys)
     assert code == 0
     np.testing.assert_allclose(_strict_json(out)["teacher"]["p"], [0.4, 0.4, 0.2])
     code, out, _ = _main(_with(teacher="gmm:1e308,-3,1;1e308,3,1", steps="1") + ["--json"], capsys)
@@ -278,7 +283,8 @@ def test_help_states_the_size_and_time_limits(capsys):
     code, out, _ = _main(["fit", "--help"], capsys)
     text = " ".join(out.split())
     assert code == 0
-    assert f"exceeds {cli.MAX_SECONDS:g} s" in text and f"more than {cli.MAX_OT_POINTS} support points" in text
+    assert f"exceeds {cli.MAX_SECONDS:g} s" in text
+    assert f"more than {cli.MAX_OT_POINTS} support points" in text
     assert "sinkhorn, sinkhorn_div" in text and "strict JSON" in text
 
 
@@ -325,6 +331,8 @@ def test_json_stays_strict_when_a_fit_diverges(capsys):
 def test_fixed_sigma_and_seed_options_take_effect(capsys):
     code, out, _ = _main(GOOD + ["--fixed-sigma", "--json", "--steps", "10"], capsys)
     assert code == 0 and _strict_json(out)["results"]["fkl"]["final"]["sigma"] == pytest.approx(2.0)
-    base = ["fit", "--teacher", "preset:zipf", "--student", "softmax", "--divergences", "fkl", "--steps", "1", "--json"]
-    q = [_strict_json(_main(base + ["--seed", s], capsys)[1])["results"]["fkl"]["final"]["q"] for s in ("1", "1", "2")]
+    base = ["fit", "--teacher", "preset:zipf", "--student", "softmax", "--divergences", "fkl", "--steps", "1",
+            "--json"]
+    q = [_strict_json(_main(base + ["--seed", s], capsys)[1])["results"]["fkl"]["final"]["q"]
+         for s in ("1", "1", "2")]
     assert q[0] == q[1] and q[0] != q[2]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import _browser as B
+import _browser as B
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """Shared helpers for driving the kdviz app in a real browser.
 
-Used by the browser tests (tests/e2e/) and by benchmarks/page_latency.py: start
+Used by the browser tests (tests/e2e/) and by benchmarks/page_latency.py and classroom_load.py: start
 ``streamlit run app.py`` on a free port, launch Debian's Chromium through Playwright (never a
 downloaded browser), wait until Streamlit's script has finished and the plotly charts are drawn,
 and read what the page shows (navigation links, charts, errors, sliders, animations).
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--headless", "--disable-background-networking",
