@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import resource
@@ -38,7 +39,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "tests" / "e2e")]
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "e2e")]
 from st_client import Page, RunResult, SessionDropped, StreamlitClient, fetch_pages  # noqa: E402
 
 from _browser import free_port  # noqa: E402  (the browser tests' helper)
@@ -148,9 +150,10 @@ def summarize_profile(path: Path, top: int = 18) -> list[str]:
     Frames are ``function (file:line of the call)``; Streamlit's and runpy's plumbing frames (present
     in every sample) are dropped, so the list reads as "where a rerun spends its time".
     """
-    plumbing = {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run", "ScriptRunner._run_script_thread",
-                "ScriptRunner._run_script", "exec_func_with_error_handling", "run_path", "_run_module_code",
-                "_run_code", "ScriptRunner._run_script.<locals>.code_to_exec", "Page.run"}
+    plumbing = {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run",
+                "ScriptRunner._run_script_thread", "ScriptRunner._run_script",
+                "exec_func_with_error_handling", "run_path", "_run_module_code", "_run_code",
+                "ScriptRunner._run_script.<locals>.code_to_exec", "Page.run"}
     incl: Counter = Counter()
     total = 0
     for line in path.read_text().splitlines():
@@ -162,7 +165,8 @@ def summarize_profile(path: Path, top: int = 18) -> list[str]:
         for frame in stack.split(";"):
             name, _, loc = frame.partition(" (")
             key = f"{name} ({loc.rsplit('/', 1)[-1]}" if loc else name
-            if name in plumbing or "load_app.py" in loc or (name == "<module>" and loc.rsplit("/", 1)[-1].startswith("app.py:")):
+            in_app_py = name == "<module>" and loc.rsplit("/", 1)[-1].startswith("app.py:")
+            if name in plumbing or "load_app.py" in loc or in_app_py:
                 continue
             if key not in seen:
                 seen.add(key)
@@ -249,8 +253,8 @@ class PhaseResult:
             "no_slider": sum(lg.no_slider for lg in self.logs),
             "slider_in_fragment": any(lg.in_fragment for lg in self.logs),
             "slider": next((lg.slider for lg in self.logs if lg.slider), ""),
-            "move_kib_median": statistics.median([m.n_bytes for m in moves]) / 1024 if moves else float("nan"),
-            "open_kib_median": statistics.median([o.n_bytes for o in opens]) / 1024 if opens else float("nan"),
+            "move_kib_median": statistics.median([m.n_bytes for m in moves] or [math.nan]) / 1024,
+            "open_kib_median": statistics.median([o.n_bytes for o in opens] or [math.nan]) / 1024,
             "move_kib_by_kind": {k: round(v / n_moves / 1024, 1) for k, v in kinds.most_common(6)},
             "ref_hash_per_move": sum(m.n_ref_hash for m in moves) / n_moves,
             "server_cpu_s_per_run": self.server_cpu / max(len(runs), 1),
@@ -270,8 +274,8 @@ async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pi
     if args.profile:
         out = Path(args.profile) / f"{name}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--gil", "--format", "raw",
-                                "--nonblocking", "-o", str(out)],
+        spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--gil",
+                                "--format", "raw", "--nonblocking", "-o", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
     monitor.reset_window()
@@ -325,10 +329,12 @@ def verdict(rows: list[dict], overall_peak: int, hwm: int) -> list[str]:
         if r["st_errors"]:
             problems.append(f"{r['st_errors']} st.error boxes {r['error_kinds']}")
         if floor and r is not floor and r["p95_s"] > TARGET_RATIO * floor["p95_s"]:
-            problems.append(f"p95 {r['p95_s']:.2f} s > {TARGET_RATIO:g}x floor ({TARGET_RATIO * floor['p95_s']:.2f} s)")
+            problems.append(f"p95 {r['p95_s']:.2f} s > {TARGET_RATIO:g}x floor "
+                            f"({TARGET_RATIO * floor['p95_s']:.2f} s)")
         lines.append(f"{r['page']}: " + ("OK" if not problems else "FAIL: " + "; ".join(problems)))
     peak = max(overall_peak, hwm)
-    lines.append(f"server peak RSS {peak / GiB:.2f} GiB: " + ("OK (< 2 GiB)" if peak < 2 * GiB else "FAIL (>= 2 GiB)"))
+    ok = "OK (< 2 GiB)" if peak < 2 * GiB else "FAIL (>= 2 GiB)"
+    lines.append(f"server peak RSS {peak / GiB:.2f} GiB: {ok}")
     return lines
 
 
@@ -379,7 +385,8 @@ async def main_async(args) -> int:
     print("\nxfloor = p95 / minimal page's p95; cpu/rr = server CPU seconds per rerun (opens included);"
           " frag = the moved slider is inside st.fragment")
     for r in rows:
-        print(f"  {r['page']}: slider {r['slider']!r}, payload per move by kind (KiB) {r['move_kib_by_kind']}, "
+        print(f"  {r['page']}: slider {r['slider']!r}, "
+              f"payload per move by kind (KiB) {r['move_kib_by_kind']}, "
               f"ref_hash/move {r['ref_hash_per_move']:.1f}, open {r['open_kib_median']:.0f} KiB, "
               f"open median {r['open_median_s']:.2f} s")
     if args.profile:
@@ -411,7 +418,8 @@ def main(argv=None) -> int:
     ap.add_argument("--st-opt", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                     help="extra streamlit config for this run, e.g. runner.postScriptGC=false (repeatable)")
     ap.add_argument("--profile", default="", metavar="DIR",
-                    help="sample the server with py-spy (pip install py-spy) into DIR/<page>.txt and summarise")
+                    help="sample the server with py-spy (pip install py-spy) into DIR/<page>.txt "
+                         "and summarise")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write the rows to this file")

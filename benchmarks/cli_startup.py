@@ -24,9 +24,9 @@ TARGET_S = 0.8  # fit minus import torch
 COMMANDS = {
     "import torch": ["-c", "import torch"],
     "kdviz divergences": ["-m", "kdviz", "divergences"],
-    "kdviz fit (README)": ["-m", "kdviz", "fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1", "--student", "gaussian:1,2",
-                           "--divergences", "fkl,rkl", "--steps", "500", "--lr", "0.05", "--grid=-10,10,512",
-                           "--json"],
+    "kdviz fit (README)": ["-m", "kdviz", "fit", "--teacher", "gmm:0.5,-3,1;0.5,3,1",
+                           "--student", "gaussian:1,2", "--divergences", "fkl,rkl", "--steps", "500",
+                           "--lr", "0.05", "--grid=-10,10,512", "--json"],
 }
 
 
@@ -48,8 +48,8 @@ def main(argv=None) -> int:
         for name, cmd in COMMANDS.items():
             times[name].append(wall(cmd))
     base = times["import torch"]
-    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'- torch s':>10}   ({args.runs} rounds, "
-          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'- torch s':>10}   "
+          f"({args.runs} rounds, load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     for name, ts in times.items():
         extra = statistics.median(t - b for t, b in zip(ts, base))
         print(f"{name:<20} {statistics.median(ts):9.2f} {min(ts):7.2f} {max(ts):7.2f} {extra:10.2f}")

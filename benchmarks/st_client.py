@@ -248,7 +248,8 @@ class StreamlitClient:
                     continue  # FINISHED_EARLY_FOR_RERUN: the run we asked for follows
                 res.latency = time.perf_counter() - t0
                 res.status = STATUS_NAMES.get(status, str(status))
-                self._after_run(fragment_id, seen_ids, full=(status != _STATUS.FINISHED_FRAGMENT_RUN_SUCCESSFULLY))
+                full = status != _STATUS.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+                self._after_run(fragment_id, seen_ids, full=full)
                 return res
 
     def _on_delta(self, fwd: ForwardMsg, res: RunResult, seen_ids: set[str], raw_len: int) -> None:
