@@ -4,18 +4,16 @@
 its ``st.navigation`` list gets one more page, ``benchmarks/minimal_page.py`` (URL ``/bench_minimal``),
 and that relative ``st.Page`` paths resolve against the repository root (as they would with
 ``streamlit run app.py``). So the lessons and the floor page are served by one server process,
-with the same caches, threads and memory, in one run. ``BENCH_APP=/path/to/app.py`` wraps another
-app instead (used by the client's test).
+with the same caches, threads and memory, in one run.
 """
 
-import os
 import runpy
 import sys
 from pathlib import Path
 
 import streamlit as st
 
-APP = Path(os.environ.get("BENCH_APP") or Path(__file__).resolve().parents[1] / "app.py").resolve()
+APP = Path(__file__).resolve().parents[1] / "app.py"
 ROOT = APP.parent
 MINIMAL = Path(__file__).resolve().with_name("minimal_page.py")
 if str(ROOT) not in sys.path:

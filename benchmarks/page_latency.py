@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
-from benchmarks import _browser as B  # noqa: E402
+import _browser as B  # noqa: E402  (the browser tests' helper: server, Chromium, page state)
 
 DEFAULT_PAGES = ("mode_seeking", "head_tail", "optimal_transport")
 TARGET_MEDIAN, TARGET_P95 = 1.0, 2.0
@@ -98,7 +98,8 @@ def slider_position(page, key: str) -> tuple[int, int] | None:
     thumb = thumb_of(page, key)
     if thumb.count() == 0:
         return None
-    value, lo, hi, step = thumb.evaluate("(e) => [Number(e.value), Number(e.min), Number(e.max), Number(e.step) || 1]")
+    value, lo, hi, step = thumb.evaluate(
+        "(e) => [Number(e.value), Number(e.min), Number(e.max), Number(e.step) || 1]")
     return round((value - lo) / step), round((hi - lo) / step)
 
 
@@ -132,7 +133,8 @@ def wait_updated(page, runs_before: int, prints_before: list, t0: float) -> tupl
         charts = [c for c in B.charts(page) if c["visible"]] if idle else []  # light polling while running
         idle = idle and all(c["loaded"] for c in charts)
         changed = idle and [c["fingerprint"] for c in charts] != prints_before
-        if idle and (changed or (s["runs"] > runs_before and now - t0 > 5.0)):  # no chart change: the run's end
+        # no chart change: the run's end counts after 5 s
+        if idle and (changed or (s["runs"] > runs_before and now - t0 > 5.0)):
             done_at = done_at or now
             if now - done_at >= STABLE_S and s["since"] >= STABLE_S * 1000:
                 return done_at - t0, changed
@@ -236,7 +238,8 @@ def print_table(results: list[Result], n_changes: int) -> None:
         met = {None: "n/a", True: "yes", False: "NO"}[r.met]
         mx = max(r.changes_s) if r.changes_s else None
         print(f"{r.page:<18} {fmt(r.cold_s):>7} {fmt(r.revisit_s):>9} {fmt(r.median):>8} {fmt(r.p95):>7} "
-              f"{fmt(mx):>7}  {met:<11}  {fmt(r.script_median):>8} {fmt(r.mb_median):>9}  {', '.join(r.sliders)}")
+              f"{fmt(mx):>7}  {met:<11}  {fmt(r.script_median):>8} {fmt(r.mb_median):>9}  "
+              f"{', '.join(r.sliders)}")
         if r.unchanged:
             print(f"{'':<18} {r.unchanged} change(s) re-ran the page without changing a chart")
         if r.note:
@@ -245,7 +248,8 @@ def print_table(results: list[Result], n_changes: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pages", default=",".join(DEFAULT_PAGES), help="url paths of the pages, comma-separated")
+    ap.add_argument("--pages", default=",".join(DEFAULT_PAGES),
+                    help="url paths of the pages, comma-separated")
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--json", type=Path, help="also write the raw timings here")
     args = ap.parse_args(argv)

@@ -45,7 +45,8 @@ def main(argv=None):
     for eps in (5.0, 1.0, 0.5, 0.1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # POT warns when 1000 iterations do not converge
-            pw, pc, ref = timed(lambda: float(ot.sinkhorn2(pn, qn, Cn, eps, method="sinkhorn_log")), args.repeats)
+            pw, pc, ref = timed(lambda: float(ot.sinkhorn2(pn, qn, Cn, eps, method="sinkhorn_log")),
+                                args.repeats)
         with nx.torch_threads(1):
             kw, kc, val = timed(lambda: float(transport.sinkhorn(p, q, x, 1, eps)), args.repeats)
             iters = transport.sinkhorn_potentials(p, q, C, eps)[2]
@@ -54,12 +55,14 @@ def main(argv=None):
     # a batch of 8 students against one teacher
     qs = torch.stack([F.GaussianMixture((1.0,), (m,), (1.5,)).prob(grid) for m in np.linspace(-4, 4, 8)])
     eps = 1.0
-    pw, pc, ref = timed(lambda: np.array(ot.sinkhorn2(pn, qs.numpy().T.copy(), Cn, eps, method="sinkhorn_log")),
+    qn_batch = qs.numpy().T.copy()
+    pw, pc, ref = timed(lambda: np.array(ot.sinkhorn2(pn, qn_batch, Cn, eps, method="sinkhorn_log")),
                         max(1, args.repeats // 2))
     with nx.torch_threads(1):
         kw, kc, val = timed(lambda: transport.sinkhorn(p, qs, x, 1, eps).numpy(), max(1, args.repeats // 2))
     rel = np.max(np.abs(val - ref) / np.abs(ref))
-    print(f"{'batch 8, eps=1':18s} {rel:9.1e} {'':>6s} {kw:8.3f} {kc:7.3f} {pw:8.3f} {pc:7.3f} {pw / kw:9.2f}")
+    print(f"{'batch 8, eps=1':18s} {rel:9.1e} {'':>6s} {kw:8.3f} {kc:7.3f} {pw:8.3f} {pc:7.3f} "
+          f"{pw / kw:9.2f}")
 
 
 if __name__ == "__main__":

@@ -79,25 +79,15 @@ class SliderInfo:
     query_param_key: str
     select: bool = False        # st.select_slider (Slider.Type.SELECT_SLIDER)
 
-    def values_for_moves(self, n: int, offset: int = 0) -> list[tuple[float, ...]]:
-        """``n`` distinct positions spread over [min, max] on the step grid, none equal to the start.
-
-        ``offset`` rotates the sequence, so students with different offsets ask for different
-        configurations at the same time (offset 0 for everybody: identical configurations).
-        """
+    def positions(self) -> list[tuple[float, ...]]:
+        """Every value the slider can be set to, on its step grid (a range slider moves its upper end)."""
         step = self.step if self.step > 0 else (self.max - self.min) / 100.0
-        n_grid = int(round((self.max - self.min) / step)) + 1
-        start = self.value[-1]
-        grid = [self.min + i * step for i in range(n_grid)]
-        grid = [g for g in grid if abs(g - start) > 1e-9 * max(1.0, abs(step))]
-        if not grid:
-            raise ValueError(f"slider {self.label!r} has a single position; got min=max={self.min}")
-        picks = [grid[(round(k * (len(grid) - 1) / max(n - 1, 1)) + offset) % len(grid)] for k in range(n)]
+        grid = [self.min + i * step for i in range(int(round((self.max - self.min) / step)) + 1)]
         if self.data_type == 0:  # INT
-            picks = [float(int(round(p))) for p in picks]
-        if len(self.value) == 2:  # range slider: move the upper end, keep the lower one below it
-            return [(min(self.value[0], p), p) for p in picks]
-        return [(p,) for p in picks]
+            grid = [float(int(round(g))) for g in grid]
+        if len(self.value) == 2:
+            return [(min(self.value[0], g), g) for g in grid]
+        return [(g,) for g in grid]
 
 
 @dataclass
@@ -258,7 +248,8 @@ class StreamlitClient:
                     continue  # FINISHED_EARLY_FOR_RERUN: the run we asked for follows
                 res.latency = time.perf_counter() - t0
                 res.status = STATUS_NAMES.get(status, str(status))
-                self._after_run(fragment_id, seen_ids, full=(status != _STATUS.FINISHED_FRAGMENT_RUN_SUCCESSFULLY))
+                full = status != _STATUS.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+                self._after_run(fragment_id, seen_ids, full=full)
                 return res
 
     def _on_delta(self, fwd: ForwardMsg, res: RunResult, seen_ids: set[str], raw_len: int) -> None:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import _browser as B  # noqa: E402
+import _browser as B  # noqa: E402
 
 SCREENSHOTS = B.ARTIFACTS / "screenshots"
 PAGE_TIMEOUT = 180.0  # s for a cold page (fits run, plotly loads) on a loaded 2-core machine

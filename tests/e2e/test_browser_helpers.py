@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks import _browser as B
+import _browser as B
 
 
 def test_missing_chromium_skips_only_outside_ci():

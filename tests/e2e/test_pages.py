@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import _browser as B
+import _browser as B
 
 pytestmark = pytest.mark.e2e
 
@@ -85,9 +85,13 @@ def test_play_button_advances_the_animation_frame_slider(survey, page):
     chart.scroll_into_view_if_needed()
     before = B.charts(page)[index]
     chart.locator(".updatemenu-button", has_text="Play").click()
-    moved = B.poll(page, lambda: (lambda c: c if (c["sliderActive"], c["sliderText"]) !=
-                                  (before["sliderActive"], before["sliderText"]) else None)(B.charts(page)[index]),
-                   15, f"the frame slider of chart {index} on {visit.nav.name} to move", interval_ms=200)
+    def frame_moved():
+        c = B.charts(page)[index]
+        moved = (c["sliderActive"], c["sliderText"]) != (before["sliderActive"], before["sliderText"])
+        return c if moved else None
+
+    moved = B.poll(page, frame_moved, 15, f"the frame slider of chart {index} on {visit.nav.name} to move",
+                   interval_ms=200)
     chart.locator(".updatemenu-button", has_text="Pause").click()
     assert moved["fingerprint"] != before["fingerprint"], (
         f"{visit.nav.name}: the frame slider moved ({before['sliderText']} -> {moved['sliderText']}) "

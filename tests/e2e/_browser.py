@@ -1,6 +1,6 @@
 """Shared helpers for driving the kdviz app in a real browser.
 
-Used by the browser tests (tests/e2e/) and by benchmarks/page_latency.py: start
+Used by the browser tests (tests/e2e/) and by benchmarks/page_latency.py and classroom_load.py: start
 ``streamlit run app.py`` on a free port, launch Debian's Chromium through Playwright (never a
 downloaded browser), wait until Streamlit's script has finished and the plotly charts are drawn,
 and read what the page shows (navigation links, charts, errors, sliders, animations).
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--headless", "--disable-background-networking",
@@ -57,7 +57,8 @@ STATE_OBSERVER = """
     if (!el) return;
     finder.disconnect();
     push(el.getAttribute(ATTR));
-    new MutationObserver(onAttr).observe(el, {attributes: true, attributeOldValue: true, attributeFilter: [ATTR]});
+    new MutationObserver(onAttr).observe(
+      el, {attributes: true, attributeOldValue: true, attributeFilter: [ATTR]});
   });
   finder.observe(document, {subtree: true, childList: true});
 })();
@@ -75,7 +76,10 @@ CHART_STATE = """
     if (a == null || typeof a === 'string' || typeof a.length !== 'number') return null;
     let n = 0, total = 0;
     const walk = (v) => {
-      if (v != null && typeof v === 'object' && typeof v.length === 'number') { for (const w of v) walk(w); return; }
+      if (v != null && typeof v === 'object' && typeof v.length === 'number') {
+        for (const w of v) walk(w);
+        return;
+      }
       total += 1;
       if (typeof v === 'number' && Number.isFinite(v)) n += 1;
     };
@@ -87,7 +91,10 @@ CHART_STATE = """
     for (const t of (el._fullData || [])) {
       for (const k of ['x', 'y', 'z']) {
         const walk = (v) => {
-          if (v != null && typeof v === 'object' && typeof v.length === 'number') { for (const w of v) walk(w); return; }
+          if (v != null && typeof v === 'object' && typeof v.length === 'number') {
+            for (const w of v) walk(w);
+            return;
+          }
           const f = typeof v === 'number' ? v : String(v).length;
           h = (h * 31 + (Number.isFinite(f) ? Math.round(f * 1e6) : 7)) % 2147483647;
         };
@@ -108,7 +115,8 @@ CHART_STATE = """
         (m) => m.tagName !== 'path' || ((m.getAttribute('d') || '').length > 4)).length;
       for (const t of el._fullData) {
         // x=[None], y=[None] traces are legend entries, not plots
-        const stub = ['x', 'y', 'z'].every((k) => t[k] == null || typeof t[k].length !== 'number' || t[k].length <= 1);
+        const stub = ['x', 'y', 'z'].every(
+          (k) => t[k] == null || typeof t[k].length !== 'number' || t[k].length <= 1);
         if (t.visible === false || stub) continue;
         for (const k of ['y', 'z']) {
           const n = finiteCount(t[k]);
@@ -135,7 +143,9 @@ PAGE_PROBLEMS = r"""
   const out = [];
   const text = (e) => (e.innerText || '').trim().replace(/\s+/g, ' ').slice(0, 300);
   for (const e of document.querySelectorAll('[data-testid="stException"]')) out.push('exception: ' + text(e));
-  for (const e of document.querySelectorAll('[data-testid="stAlertContentError"]')) out.push('st.error: ' + text(e));
+  for (const e of document.querySelectorAll('[data-testid="stAlertContentError"]')) {
+    out.push('st.error: ' + text(e));
+  }
   const main = document.querySelector('[data-testid="stMain"]') || document.body;
   const body = main.innerText || '';
   const m = body.match(/Traceback \(most recent call last\)|\b[A-Z]\w*(Error|Exception): .{0,120}/);
@@ -348,7 +358,8 @@ def declared_pages(app: Path = REPO / "app.py") -> list[DeclaredPage]:
     found: dict[str, DeclaredPage] = {}
     default_path = None
     for node in nodes:
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
+        is_call = isinstance(node, ast.Call)
+        if is_call and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
             kw = {k.arg: k.value for k in node.keywords}
             target, default = node.args[0] if node.args else kw.get("page"), kw.get("default")
             if isinstance(default, ast.Compare) and isinstance(default.comparators[0], ast.Constant):
@@ -356,7 +367,8 @@ def declared_pages(app: Path = REPO / "app.py") -> list[DeclaredPage]:
             if not (isinstance(target, ast.Constant) and isinstance(target.value, str)):
                 continue
             url = kw.get("url_path")
-            url_path = url.value if isinstance(url, ast.Constant) and url.value else _url_path_of(target.value)
+            given = isinstance(url, ast.Constant) and url.value
+            url_path = url.value if given else _url_path_of(target.value)
             if isinstance(default, ast.Constant) and default.value is True:
                 default_path = target.value
             found.setdefault(target.value, DeclaredPage(target.value, url_path, False))
@@ -429,7 +441,8 @@ def full_screenshot(page, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
         return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight); }""")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": int(min(max(height, VIEWPORT["height"]), 12000))})
+    height = int(min(max(height, VIEWPORT["height"]), 12000))
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
     try:
         page.wait_for_timeout(400)
         wait_until_idle(page, timeout=60)
