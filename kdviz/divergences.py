@@ -82,12 +82,7 @@ def _weighted(w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def _gradient_of(fn):
     """``grad(log_p, log_q, **kw)``: the gradient half of ``fn(..., with_grad=True)``."""
-    def grad(log_p, log_q, **kwargs):
-        return fn(log_p, log_q, with_grad=True, **kwargs)[1]
-
-    grad.__name__ = grad.__qualname__ = f"{fn.__name__}_grad"
-    grad.__doc__ = f"The gradient of :func:`{fn.__name__}` w.r.t. ``log q`` (see its docstring)."
-    return grad
+    return lambda log_p, log_q, **kwargs: fn(log_p, log_q, with_grad=True, **kwargs)[1]
 
 
 def logit_grad(grad_log_q: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
@@ -205,10 +200,8 @@ def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
     .. math:: \mathrm{KL}(p\|q) + \mathrm{KL}(q\|p), \qquad
               \text{grad} = -p + q \left(\log\frac{q}{p} + 1\right)
     """
-    if not with_grad:
-        return forward_kl(log_p, log_q) + reverse_kl(log_p, log_q)
-    (fv, fg), (rv, rg) = forward_kl(log_p, log_q, with_grad=True), reverse_kl(log_p, log_q, with_grad=True)
-    return fv + rv, fg + rg
+    fkl, rkl = forward_kl(log_p, log_q, with_grad=with_grad), reverse_kl(log_p, log_q, with_grad=with_grad)
+    return (fkl[0] + rkl[0], fkl[1] + rkl[1]) if with_grad else fkl + rkl
 
 
 def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
@@ -257,8 +250,7 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
     w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
     if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
-        fv, fg = forward_kl(log_p, log_q, with_grad=True)
-        rv, rg = reverse_kl(log_p, log_q, with_grad=True)
+        (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
         return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
                 _weighted(w_head, fg) + _weighted(w_tail, rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
@@ -458,13 +450,14 @@ def divergence(name: str, p, q, *, x=None, **params) -> torch.Tensor:
     return value
 
 
-def _check_log(t, what: str) -> None:
-    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-        raise ValueError(f"{what} must be a floating tensor, got {type(t).__name__}")
-    if t.numel() == 0:
-        raise ValueError(f"{what} is an empty batch, got shape {tuple(t.shape)}")
-    if torch.isnan(t).any() or (t == float("inf")).any():
-        raise ValueError(f"{what} must not contain NaN or +inf")
+def _check_logs(log_p, log_q) -> None:
+    for t, what in ((log_p, "log p"), (log_q, "log q")):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise ValueError(f"{what} must be a floating tensor, got {type(t).__name__}")
+        if t.numel() == 0:
+            raise ValueError(f"{what} is an empty batch, got shape {tuple(t.shape)}")
+        if torch.isnan(t).any() or (t == float("inf")).any():
+            raise ValueError(f"{what} must not contain NaN or +inf")
 
 
 def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = False, **params):
@@ -474,8 +467,7 @@ def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = Fa
     ``log_softmax`` and friends. ``-inf`` entries mean probability 0.
     """
     spec = get_spec(name)
-    _check_log(log_p, "log p")
-    _check_log(log_q, "log q")
+    _check_logs(log_p, log_q)
     if normalize:
         log_p, log_q = torch.log_softmax(log_p, -1), torch.log_softmax(log_q, -1)
     log_p, log_q, kwargs = _prepare(spec, log_p, log_q, x, params)
@@ -511,7 +503,6 @@ def value_and_grad(name: str, log_p, log_q, *, x=None, **params):
     gradient w.r.t. the logits of a softmax student is :func:`logit_grad` of it.
     """
     spec = get_spec(name)
-    _check_log(log_p, "log p")
-    _check_log(log_q, "log q")
+    _check_logs(log_p, log_q)
     log_p, log_q, kwargs = _prepare(spec, log_p, log_q, x, params)
     return spec_value_and_grad(spec, log_p, log_q, kwargs)

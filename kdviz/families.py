@@ -277,7 +277,7 @@ def _gaussian_vjp(g: torch.Tensor, s: torch.Tensor, inv_sigma: torch.Tensor, log
 
 class _GaussianLogProb(torch.autograd.Function):
     """``log q`` of Gaussian rows on the grid as one autograd node with the closed-form gradient
-    (:func:`_gaussian_vjp`); ``tests/test_families.py`` checks it against autograd and gradcheck."""
+    (:func:`_gaussian_vjp`); ``tests/test_divergence_grads.py`` checks it against autograd and gradcheck."""
 
     @staticmethod
     def forward(ctx, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -139,27 +139,18 @@ def adam_step(theta, grad, state: dict, lr: float) -> None:
     theta.addcdiv_(m, denom, value=-lr / (1 - b1**t))
 
 
-def _groups(names, kwargs) -> list[tuple]:
-    """``(spec, kwargs, rows)`` per distinct (divergence, parameters); ``rows`` a slice when the rows
-    are contiguous, else an index tensor."""
+def _groups(names, kwargs) -> tuple[list[tuple], torch.Tensor | None]:
+    """``(spec, kwargs, rows)`` per distinct (divergence, parameters), ``rows`` a slice when they are
+    contiguous, else an index tensor; and the permutation putting the groups' stacked outputs back
+    in row order (None: already in order)."""
     by_key: dict = {}
     for k, (name, kw) in enumerate(zip(names, kwargs)):
         key = (name, tuple(sorted((a, v) for a, v in kw.items() if a != "x")))
         by_key.setdefault(key, (get_spec(name), kw, []))[2].append(k)
-    out = []
-    for spec, kw, rows in by_key.values():
-        contiguous = rows == list(range(rows[0], rows[-1] + 1))
-        out.append((spec, kw, slice(rows[0], rows[-1] + 1) if contiguous else torch.tensor(rows)))
-    return out
-
-
-def _bounds(groups):
-    """Consecutive ``(start, stop)`` blocks of the groups' sizes, in group order."""
-    start = 0
-    for _, _, rows in groups:
-        n = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
-        yield start, start + n
-        start += n
+    groups = [(spec, kw, slice(r[0], r[-1] + 1) if r == list(range(r[0], r[-1] + 1)) else torch.tensor(r))
+              for spec, kw, r in by_key.values()]
+    order = [k for _, _, r in by_key.values() for k in r]
+    return groups, None if order == sorted(order) else torch.argsort(torch.tensor(order))
 
 
 def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitConfig = FitConfig(),
@@ -197,7 +188,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
                          f"got {theta.shape[1]}")
     mask = student.grad_mask(dtype)  # (P,)
     masked = bool((mask == 0).any())
-    groups = _groups(names, kwargs)
+    groups, back = _groups(names, kwargs)
     teacher = [log_p if log_p.ndim == 1 else log_p[rows] for _, _, rows in groups]
 
     keep = frame_steps(S, config.n_frames)
@@ -213,21 +204,17 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
         head = akl_split(p, p, config.mu)["head_mask"]  # (V,) or (K, V): depends on p only
         parts = torch.stack([head, ~head], -1).to(dtype)  # (..., V, 2): sums over head and tail
         err_buf = torch.zeros(K, 2, S + 1, dtype=dtype)
-    in_order = [rows for _, _, rows in groups] == [slice(a, b) for a, b in _bounds(groups)]
-    grad_q = torch.zeros(K, n_classes, dtype=dtype)
     state: dict = {}
 
     with nx.torch_threads(1), torch.no_grad():  # thousands of tiny ops: one thread is faster
         for t in range(S + 1):
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
-            if in_order:  # every group a block of rows, in order: no scatter
-                outs = [spec_value_and_grad(spec, lp, log_q[rows], kw)
-                        for (spec, kw, rows), lp in zip(groups, teacher)]
-                loss_buf[:, t] = torch.cat([v.reshape(-1) for v, _ in outs])
-                grad_q = torch.cat([g.reshape(-1, n_classes) for _, g in outs])
-            else:
-                for (spec, kw, rows), lp in zip(groups, teacher):
-                    loss_buf[rows, t], grad_q[rows] = spec_value_and_grad(spec, lp, log_q[rows], kw)
+            outs = [spec_value_and_grad(spec, lp, log_q[rows], kw)
+                    for (spec, kw, rows), lp in zip(groups, teacher)]
+            loss, grad_q = torch.cat([v.reshape(-1) for v, _ in outs]), torch.cat([g for _, g in outs])
+            if back is not None:  # groups' rows interleave: back to row order
+                loss, grad_q = loss[back], grad_q[back]
+            loss_buf[:, t] = loss
             grad = vjp(grad_q)  # (K, P)
             if masked:
                 grad.mul_(mask)

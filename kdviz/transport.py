@@ -24,6 +24,7 @@ POT (and with it scipy) is imported only when exact transport is used.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -99,18 +100,6 @@ def _sinkhorn_updates(log_u, log_v, log_a, log_b, m):
     return log_u, log_v
 
 
-def _scaling_epsilons(C: torch.Tensor, epsilon: float) -> list[float]:
-    """The warm-start epsilons above ``epsilon``: ``epsilon * 2^k`` down from the cost scale, empty
-    when ``epsilon`` is at least a hundredth of the largest cost (plain iterations converge there)."""
-    scale = float(C.max())
-    out: list[float] = []
-    eps = epsilon / SCALING_STEP
-    while epsilon < 0.01 * scale and eps <= scale:
-        out.append(eps)
-        eps /= SCALING_STEP
-    return out[::-1]
-
-
 def sinkhorn_potentials(a, b, C, epsilon, *, max_iter=MAX_ITER, stop_thr=STOP_THR, init=None,
                         callback=None, warn=True):
     r"""Log-domain Sinkhorn scalings, batched over the leading axes.
@@ -141,16 +130,12 @@ def sinkhorn_potentials(a, b, C, epsilon, *, max_iter=MAX_ITER, stop_thr=STOP_TH
         if init is None:
             log_u = torch.zeros_like(a)
             log_v = torch.zeros_like(b)
-            if callback is None:
-                prev = None
-                for eps in _scaling_epsilons(C, epsilon):
-                    if prev is not None:
-                        log_u, log_v = log_u * (prev / eps), log_v * (prev / eps)
-                    for _ in range(SCALING_ITER):
-                        log_u, log_v = _sinkhorn_updates(log_u, log_v, log_a, log_b, -C / eps)
-                    prev = eps
-                if prev is not None:
-                    log_u, log_v = log_u * (prev / epsilon), log_v * (prev / epsilon)
+            scale = float(C.max())  # plain iterations converge from zero potentials above scale / 100
+            n_warm = int(math.log(scale / epsilon, 1 / SCALING_STEP)) if epsilon < 0.01 * scale else 0
+            for eps in [epsilon / SCALING_STEP**k for k in range(n_warm, 0, -1)] if callback is None else []:
+                for _ in range(SCALING_ITER):
+                    log_u, log_v = _sinkhorn_updates(log_u, log_v, log_a, log_b, -C / eps)
+                log_u, log_v = log_u * SCALING_STEP**-1, log_v * SCALING_STEP**-1  # same eps log u, next eps
         else:
             log_u, log_v = (t.detach().expand_as(a).clone() for t in init)
         m = -C / epsilon  # (V, V)

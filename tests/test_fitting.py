@@ -253,6 +253,16 @@ def test_rows_with_their_own_teachers_and_starts_are_independent_fits():
     _assert_same_trajectories(both, fit_one_at_a_time(lps, student, starts, ["fkl", "tvd"], cfg))
 
 
+def test_interleaved_rows_of_the_same_divergence_are_evaluated_together_and_come_back_in_row_order():
+    grid, student, lps = _outlier_rows()
+    cfg = FitConfig(steps=20, lr=0.1)
+    mixed = fit(lps[1], student, student.init_params(0.0, 1.0), ["fkl", "tvd", "fkl"], cfg)
+    alone = fit(lps[1], student, student.init_params(0.0, 1.0), ["tvd"], cfg)
+    np.testing.assert_array_equal(mixed.params[0], mixed.params[2])
+    np.testing.assert_array_equal(mixed.params[1], alone.params[0])
+    assert np.abs(mixed.params[0] - mixed.params[1]).max() > 1e-3
+
+
 def test_a_row_with_an_infinite_loss_is_frozen_and_does_not_disturb_the_others():
     grid, student, lps = _outlier_rows()
     holes = lps[0].clone()
