@@ -14,10 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls, color, f32,
-                                figure, label)
+from kdviz.plots.common import (FONT, STUDENT_COLOR, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls,
+                                color, f32, figure, label)
 
-STUDENT_COLOR = "#e6550d"  # the student's density (not a divergence colour)
 TOP_HEIGHT = 260  # px of the density panel
 ROW_HEIGHT = 175  # px of each divergence row
 GAP = 70  # px between rows (room for the panel titles)
