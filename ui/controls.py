@@ -126,5 +126,5 @@ def optimiser(prefix: str, *, lrs: Sequence[float], steps: tuple[int, int, int, 
 def warn_large_lr(lr: float, optimizer: str, limits: Mapping[str, float]) -> None:
     """A warning when ``lr`` is above ``limits[optimizer]``, where the fits oscillate or blow up."""
     if lr > limits[optimizer]:
-        st.warning(f"Learning rate {lr:g} is large for {OPTIMIZER_LABELS.get(optimizer, optimizer)}: the fits may "
+        st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS.get(optimizer, optimizer)}: the fits may "
                    "oscillate or diverge.")

@@ -3,12 +3,13 @@
 Every widget made here has a key and ``bind="query-params"``, so the address bar reproduces the
 page. Before a widget is first drawn in a session, its value in the URL is checked:
 
-- an option may be given by its key (``ht_opt=sgd``, ``ht_divs=fkl``) or by its label (``SGD``);
+- an option may be given by its key (``ht_opt=sgd``, ``ht_divs=fkl``) or by its label (``SGD``),
+  a box by true/false, 1/0, yes/no or on/off;
 - a number must be finite; out of its widget's range it is clamped;
 - anything else is dropped.
 
-A value that had to be changed is rewritten in the URL and the page reruns once; the note saying
-what happened is shown at the top of the page (:func:`show_notes`), never silence.
+A value that had to be changed is rewritten in the URL and the page reruns once; a value that was
+clamped or dropped gets a note at the top of the page (:func:`show_notes`), never silence.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def _unchecked_url_value(key: str) -> list[str] | None:
     return st.query_params.get_all(key)
 
 
-def _rewrite(key: str, value: str | list[str] | None, note: str) -> None:
+def _rewrite(key: str, value: str | list[str] | None, note: str | None) -> None:
     """Put ``value`` in the URL for ``key`` (None: drop it), keep ``note`` for the page, rerun.
     The rerun seeds the widget from the corrected URL: Streamlit reads it before the widget exists."""
-    st.session_state.setdefault(_NOTES, []).append(note)
+    if note:
+        st.session_state.setdefault(_NOTES, []).append(note)
     if value is None:
         del st.query_params[key]
     else:
@@ -95,8 +97,7 @@ def _check_options(key: str, options: Sequence, fmt: Callable, multi: bool) -> N
     if not unknown and known == raw:
         return
     choices = ", ".join(f"{o}" if str(o) == str(fmt(o)) else f"{o} ({fmt(o)})" for o in options)
-    note = (f"`{key}`: {', '.join(repr(v) for v in unknown)} is not an option (options: {choices})."
-            if unknown else f"`{key}`: read as {', '.join(known)}.")
+    note = f"`{key}`: {', '.join(map(repr, unknown))} is not an option (options: {choices})." if unknown else None
     _rewrite(key, (known if multi else known[0]) if known else None, note)
 
 
@@ -108,7 +109,7 @@ def _check_bool(key: str) -> None:
     if text in ("true", "false") and len(raw) == 1:
         return
     if text in _TRUE + _FALSE:
-        _rewrite(key, "true" if text in _TRUE else "false", f"`{key}={raw[-1]}` read as {text in _TRUE}.")
+        _rewrite(key, "true" if text in _TRUE else "false", None)
     _rewrite(key, None, f"`{key}={raw[-1] if raw else ''}` is not true or false; the box keeps its default.")
 
 

@@ -91,7 +91,8 @@ class ModeSeekingResult:
         """``(CSV columns, JSON data)`` of the page's downloads: the final students; the teacher,
         every trajectory and the landscape."""
         csv = {"divergence": self.names, "mu": self.final_mu, "sigma": self.final_sigma,
-               "mean_on_grid": self.q_mean, "std_on_grid": self.q_std, "final_loss": self.loss[:, -1], "diverged_at": self.diverged_at}
+               "mean_on_grid": self.q_mean, "std_on_grid": self.q_std, "final_loss": self.loss[:, -1],
+               "diverged_at": self.diverged_at}
         steps = np.arange(self.loss.shape[1])
         return csv, {
             "grid": [GRID.low, GRID.high, len(self.x)],
