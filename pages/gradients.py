@@ -1,4 +1,5 @@
-"""Lesson: gradients. Which tokens push hardest under each divergence. Widgets -> one cached call -> figures."""
+"""Lesson: gradients, which tokens push hardest under each divergence. Widgets -> one cached call -> figures
+(the single-token coefficients and the per-logit gradients of a whole student)."""
 
 import streamlit as st
 
@@ -24,7 +25,8 @@ def run(p_star, alpha, names, preset, n_classes, zipf_exponent, dirichlet_seed, 
 with st.sidebar:
     names = ui.divergence_picker("gr_divs", gr.DIVERGENCE_OPTIONS, gr.DEFAULT_NAMES)
     st.subheader("One token")
-    p_star = ui.url.choice("Teacher's probability p(y*)", P_STARS, key="gr_p", widget=st.select_slider, value=0.1)
+    p_star = ui.url.choice("Teacher's probability p(y*)", P_STARS, key="gr_p", widget=st.select_slider,
+                           value=0.1)
     alpha = ui.url.slider("Skew α (SKL, SRKL)", 0.0, 1.0, 0.1, 0.05, key="gr_alpha")
     st.subheader("A whole student")
     teacher = ui.discrete_teacher("gr", label="Teacher", default="zipf", classes=(5, 200, 5))
@@ -33,7 +35,8 @@ with st.sidebar:
     seed = int(ui.url.number("Student seed", 0, 10_000, 1, key="gr_seed"))
     fit_divergence, fit_steps, lr = "fkl", 20, 0.1
     if student == "fit":
-        fit_divergence = ui.url.choice("Fitted under", gr.DIVERGENCE_OPTIONS, key="gr_fit_div", widget=st.selectbox,
+        fit_divergence = ui.url.choice("Fitted under", gr.DIVERGENCE_OPTIONS, key="gr_fit_div",
+                                       widget=st.selectbox,
                                        format_func=lambda n: get_spec(n).label)
         fit_steps = ui.url.slider("Adam steps", 1, 500, 20, key="gr_fit_steps")
         lr = ui.url.choice("Learning rate", LRS, key="gr_lr", widget=st.select_slider, value=0.1)
@@ -50,12 +53,14 @@ if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
 if alpha in (0.0, 1.0):
-    st.warning(f"α = {alpha:g}: skew KL is {'plain forward KL' if alpha == 0 else 'KL(p‖p) = 0, with no gradient'}"
+    skl = 'plain forward KL' if alpha == 0 else 'KL(p‖p) = 0, with no gradient'
+    st.warning(f"α = {alpha:g}: skew KL is {skl}"
                f" and skew reverse KL is {'plain reverse KL' if alpha == 0 else 'KL(q‖q) = 0'}.")
 if student == "fit":
     ui.warn_large_lr(lr, "adam", {"adam": 1.0})
 
-config = dict(p_star=p_star, alpha=alpha, names=names, **teacher, student=student, fit_divergence=fit_divergence,
+config = dict(p_star=p_star, alpha=alpha, names=names, **teacher, student=student,
+              fit_divergence=fit_divergence,
               fit_steps=fit_steps, lr=lr, seed=seed, mu=mu)
 res, figs = run(**config)
 if res.diverged:
@@ -73,7 +78,8 @@ if res.coef_names:
                "−1/q and the bounded coefficients fit on one chart (tick labels are the true values).")
     st.info(gr.SEED_NOTE)
 else:
-    st.info("The seed's single-token formulas exist for Forward KL, Reverse KL, TVD, Skew KL and Skew reverse "
+    st.info("The seed's single-token formulas exist for Forward KL, Reverse KL, TVD, Skew KL and Skew "
+            "reverse "
             "KL; pick one of them to see the curves. The per-class gradients below cover every selection.")
 
 st.subheader("A whole student: which tokens push hardest")

@@ -12,7 +12,8 @@ LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow 
 
 
 @ui.cached(entry_mb=24, budget_mb=192, spinner="Fitting the students...")
-def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps, mu):
+def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps,
+        mu):
     res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
                        dirichlet_seed=dirichlet_seed, values=values, init=init, seed=seed,
                        optimizer=optimizer, lr=lr, steps=steps, mu=mu)
@@ -46,7 +47,8 @@ with st.sidebar:
     st.subheader("Student and optimiser")
     names = ui.divergence_picker("ht_divs", ht.DIVERGENCE_OPTIONS, ht.DEFAULT_DIVERGENCES)
     init = ui.url.choice("Student start", ["random", "uniform"], key="ht_init", horizontal=True,
-                         help="random: logits uniform in [0, 1) from the seed (the paper); uniform: all logits 0")
+                         help="random: logits uniform in [0, 1) from the seed (the paper); uniform: all "
+                              "logits 0")
     seed = int(ui.url.number("Student seed", 0, 10_000, 1, key="ht_seed"))
     optimizer, lr, steps = ui.optimiser("ht", lrs=LRS, steps=(10, 1000, 200, 10))
     mu = ui.url.slider("Head/tail boundary μ", 0.05, 0.95, 0.5, 0.05, key="ht_mu",
@@ -67,14 +69,15 @@ if not names:
     st.stop()
 ui.warn_large_lr(lr, optimizer, LARGE_LR)
 
-config = dict(**teacher, names=names, values=values, init=init, seed=seed, optimizer=optimizer, lr=lr, steps=steps,
+config = dict(**teacher, names=names, values=values, init=init, seed=seed, optimizer=optimizer, lr=lr,
+              steps=steps,
               mu=mu)
 res, figs = run(**config)
 bad = [f"{get_spec(nm).label} (step {t})" for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
 if bad:
     zeros = int((res.p == 0).sum())
-    why = f" The teacher has {zeros} classes with p = 0, where reverse-KL terms are infinite." if zeros else ""
-    st.warning(f"Non-finite loss, curves frozen from there: {', '.join(bad)}.{why}")
+    why = f" The teacher has {zeros} classes with p = 0, where reverse-KL terms are infinite."
+    st.warning(f"Non-finite loss, curves frozen from there: {', '.join(bad)}.{why if zeros else ''}")
 if res.head_mask.all():
     st.warning(f"With μ = {mu:g} every class is head: there is no tail to compare.")
 
@@ -83,7 +86,8 @@ paper_panels(res, config)
 
 st.subheader("Where does the error go?")
 st.plotly_chart(figs["errors"], key="ht_errors")
-share_n = ui.url.slider("Head share over the first n steps", 1, min(steps, 100), min(10, steps), key="ht_share_n")
+share_n = ui.url.slider("Head share over the first n steps", 1, min(steps, 100), min(10, steps),
+                        key="ht_share_n")
 chart, text = st.columns([3, 2])
 chart.plotly_chart(step_figure(config, "share", share_n)[1]["share"], key="ht_share")
 with text:
@@ -91,7 +95,8 @@ with text:
     st.caption("The optimiser matters. Under plain SGD the gradient's size sets each logit's step, so FKL "
                "clearly works on the head first and RKL on the tail (measured on the bimodal toy from a "
                "uniform start: head share 0.42 vs 0.34). Adam rescales every coordinate, so its first steps "
-               "move every logit by about the learning rate and the difference nearly vanishes (0.28 vs 0.27).")
+               "move every logit by about the learning rate and the difference nearly vanishes (0.28 vs "
+               "0.27).")
 
 left, right = st.columns(2)
 left.plotly_chart(figs["weights"], key="ht_weights")
@@ -101,4 +106,5 @@ st.plotly_chart(figs["anim"], key="ht_anim")
 
 csv, data = res.export(share_n)
 ui.downloads("kdviz_head_tail", key="ht_dl", csv=csv, data=data,
-             config=config | dict(preset=teacher["preset"] if values is None else "upload", share_steps=share_n))
+             config=config | dict(preset=teacher["preset"] if values is None else "upload",
+                                  share_steps=share_n))

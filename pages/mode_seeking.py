@@ -17,15 +17,18 @@ STD_MIN, SIGMA0_MIN = 0.25, 0.2  # slider minima (at the grid's spacing: 5-6 poi
 def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_sigma, landscape_name):
     res = ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
                           fixed_sigma=fixed_sigma, landscape_name=landscape_name)
-    return res, {"anim": plots.fit_animation(res), "final": plots.final_fits(res), "loss_log": plots.loss_curves(res),
-                 "loss_normalised": plots.loss_curves(res, normalised=True), "params": plots.parameter_paths(res),
+    return res, {"anim": plots.fit_animation(res), "final": plots.final_fits(res),
+                 "loss_log": plots.loss_curves(res),
+                 "loss_normalised": plots.loss_curves(res, normalised=True),
+                 "params": plots.parameter_paths(res),
                  "landscape": plots.landscape_figure(res)}
 
 
 @st.fragment
 def loss_section(figs):
     """The loss-axis switch reruns only this part of the page."""
-    scale = ui.url.choice("Loss axis", ["log", "normalised"], key="ms_loss_scale", horizontal=True, format_func={
+    scale = ui.url.choice("Loss axis", ["log", "normalised"], key="ms_loss_scale", horizontal=True,
+                          format_func={
         "log": "D(p, q) on a log axis", "normalised": "gap to the minimum, normalised"}.get)
     st.plotly_chart(figs[f"loss_{scale}"], key="ms_loss")
 
@@ -63,25 +66,30 @@ with bottom:
     st.subheader("Loss landscape over (μ, σ)")
     landscape_name = ui.url.choice("Landscape of", ms.CHOICES, key="ms_land", widget=st.selectbox,
                                    index=ms.CHOICES.index("rkl"), format_func=lambda n: DIVERGENCES[n].label)
-config = dict(weights=weights, means=means, stds=stds, mu0=mu0, sigma0=sigma0, names=names, steps=steps, lr=lr,
+config = dict(weights=weights, means=means, stds=stds, mu0=mu0, sigma0=sigma0, names=names, steps=steps,
+              lr=lr,
               optimizer=optimizer, fixed_sigma=fixed, landscape_name=landscape_name)
 res, figs = run(**config)
 
 with main:
     if res.mass_outside > 1e-3:
-        st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies outside the grid [{GRID.low:g}, {GRID.high:g}];"
+        st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies outside the grid [{GRID.low:g}, "
+                   f"{GRID.high:g}];"
                    " the grid teacher is cut there, so its moments differ from the mixture's.")
     if min(stds) <= STD_MIN:
-        st.warning(f"A component std is at the minimum ({STD_MIN}): only about {STD_MIN / GRID.step:.0f} grid "
+        st.warning(f"A component std is at the minimum ({STD_MIN}): only about {STD_MIN / GRID.step:.0f} "
+                   f"grid "
                    "points per std, the discretised densities are coarse.")
     if sigma0 <= SIGMA0_MIN:
-        st.warning(f"The start std σ₀ = {sigma0} is at the minimum: very narrow students have huge reverse-KL "
+        st.warning(f"The start std σ₀ = {sigma0} is at the minimum: very narrow students have huge "
+                   f"reverse-KL "
                    "gradients at the first steps.")
     ui.warn_large_lr(lr, optimizer, LARGE_LR)
     bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
     if bad:
         st.warning(f"Diverged (a non-finite loss, or the student left the grid: σ < {ms.SIGMA_RANGE[0]:.2g}, "
-                   f"σ > {ms.SIGMA_RANGE[1]:g} or |μ| > {ms.MU_MAX:g}); curves frozen from there: {', '.join(bad)}. "
+                   f"σ > {ms.SIGMA_RANGE[1]:g} or |μ| > {ms.MU_MAX:g}); curves frozen from there: "
+                   f"{', '.join(bad)}. "
                    "Lower the learning rate.")
     if moving := res.still_moving():
         st.caption(f"Still moving at the last step: {', '.join(DIVERGENCES[n].label for n in moving)}. "
@@ -100,7 +108,8 @@ with main:
         st.dataframe(rows, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.2f")
                                                            for c in ("μ", "σ", "grid mean", "grid std")})
         st.caption(f"μ, σ: the fitted parameters (teacher: the mixture's mean and std); grid mean/std: the "
-                   f"moments of the distribution on the grid, which cuts a wide student at ±{GRID.high:g}. Forward "
+                   f"moments of the distribution on the grid, which cuts a wide student at ±{GRID.high:g}. "
+                   f"Forward "
                    "KL's optimum matches the teacher's moments.")
     ui.takeaway(ms.takeaway(res, means))
     st.subheader("Loss and parameters")
@@ -110,7 +119,8 @@ with main:
 bottom.plotly_chart(figs["landscape"], key="ms_landscape")
 bottom.caption(f"{DIVERGENCES[landscape_name].label} for every Gaussian N(μ, σ²) on a {len(res.land_mus)}×"
                f"{len(res.land_sigmas)} grid. Star: global minimum; ×: other local minima (grid points lower "
-               f"than their 8 neighbours); line: this divergence's own optimisation path from the start circle. "
+               f"than their 8 neighbours); line: this divergence's own optimisation path from the start "
+               f"circle. "
                f"{len(res.local_minima)} minim{'um' if len(res.local_minima) == 1 else 'a'} found.")
 csv, data = res.export()
 ui.downloads("kdviz_mode_seeking", key="ms_dl", csv=csv, data=data, config=config)

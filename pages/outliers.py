@@ -28,17 +28,20 @@ with st.sidebar:
     outlier_std = ui.url.slider("Outlier std s", OUTLIER_STD_MIN, 2.0, 0.5, 0.05, key="ol_s")
     st.subheader("Students")
     names = ui.divergence_picker("ol_divs", FIT_CHOICES, ol.DEFAULT_NAMES)
-    st.caption(f"Sinkhorn and the Sinkhorn divergence are left out: too slow to fit on the {GRID.n}-point grid.")
+    st.caption(f"Sinkhorn and the Sinkhorn divergence are left out: too slow to fit on the {GRID.n}-point "
+               f"grid.")
     with st.expander("Optimiser (Adam, cosine-decayed learning rate)"):
         lr = ui.url.choice("Learning rate", LRS, key="ol_lr", widget=st.select_slider, value=0.1)
         steps = ui.url.slider("Steps", 50, 1000, 200, 50, key="ol_steps",
-                              help="Every fit starts from the main mass N(0, 1). 200 steps converge on the defaults.")
+                              help="Every fit starts from the main mass N(0, 1). 200 steps converge on the "
+                                   "defaults.")
 
 ui.lesson_header(
     "Outliers and TVD",
     "The teacher is a main mass N(0, 1) plus a small bump far away, and one Gaussian student is fitted under "
     "each divergence, starting from the main mass. **Look at** how far each student is dragged toward the "
-    "outlier: forward KL pays log(p/q) wherever p has mass, so it must stretch to cover the bump; TVD and skew "
+    "outlier: forward KL pays log(p/q) wherever p has mass, so it must stretch to cover the bump; TVD and "
+    "skew "
     "KL have bounded penalties and simply give the bump up. The robustness curves repeat the fit for outlier "
     "weights from 0 to 30%. (Our own toy: the f-distill paper has no such experiment.)",
     formulas=names or ol.DEFAULT_NAMES)
@@ -49,11 +52,12 @@ config = dict(weight=weight, distance=distance, outlier_std=outlier_std, names=n
 res, figs = run(**config)
 
 if res.mass_outside > 1e-3:
-    st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies beyond the grid's end at x = {GRID.high:g}: the "
+    st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies beyond the grid's end at x = "
+               f"{GRID.high:g}: the "
                "grid teacher is cut there. Move the outlier closer or make it narrower.")
 if outlier_std <= OUTLIER_STD_MIN:
-    st.warning(f"Outlier std at the minimum ({OUTLIER_STD_MIN}): only about {OUTLIER_STD_MIN / GRID.step:.0f} grid "
-               "points per std.")
+    st.warning(f"Outlier std at the minimum ({OUTLIER_STD_MIN}): only about "
+               f"{OUTLIER_STD_MIN / GRID.step:.0f} grid points per std.")
 if distance - 2 * outlier_std < 2.5:
     st.warning("The bump overlaps the main mass: it is no longer an outlier, and every divergence covers it.")
 bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
@@ -68,7 +72,8 @@ st.plotly_chart(figs["fits"], key="ol_fits")
 st.subheader("Robustness: fitted mean and std as the outlier grows")
 st.plotly_chart(figs["sweep"], key="ol_sweep")
 st.caption(f"{len(res.sweep_weights)} outlier weights × {len(res.names)} divergences, fitted together in one "
-           "batched optimisation from N(0, 1). Dashed: the teacher's own mean and std, which forward KL matches.")
+           "batched optimisation from N(0, 1). Dashed: the teacher's own mean and std, which forward KL "
+           "matches.")
 for group in res.coinciding():
     st.caption(f"{', '.join(DIVERGENCES[n].label for n in group)} coincide here (within 0.02 everywhere): "
                "their curves lie on top of each other.")

@@ -32,7 +32,8 @@ with st.sidebar:
                           help="Wasserstein and Sinkhorn; r = 2 gives W₂², which grows like s²")
     epsilon = 1.0
     if any(nm in ov.SINKHORN_NAMES for nm in names):
-        epsilon = ui.url.choice("Sinkhorn ε (cost units)", EPSILONS, key="ov_eps", widget=st.select_slider, value=1.0)
+        epsilon = ui.url.choice("Sinkhorn ε (cost units)", EPSILONS, key="ov_eps", widget=st.select_slider,
+                                value=1.0)
 
 ui.lesson_header(
     "Overlap, JSD saturation and Wasserstein",
@@ -47,16 +48,19 @@ if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
 
-config = dict(shape=shape, width=width, shift=shift, max_shift=max_shift, names=names, order=order, epsilon=epsilon)
+config = dict(shape=shape, width=width, shift=shift, max_shift=max_shift, names=names, order=order,
+              epsilon=epsilon)
 res, figs = run(**config)
 
 if shift > max_shift:
-    st.warning(f"The shift {shift:g} is beyond the sweep range {max_shift:g}: the sweep was extended to {shift:g}.")
+    st.warning(f"The shift {shift:g} is beyond the sweep range {max_shift:g}: the sweep was extended to "
+               f"{shift:g}.")
 if shape == "box" and ov.box_cells(res) < ov.MIN_BOX_CELLS:
     st.warning(f"A box of width {width:g} covers only {ov.box_cells(res):.1f} grid cells over a sweep to "
                f"{res.shifts[-1]:g}: the 'boxes' are spikes and the curves are coarse. Use a wider box or a "
                "shorter sweep.")
-infinite = [(nm, int(np.isinf(res.values[k]).sum())) for k, nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
+infinite = [(nm, int(np.isinf(res.values[k]).sum())) for k,
+            nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
 if infinite:
     st.warning("Infinite values (the student has no mass where the teacher, or for reverse KL the student "
                "itself, has some): " + ", ".join(f"{get_spec(nm).label} at {n} of {len(res.shifts)} shifts"
@@ -70,7 +74,8 @@ st.caption(
     "the box's overlap with each grid cell for the box). It is what a student that can only move would "
     "feel."
     + (" On the grid a box moves one cell at a time, so dW₁/ds wobbles around 1 by about the cell width over "
-       f"the box width ({res.step:.3f} / {width:g}). Just before two boxes separate, the last shared cell's mass "
+       f"the box width ({res.step:.3f} / {width:g}). Just before two boxes separate, the last shared cell's "
+       f"mass "
        "goes to 0 and the JSD's derivative (through q log q) spikes; from there on it is exactly 0."
        if shape == "box" else "")
     + (" Sinkhorn curves: a 40-cell grid and every 4th shift (each point is a batched log-domain solve)."

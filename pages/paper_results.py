@@ -23,7 +23,8 @@ c2, c3, c4 = st.columns([1.3, 1.3, 1])
 setting = table.settings[0]
 if len(table.settings) > 1:
     with c2:
-        setting = ui.url.choice("Teacher → student", table.settings, key=f"pr_{key}_model", widget=st.selectbox)
+        setting = ui.url.choice("Teacher → student", table.settings, key=f"pr_{key}_model",
+                                widget=st.selectbox)
 with c3:
     view_kind = ui.url.choice("Show", ["scores", "difference to a baseline"], key="pr_view", horizontal=True)
 baseline = None
@@ -55,7 +56,8 @@ if view.std is not None:
 else:
     st.caption("This table reports no std, so there are no error bars.")
 if baseline and any(d is None for d in view.divergences):
-    st.caption("Tip: deselect the reference rows (Teacher, SFT, SeqKD) under *Methods* to zoom in on the losses.")
+    st.caption("Tip: deselect the reference rows (Teacher, SFT, SeqKD) under *Methods* to zoom in on the "
+               "losses.")
 
 tab_table, tab_concl, tab_formulas = st.tabs(["Table", "What the seed concludes", "Formulas"])
 with tab_table:
@@ -66,12 +68,14 @@ with tab_table:
     frame = pd.DataFrame(cells, index=pd.Index(view.methods, name="method"))
     if table.note_header:
         frame.insert(0, table.note_header, view.notes)
-    best_style = "font-weight: bold; background-color: #fff3b0; color: #111111"  # dark text on light and dark themes
+    # dark text on yellow: legible in the light and the dark theme
+    best_style = "font-weight: bold; background-color: #fff3b0; color: #111111"
     styled = frame.style.apply(lambda col: [best_style if col.name in view.benchmarks and
                                             view.best[i, view.benchmarks.index(col.name)] else ""
                                             for i in range(len(col))], axis=0)
     st.dataframe(styled, key="pr_dataframe", width="stretch")
-    st.caption("Bold on yellow: best distillation loss of the column (Teacher, SFT and SeqKD are references).")
+    st.caption("Bold on yellow: best distillation loss of the column (Teacher, SFT and SeqKD are "
+               "references).")
     long = long_format(key)
     ui.downloads(f"paper_results_{key}", key="pr_dl", csv=long, data=long, config={
         "table": key, "title": table.title, "source": table.source, "metric": table.metric})

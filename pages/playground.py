@@ -40,9 +40,11 @@ def param_widget(name: str, prm):
         return ui.url.choice(text, list(prm.choices), key=key, index=list(prm.choices).index(prm.default),
                              horizontal=True, help=prm.help)
     if pg.is_wide(prm):
-        return ui.url.choice(text, pg.log_ladder(prm), key=key, widget=st.select_slider, value=float(prm.default),
+        return ui.url.choice(text, pg.log_ladder(prm), key=key, widget=st.select_slider,
+                             value=float(prm.default),
                              help=prm.help, format_func=lambda v: f"{float(v):g}")
-    return ui.url.slider(text, float(prm.low), float(prm.high), float(prm.default), (prm.high - prm.low) / 100,
+    return ui.url.slider(text, float(prm.low), float(prm.high), float(prm.default),
+                         (prm.high - prm.low) / 100,
                          key=key, help=prm.help)
 
 
@@ -52,7 +54,8 @@ with st.sidebar:
     if teacher == "gmm":
         weights, means, stds = ui.mixture_teacher("pg", max_components=MAX_COMPONENTS, means=(-9.0, 9.0),
                                                   stds=(0.05, 5.0))
-        grid_n = ui.url.choice("Grid points on [-10, 10]", pg.GRID_SIZES, key="pg_grid", widget=st.select_slider,
+        grid_n = ui.url.choice("Grid points on [-10, 10]", pg.GRID_SIZES, key="pg_grid",
+                               widget=st.select_slider,
                                value=256)
         targs = dict(teacher="gmm", weights=weights, means=means, stds=stds, grid_n=grid_n)
     elif teacher == "preset":
@@ -68,7 +71,8 @@ with st.sidebar:
             sargs["mu0"] = ui.url.slider("start mean μ₀", -10.0, 10.0, 1.5, 0.1, key="pg_mu0")
             sargs["sigma0"] = ui.url.slider("start std σ₀", 0.05, 10.0, 1.0, 0.05, key="pg_sigma0")
         else:  # discrete supports differ in length: the start is given relative to the support
-            frac = (ui.url.slider("start mean μ₀ (0 = first class, 1 = last)", 0.0, 1.0, 0.5, 0.01, key="pg_dmu0"),
+            frac = (ui.url.slider("start mean μ₀ (0 = first class, 1 = last)", 0.0, 1.0, 0.5, 0.01,
+                                  key="pg_dmu0"),
                     ui.url.slider("start std σ₀ (fraction of the support's width)", 0.01, 1.0, 0.1, 0.01,
                                   key="pg_dsigma0"))
         sargs["fixed_sigma"] = ui.url.checkbox("Fixed variance (fit μ only)", key="pg_fixed")
@@ -107,7 +111,8 @@ try:
     if student == "gaussian" and teacher != "gmm":
         width = float(x[-1] - x[0])
         sargs.update(mu0=float(x[0] + frac[0] * width), sigma0=frac[1] * width)
-    risks = pg.risks(x, log_p, names, params, student=student, sigma0=sargs.get("sigma0"), optimizer=optimizer,
+    risks = pg.risks(x, log_p, names, params, student=student, sigma0=sargs.get("sigma0"),
+                     optimizer=optimizer,
                      lr=lr, steps=steps)
 except ValueError as err:
     st.error(f"Invalid configuration: {err}")
@@ -124,7 +129,8 @@ try:
         estimate = seconds_per_step(**config)[0] * steps
         approved = st.session_state.setdefault("pg_approved", [])
         if estimate > BUDGET_S and repr(config) not in approved:
-            st.warning(f"This fit would take about {estimate:.0f} s (measured on three steps). Fewer steps, fewer "
+            st.warning(f"This fit would take about {estimate:.0f} s (measured on three steps). Fewer steps, "
+                       f"fewer "
                        "points, a larger epsilon or fewer Sinkhorn divergences make it faster.")
             if not st.button(f"Run anyway (about {estimate:.0f} s)", key="pg_go"):
                 st.stop()
@@ -140,7 +146,8 @@ st.subheader("The fit, step by step")
 # theme=None on every chart: the white template keeps the teacher's dark grey legible in the dark theme.
 st.plotly_chart(figs["anim"], key="pg_anim", theme=None)
 if len(res.fit.frame_steps) < min(pg.MAX_FRAMES, res.steps + 1):
-    st.caption(f"{len(res.fit.frame_steps)} frames kept ({len(res.names)} students × {len(res.x)} points would "
+    st.caption(f"{len(res.fit.frame_steps)} frames kept ({len(res.names)} students × {len(res.x)} points "
+               f"would "
                "make a larger animation than a browser should receive).")
 c1, c2 = st.columns(2)
 with c1:
@@ -166,15 +173,18 @@ summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
                                     for k, v in res.params[n].items()) or "-" for n in res.names],
            "final loss": [float(v) if np.isfinite(v) else None for v in res.fit.loss[:, -1]],
            "final TVD to p": 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1), "mean of q": res.q_mean,
-           "std of q": res.q_std, "diverged at step": [int(t) if t >= 0 else None for t in res.fit.diverged_at]}
+           "std of q": res.q_std,
+           "diverged at step": [int(t) if t >= 0 else None for t in res.fit.diverged_at]}
 if res.mu is not None:
     summary.update({"parameter μ": res.mu[:, -1], "parameter σ": res.sigma[:, -1]})
 st.dataframe(summary, key="pg_summary", hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4g")
     for c in ("final loss", "final TVD to p", "mean of q", "std of q", "parameter μ", "parameter σ")})
 st.caption(f"Teacher: mean {round(res.teacher_mean, 4) + 0.0:g}, std {res.teacher_std:.4g} on the support. A "
-           "Gaussian student is cut to the support and renormalised, so its std can be smaller than its σ parameter.")
-st.caption(f"Fit time: {res.seconds:.2f} s for {len(res.names)} students × {res.steps} steps ({len(res.x)} points).")
+           "Gaussian student is cut to the support and renormalised, so its std can be smaller than its σ "
+           "parameter.")
+st.caption(f"Fit time: {res.seconds:.2f} s for {len(res.names)} students × {res.steps} steps ({len(res.x)} "
+           f"points).")
 csv, data = res.export()
 ui.downloads("kdviz_playground", key="pg_dl", csv=csv, data=data,
              config={k: v for k, v in config.items() if k != "values"})

@@ -11,8 +11,14 @@
 from ui import url
 from ui._internals import leave_pages_directory_mode
 from ui.cache import cached
-from ui.controls import (discrete_teacher, divergence_picker, mixture_teacher, optimiser, teacher_upload,
-                         warn_large_lr)
+from ui.controls import (
+                         discrete_teacher,
+                         divergence_picker,
+                         mixture_teacher,
+                         optimiser,
+                         teacher_upload,
+                         warn_large_lr,
+)
 from ui.page import downloads, lesson_header, takeaway
 
 __all__ = ["cached", "discrete_teacher", "divergence_picker", "downloads", "lesson_header", "mixture_teacher",

@@ -54,7 +54,8 @@ def freeze(value):
 
 def share(figures: dict[str, go.Figure]) -> dict[str, SharedFigure]:
     """Each figure as a read-only figure whose dict every session's ``st.plotly_chart`` reuses."""
-    return {name: fig if isinstance(fig, SharedFigure) else SharedFigure(fig) for name, fig in figures.items()}
+    return {name: fig if isinstance(fig, SharedFigure) else SharedFigure(fig) for name,
+            fig in figures.items()}
 
 
 def nbytes(value) -> int:
@@ -86,7 +87,8 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
     max_entries = max(1, int(budget_mb // entry_mb))
 
     def decorate(fn: Callable) -> Callable:
-        BUDGETS[f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"] = (int(entry_mb * MB), int(budget_mb * MB))
+        BUDGETS[f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"] = (int(entry_mb * MB),
+                                                                              int(budget_mb * MB))
 
         @functools.wraps(fn)  # Streamlit keys the cache by fn's module, name and source
         def run(*args, **kwargs):

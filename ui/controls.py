@@ -24,7 +24,8 @@ def divergence_picker(key: str, options: Sequence[str], default: Sequence[str], 
     return tuple(url.choices(label, options, default, key=key, format_func=lambda n: DIVERGENCES[n].label))
 
 
-def mixture_teacher(prefix: str, *, max_components: int, means: tuple[float, float], stds: tuple[float, float],
+def mixture_teacher(prefix: str, *, max_components: int, means: tuple[float, float], stds: tuple[float,
+                                                                                                 float],
                     presets: Mapping[str, tuple] | None = None) -> tuple[tuple, tuple, tuple]:
     """A Gaussian mixture: ``(weights, means, stds)``, each component's mean and std within the given
     ranges. With ``presets`` (name -> (weights, means, stds)) a preset box fills the controls; a URL
@@ -42,7 +43,8 @@ def mixture_teacher(prefix: str, *, max_components: int, means: tuple[float, flo
         if f"{prefix}_preset" not in st.session_state and named in presets and not any(k in st.query_params
                                                                                         for k in keys):
             apply_preset(named)
-        url.choice("Preset", list(presets), key=f"{prefix}_preset", widget=st.selectbox, on_change=apply_preset,
+        url.choice("Preset", list(presets), key=f"{prefix}_preset", widget=st.selectbox,
+                   on_change=apply_preset,
                    help="Fills the controls below.")
     k = url.slider("Components", 1, max_components, 2, key=f"{prefix}_k")
     weights, centres, widths = [], [], []
@@ -64,7 +66,8 @@ def discrete_teacher(prefix: str, *, label: str = "Preset", default: str | None 
     ``n_classes`` (AKL's toys have their own 50), ``zipf_exponent``, ``dirichlet_seed``."""
     presets = list(DISCRETE_PRESETS)
     preset = url.choice(label, presets, key=f"{prefix}_preset", widget=st.selectbox,
-                        index=presets.index(default or presets[0]), format_func=lambda k: DISCRETE_PRESETS[k][0])
+                        index=presets.index(default or presets[0]),
+                        format_func=lambda k: DISCRETE_PRESETS[k][0])
     out = dict(preset=preset, n_classes=50, zipf_exponent=1.2, dirichlet_seed=0)
     if preset == "zipf":
         out["zipf_exponent"] = url.slider("Zipf exponent", 0.0, 3.0, 1.2, 0.05, key=f"{prefix}_zipf")
@@ -81,7 +84,8 @@ def _parse(digest: str, is_npy: bool, kind: str, _data: bytes):
     """An upload parsed once per content (``digest``, the bytes' SHA-256) and kind, for everyone:
     ``((values or None, error or None), {})``."""
     try:
-        return (tuple(float(v) for v in ht.parse_teacher_file(".npy" if is_npy else ".csv", _data, kind)), None), {}
+        return (tuple(float(v) for v in ht.parse_teacher_file(".npy" if is_npy else ".csv", _data, kind)),
+                None), {}
     except ValueError as err:
         return (None, str(err)), {}
 
@@ -126,5 +130,6 @@ def optimiser(prefix: str, *, lrs: Sequence[float], steps: tuple[int, int, int, 
 def warn_large_lr(lr: float, optimizer: str, limits: Mapping[str, float]) -> None:
     """A warning when ``lr`` is above ``limits[optimizer]``, where the fits oscillate or blow up."""
     if lr > limits[optimizer]:
-        st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS.get(optimizer, optimizer)}: the fits may "
+        st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS.get(optimizer, optimizer)}: "
+                   f"the fits may "
                    "oscillate or diverge.")

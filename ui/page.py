@@ -57,7 +57,8 @@ def to_csv(columns: Mapping[str, Sequence]) -> str:
     buf = io.StringIO()
     buf.write(",".join(names) + "\n")
     for row in zip(*(np.asarray(columns[n]) for n in names)):
-        buf.write(",".join(f"{v:.10g}" if isinstance(v, (float, np.floating)) else str(v) for v in row) + "\n")
+        buf.write(",".join(f"{v:.10g}" if isinstance(v, (float,
+                                                         np.floating)) else str(v) for v in row) + "\n")
     return buf.getvalue()
 
 

@@ -97,7 +97,8 @@ def _check_options(key: str, options: Sequence, fmt: Callable, multi: bool) -> N
     if not unknown and known == raw:
         return
     choices = ", ".join(f"{o}" if str(o) == str(fmt(o)) else f"{o} ({fmt(o)})" for o in options)
-    note = f"`{key}`: {', '.join(map(repr, unknown))} is not an option (options: {choices})." if unknown else None
+    note = (f"`{key}`: {', '.join(map(repr, unknown))} is not an option (options: {choices})."
+            if unknown else None)
     _rewrite(key, (known if multi else known[0]) if known else None, note)
 
 
@@ -125,7 +126,8 @@ def number(label: str, lo: float, hi: float, value: float, step: float | None = 
     return st.number_input(label, lo, hi, value, step, key=key, bind="query-params", **kw)
 
 
-def choice(label: str, options: Sequence, *, key: str, widget: Callable = st.radio, format_func: Callable = str,
+def choice(label: str, options: Sequence, *, key: str, widget: Callable = st.radio,
+           format_func: Callable = str,
            **kw):
     """One option (``widget``: st.radio, st.selectbox, st.select_slider, st.segmented_control) bound
     to the URL, where it may be named by its key or its label."""
