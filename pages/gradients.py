@@ -57,7 +57,7 @@ if alpha in (0.0, 1.0):
     st.warning(f"α = {alpha:g}: skew KL is {skl}"
                f" and skew reverse KL is {'plain reverse KL' if alpha == 0 else 'KL(q‖q) = 0'}.")
 if student == "fit":
-    ui.warn_large_lr(lr, "adam", {"adam": 1.0})
+    ui.warn_lr(lr, "adam", {"adam": 1.0})
 
 config = dict(p_star=p_star, alpha=alpha, names=names, **teacher, student=student,
               fit_divergence=fit_divergence,

@@ -67,7 +67,7 @@ if values is not None:
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
-ui.warn_large_lr(lr, optimizer, LARGE_LR)
+ui.warn_lr(lr, optimizer, LARGE_LR)
 
 config = dict(**teacher, names=names, values=values, init=init, seed=seed, optimizer=optimizer, lr=lr,
               steps=steps,

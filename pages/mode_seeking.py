@@ -84,7 +84,7 @@ with main:
         st.warning(f"The start std σ₀ = {sigma0} is at the minimum: very narrow students have huge "
                    f"reverse-KL "
                    "gradients at the first steps.")
-    ui.warn_large_lr(lr, optimizer, LARGE_LR)
+    ui.warn_lr(lr, optimizer, LARGE_LR)
     bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
     if bad:
         st.warning(f"Diverged (a non-finite loss, or the student left the grid: σ < {ms.SIGMA_RANGE[0]:.2g}, "

@@ -12,16 +12,16 @@ from ui import url
 from ui._internals import leave_pages_directory_mode
 from ui.cache import cached
 from ui.controls import (
-                         discrete_teacher,
-                         divergence_picker,
-                         mixture_teacher,
-                         optimiser,
-                         teacher_upload,
-                         warn_large_lr,
+    discrete_teacher,
+    divergence_picker,
+    mixture_teacher,
+    optimiser,
+    teacher_upload,
+    warn_lr,
 )
 from ui.page import downloads, lesson_header, takeaway
 
 __all__ = ["cached", "discrete_teacher", "divergence_picker", "downloads", "lesson_header", "mixture_teacher",
-           "optimiser", "takeaway", "teacher_upload", "url", "warn_large_lr"]
+           "optimiser", "takeaway", "teacher_upload", "url", "warn_lr"]
 
 leave_pages_directory_mode()  # every page imports ui: a first visitor's page goes through app.py

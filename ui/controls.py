@@ -127,7 +127,7 @@ def optimiser(prefix: str, *, lrs: Sequence[float], steps: tuple[int, int, int, 
     return optimizer, float(lr), int(url.slider("Steps", lo, hi, default, step, key=f"{prefix}_steps"))
 
 
-def warn_large_lr(lr: float, optimizer: str, limits: Mapping[str, float]) -> None:
+def warn_lr(lr: float, optimizer: str, limits: Mapping[str, float]) -> None:
     """A warning when ``lr`` is above ``limits[optimizer]``, where the fits oscillate or blow up."""
     if lr > limits[optimizer]:
         st.warning(f"Learning rate {lr:g} is very large for {OPTIMIZER_LABELS.get(optimizer, optimizer)}: "
