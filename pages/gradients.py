@@ -13,7 +13,7 @@ P_STARS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1.0)
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
-@ui.cached(entry_mb=1, budget_mb=32, spinner="Computing gradients...")
+@ui.cached(entry_mb=0.5, budget_mb=16, spinner="Computing gradients...")
 def run(p_star, alpha, names, preset, n_classes, zipf_exponent, dirichlet_seed, student, fit_divergence,
         fit_steps, lr, seed, mu):
     res = gr.gradients(p_star, alpha, names, preset=preset, n_classes=n_classes, zipf_exponent=zipf_exponent,

@@ -11,7 +11,7 @@ LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow up on these toys
 
 
-@ui.cached(entry_mb=24, budget_mb=192, spinner="Fitting the students...")
+@ui.cached(entry_mb=45, budget_mb=360, spinner="Fitting the students...")
 def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps,
         mu):
     res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
@@ -21,7 +21,7 @@ def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, s
                  "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)}
 
 
-@ui.cached(entry_mb=0.5, budget_mb=32)
+@ui.cached(entry_mb=4, budget_mb=32)
 def step_figure(config: dict, kind: str, step: int):
     """A figure of a cached run that also depends on a step slider: the bars at step 1 and ``step``,
     or the head share over the first ``step`` steps."""

@@ -9,7 +9,7 @@ from kdviz.plots import optimal_transport as plots
 EPSILONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-@ui.cached(entry_mb=8, budget_mb=96, spinner="Solving the transport problems...")
+@ui.cached(entry_mb=3, budget_mb=48, spinner="Solving the transport problems...")
 def run(preset, n, epsilon, order):
     res = otl.transport_lesson(preset, n, epsilon, order)
     return res, {"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),

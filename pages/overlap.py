@@ -13,7 +13,7 @@ from kdviz.plots import overlap as plots
 EPSILONS = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Sinkhorn regularisation, in cost units
 
 
-@ui.cached(entry_mb=8, budget_mb=96, spinner="Sliding the student...")
+@ui.cached(entry_mb=1, budget_mb=32, spinner="Sliding the student...")
 def run(shape, width, shift, max_shift, names, order, epsilon):
     res = ov.overlap_sweep(shape, width, shift, max_shift, names, order, epsilon)
     return res, {"lesson": plots.lesson_figure(res)}

@@ -16,7 +16,7 @@ STUDENTS = {"gaussian": "Gaussian N(μ, σ²)", "softmax": "Softmax (free logits
 LOSS_VIEWS = [(rel, log) for rel in (False, True) for log in (False, True)]  # (relative, log axis)
 
 
-@ui.cached(entry_mb=24, budget_mb=96, spinner="Fitting the students...")
+@ui.cached(entry_mb=12, budget_mb=96, spinner="Fitting the students...")
 def run(**config):
     res = pg.playground(**config)
     figs = {"anim": plots.fit_animation(res), "final": plots.final_fits(res)}

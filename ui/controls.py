@@ -79,7 +79,7 @@ def discrete_teacher(prefix: str, *, label: str = "Preset", default: str | None 
     return out
 
 
-@cached(entry_mb=0.1, budget_mb=16)
+@cached(entry_mb=0.1, budget_mb=2)
 def _parse(digest: str, is_npy: bool, kind: str, _data: bytes):
     """An upload parsed once per content (``digest``, the bytes' SHA-256) and kind, for everyone:
     ``((values or None, error or None), {})``."""
