@@ -105,25 +105,13 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
 
 
 def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
-    """``go.Figure`` from plain dicts without plotly's per-property validation.
-
-    Validating frames of go.Scatter objects cost most of a page's figure time (mode seeking: 0.2 s
-    of 0.3 s); the dicts here only use documented attributes, and the tests rebuild every such
-    figure *with* validation (``go.Figure(fig.to_dict())``).
-
-    plotly validates frames even under ``_validate=False``, so each frame is attached as an empty
-    ``go.Frame`` holding the dict as its properties (what ``to_dict`` / ``to_json`` serialise).
-    Read such frames through ``fig.to_dict()["frames"]``: their ``.data`` is not a trace object. Numpy
-    arrays in ``data`` and ``frames`` are replaced in place by their typed-array encoding.
-    """
-    layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not its name
-    frames = frames or []
-    # Encode the numpy arrays as plotly.js typed arrays ({"dtype", "bdata"}) once, here: plotly's
-    # to_dict() (called by st.plotly_chart on every rerun) otherwise re-encodes every array of a
-    # figure each time, 40% of a cached mode-seeking rerun's server time.
+    """``go.Figure`` from plain dicts, unvalidated, its numpy arrays encoded once as typed arrays (in
+    place); see :mod:`kdviz.plots._internals` for why. The dicts use documented attributes only and the
+    tests rebuild every such figure with validation. Read its frames through ``fig.to_dict()["frames"]``."""
+    layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not a name
     encode_arrays(data)
-    encode_arrays(frames)
-    return unvalidated_figure(data, layout, frames)
+    encode_arrays(frames or [])
+    return unvalidated_figure(data, layout, frames or [])
 
 
 def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration_ms: int = 60,
@@ -144,20 +132,3 @@ def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration
                       currentvalue=dict(prefix=prefix, visible=True),
                       steps=[dict(label=str(lab), method="animate", args=[[str(lab)], dict(
                           mode="immediate", frame=frame(0), transition=dict(duration=0))]) for lab in labels])])
-
-
-def animate(fig: go.Figure, frames: Sequence[Sequence[go.BaseTraceType]], labels: Sequence[str],
-            traces: Sequence[int], *, duration_ms: int = 60, prefix: str = "step ") -> go.Figure:
-    """Attach animation frames, a play/pause button and a step slider to ``fig``.
-
-    Args:
-        frames: for every frame, the new versions of the traces listed in ``traces``
-            (indices into ``fig.data``); other traces stay as they are.
-        labels: one label per frame (shown on the slider).
-        duration_ms: time per frame. Axis ranges must be fixed by the caller (``range=...``).
-    """
-    fig.frames = [go.Frame(data=list(data), traces=list(traces), name=str(lab))
-                  for data, lab in zip(frames, labels)]
-    fig.update_layout(**animation_controls([str(lab) for lab in labels], prefix=prefix, duration_ms=duration_ms))
-    fig.update_layout(margin=dict(b=110))
-    return fig

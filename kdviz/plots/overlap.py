@@ -192,7 +192,7 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
     traces = [1] + list(range(first_marker, first_marker + 2 * K))
     controls = animation_controls(labels, prefix="shift s = ", duration_ms=80)
     controls["sliders"][0]["active"] = at
-    # animate() places its controls in paper units (-0.12): put them 50 px under the last row, and
+    # animation_controls() places its controls in paper units (-0.12): put them 50 px under the last row, and
     # the slider's "shift s = ..." readout at its right end, clear of the buttons
     controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -50 / plot_height
     controls["sliders"][0]["currentvalue"]["xanchor"] = "right"
