@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import get_spec
+from kdviz.experiments import SLOW_TO_FIT
 from kdviz.experiments import overlap as ov
 from kdviz.plots import overlap as plots
 
@@ -31,7 +32,7 @@ with st.sidebar:
     order = ui.url.choice("Ground cost |x - y|^r, r =", [1, 2], key="ov_order", horizontal=True,
                           help="Wasserstein and Sinkhorn; r = 2 gives W₂², which grows like s²")
     epsilon = 1.0
-    if any(nm in ov.SINKHORN_NAMES for nm in names):
+    if any(nm in SLOW_TO_FIT for nm in names):
         epsilon = ui.url.choice("Sinkhorn ε (cost units)", EPSILONS, key="ov_eps", widget=st.select_slider,
                                 value=1.0)
 
@@ -79,7 +80,7 @@ st.caption(
        "goes to 0 and the JSD's derivative (through q log q) spikes; from there on it is exactly 0."
        if shape == "box" else "")
     + (" Sinkhorn curves: a 40-cell grid and every 4th shift (each point is a batched log-domain solve)."
-       if any(nm in ov.SINKHORN_NAMES for nm in names) else ""))
+       if any(nm in SLOW_TO_FIT for nm in names) else ""))
 
 rows = []
 for k, nm in enumerate(res.names):

@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import DIVERGENCES
+from kdviz.experiments import SLOW_TO_FIT
 from kdviz.experiments import playground as pg
 from kdviz.families import MAX_CLASSES, MAX_COMPONENTS
 from kdviz.plots import playground as plots
@@ -125,7 +126,7 @@ if not [n for n in names if n not in pg.drops(names, len(x))]:
 
 config = dict(**targs, **sargs, names=names, params=params, optimizer=optimizer, lr=lr, steps=steps)
 try:
-    if any(n in pg.ENTROPIC for n in names):  # only the entropic-OT fits can take minutes
+    if any(n in SLOW_TO_FIT for n in names):  # only the entropic-OT fits can take minutes
         estimate = seconds_per_step(**config)[0] * steps
         approved = st.session_state.setdefault("pg_approved", [])
         if estimate > BUDGET_S and repr(config) not in approved:
