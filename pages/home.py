@@ -60,14 +60,19 @@ with st.expander("Formulas", expanded=False):
 
 st.header("The lessons")
 LESSONS = [  # (page file, what it shows); titles and icons come from the navigation in app.py
-    ("pages/mode_seeking.py", "one Gaussian fitted to a Gaussian mixture: forward KL spreads over every mode, "
-                              "reverse KL locks onto one (MiniLLM's Figure 2); the loss landscape over (μ, σ) "
+    ("pages/mode_seeking.py",
+     "one Gaussian fitted to a Gaussian mixture: forward KL spreads over every mode, "
+                              "reverse KL locks onto one (MiniLLM's Figure 2); the loss landscape over (μ, "
+                              "σ) "
                               "shows why the start matters."),
-    ("pages/head_tail.py", "free softmax students on a discrete teacher: all reach p, but forward KL spends its "
+    ("pages/head_tail.py",
+     "free softmax students on a discrete teacher: all reach p, but forward KL spends its "
                            "early progress on the head and reverse KL on the tail (AKL's Figure 2)."),
-    ("pages/gradients.py", "each loss's per-token gradient coefficient as the student's probability of a token "
+    ("pages/gradients.py",
+     "each loss's per-token gradient coefficient as the student's probability of a token "
                            "goes to 0, and which classes of a real student get the largest push."),
-    ("pages/outliers.py", "a teacher with a small bump far away: forward KL stretches to cover it, TVD and skew "
+    ("pages/outliers.py",
+     "a teacher with a small bump far away: forward KL stretches to cover it, TVD and skew "
                           "KL give it up; robustness curves over the bump's weight."),
     ("pages/overlap.py", "the student slid away from the teacher: JSD climbs to log 2 and goes flat once the "
                          "supports stop overlapping, Wasserstein keeps growing with the distance."),

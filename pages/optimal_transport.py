@@ -9,27 +9,27 @@ from kdviz.plots import optimal_transport as plots
 EPSILONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-@st.cache_resource(max_entries=ui.CACHE_ENTRIES, show_spinner="Solving the transport problems...")
+@ui.cached(entry_mb=3, budget_mb=48, spinner="Solving the transport problems...")
 def run(preset, n, epsilon, order):
-    """The transport problems and their figures, once per configuration, shared read-only by all
-    sessions: a classroom moving the same slider to the same values builds each figure once."""
     res = otl.transport_lesson(preset, n, epsilon, order)
-    return res, ui.ship({"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),
-                         "iters": plots.iterations_figure(res), "eps": plots.epsilon_figure(res),
-                         "div": plots.divergence_figure(res)})
+    return res, {"exact": plots.plan_figure(res, "exact"), "sinkhorn": plots.plan_figure(res, "sinkhorn"),
+                 "iters": plots.iterations_figure(res), "eps": plots.epsilon_figure(res),
+                 "div": plots.divergence_figure(res)}
 
 
 with st.sidebar:
     st.subheader("Teacher p and student q")
-    preset = st.selectbox("Histograms", list(otl.PRESETS), format_func=lambda k: otl.PRESETS[k][0],
-                          key="ot_preset", bind="query-params")
-    n = st.slider("Support points (on [0, 1])", 20, 60, 40, 5, key="ot_n", bind="query-params")
+    preset = ui.url.choice("Histograms", list(otl.PRESETS), key="ot_preset", widget=st.selectbox,
+                           format_func=lambda k: otl.PRESETS[k][0])
+    n = ui.url.slider("Support points (on [0, 1])", 20, 60, 40, 5, key="ot_n")
     st.subheader("Transport")
-    epsilon = st.select_slider("ε = 1/λ (log scale; max cost = 1)", EPSILONS, value=0.02, key="ot_eps",
-                               bind="query-params", format_func=lambda e: f"{e:g}")
-    order = st.radio("Ground cost |x − y|^r, r =", [1, 2], index=1, key="ot_order", bind="query-params",
-                     horizontal=True, help="r = 1: when all mass moves the same way, every such plan is optimal "
-                     "(POT returns one of them) and ⟨Γ, C⟩ hardly depends on ε; r = 2: the optimal plan is unique")
+    epsilon = ui.url.choice("ε = 1/λ (log scale; max cost = 1)", EPSILONS, key="ot_eps",
+                            widget=st.select_slider,
+                            value=0.02, format_func=lambda e: f"{e:g}")
+    order = ui.url.choice("Ground cost |x − y|^r, r =", [1, 2], index=1, key="ot_order", horizontal=True,
+                          help="r = 1: when all mass moves the same way, every such plan is optimal "
+                     "(POT returns one of them) and ⟨Γ, C⟩ hardly depends on ε; r = 2: the optimal plan is "
+                     "unique")
 
 ui.lesson_header(
     "Optimal transport and Sinkhorn",
@@ -43,11 +43,13 @@ st.latex(r"u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\qu
          r"\Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\quad W_\lambda(P,Q)=\langle\Gamma,C\rangle,\quad"
          r"\varepsilon=1/\lambda")
 
-res, figs = run(preset, n, epsilon, order)
+config = dict(preset=preset, n=n, epsilon=epsilon, order=order)
+res, figs = run(**config)
 
 if not res.converged:
     st.warning(f"At ε = {epsilon:g} Sinkhorn has not converged after {res.n_iter} iterations: the plan's "
-               f"marginals are off by up to {res.errors.max():.1e} (l1). The log-domain solver stays finite, but "
+               f"marginals are off by up to {res.errors.max():.1e} (l1). The log-domain solver stays "
+               f"finite, but "
                "the numbers below are those of an unfinished plan; a larger ε converges faster.")
 
 left, right = st.columns(2)
@@ -65,8 +67,10 @@ cols[4].metric("Feydy's debiased", f"{res.div_entropic:.4g}")
 
 st.subheader("The iterations")
 st.plotly_chart(figs["iters"], key="ot_iters")
-st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometrically spaced iterations). After each "
-           "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q (the line). "
+st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometrically spaced iterations). After "
+           f"each "
+           "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q (the "
+           "line). "
            "Colours are scaled to the last plan: more concentrated early iterates saturate.")
 
 st.subheader("Sinkhorn against ε")
@@ -76,15 +80,19 @@ with left:
 with right:
     st.plotly_chart(figs["div"], key="ot_div_fig")
 bad = int((~res.sweep_converged).sum())
-st.caption(f"{len(res.eps_grid)} values of ε, each a batched solve of the pairs (p, q), (p, p), (q, q). Open markers: "
-           f"not converged within 1000 iterations ({bad} here; small ε converges slowly). Dotted line: the ε above.")
+st.caption(f"{len(res.eps_grid)} values of ε, each a batched solve of the pairs (p, q), (p, p), (q, q). "
+           f"Open markers: "
+           f"not converged within 1000 iterations ({bad} here; small ε converges slowly). Dotted line: the "
+           f"ε above.")
 st.markdown(
     "**Two 'unbiased Sinkhorn divergences'.** The seed debiases the *linear* Sinkhorn distance: "
     "W_ε(p,q) − ½W_ε(p,p) − ½W_ε(q,q) with W_ε = ⟨Γ_ε, C⟩ (POT's `sinkhorn2`; `sinkhorn_div` in kdviz). "
     "Feydy et al. (2019) debias OT_ε = ⟨Γ_ε, C⟩ + ε KL(Γ_ε ‖ p⊗q), which includes the entropy term "
     "(geomloss; `sinkhorn_div` with `entropic=True`). Feydy's version is proven ≥ 0 and 0 only when p = q; "
-    "the seed's comes with no such guarantee: it is 0 at p = q, but nothing prevents it from dipping slightly "
-    f"below 0 (on these 1-D presets it stays ≥ 0; its minimum over the sweep here is {otl.debias(res.sweep_linear).min():.3g}). "
+    "the seed's comes with no such guarantee: it is 0 at p = q, but nothing prevents it from dipping "
+    "slightly "
+    f"below 0 (on these 1-D presets it stays ≥ 0; its minimum over the sweep here is "
+    f"{otl.debias(res.sweep_linear).min():.3g}). "
     "Both tend to W as ε → 0; as ε grows they shrink towards an MMD-like quantity.")
 st.markdown(
     "**SinKD** (Cui et al. 2024) distils with a Sinkhorn distance between the samples of a batch: a b×b cost "
@@ -92,14 +100,5 @@ st.markdown(
     "ε = 0.1, loss weight about 0.001, O(b²(d+T)) as in the seed's table.")
 ui.takeaway(otl.takeaway(res))
 
-ui.downloads("kdviz_optimal_transport", key="ot_dl", csv={
-    "epsilon": res.eps_grid, "W_eps_pq": res.sweep_linear[:, 0], "W_eps_pp": res.sweep_linear[:, 1],
-    "W_eps_qq": res.sweep_linear[:, 2], "OT_eps_pq_entropic": res.sweep_entropic[:, 0],
-    "S_seed": otl.debias(res.sweep_linear), "S_feydy": otl.debias(res.sweep_entropic),
-    "marginal_error": res.sweep_errors.max(-1)}, data={
-    "config": dict(preset=preset, n=n, epsilon=epsilon, order=order),
-    "x": res.x, "p": res.p, "q": res.q, "wasserstein": res.wasserstein,
-    "exact_plan": res.exact_plan, "sinkhorn_plan": res.plan, "iterations": res.n_iter,
-    "at_epsilon": {"W_eps": res.linear, "OT_eps_entropic": res.entropic, "pairs": ["pq", "pp", "qq"],
-                   "S_seed": res.div_linear, "S_feydy": res.div_entropic, "marginal_error": res.errors},
-    "takeaway": otl.takeaway(res)})
+csv, data = res.export()
+ui.downloads("kdviz_optimal_transport", key="ot_dl", csv=csv, data=data, config=config)

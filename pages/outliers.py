@@ -5,53 +5,59 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import DIVERGENCES
+from kdviz.experiments import FIT_CHOICES, GRID
 from kdviz.experiments import outliers as ol
-from kdviz.experiments.mode_seeking import CHOICES
 from kdviz.plots import outliers as plots
 
 LRS = (0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 OUTLIER_STD_MIN = 0.2
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Fitting the students for every outlier weight...")
+@ui.cached(entry_mb=0.5, budget_mb=16, spinner="Fitting the students for every outlier weight...")
 def run(weight, distance, outlier_std, names, steps, lr):
-    return ol.outliers(weight, distance, outlier_std, names, steps=steps, lr=lr)
+    res = ol.outliers(weight, distance, outlier_std, names, steps=steps, lr=lr)
+    return res, {"fits": plots.fitted_students(res), "sweep": plots.robustness(res)}
 
 
 with st.sidebar:
     st.subheader("Teacher: main mass + outlier")
-    weight = st.slider("Outlier weight w", 0.0, ol.SWEEP_MAX, 0.1, 0.01, key="ol_w", bind="query-params",
-                       help="Share of the teacher's mass in the outlier bump.")
-    distance = st.slider("Outlier position d", 2.0, 9.0, 6.0, 0.5, key="ol_d", bind="query-params",
-                         help="The main mass is N(0, 1); the outlier N(d, s²).")
-    outlier_std = st.slider("Outlier std s", OUTLIER_STD_MIN, 2.0, 0.5, 0.05, key="ol_s", bind="query-params")
+    weight = ui.url.slider("Outlier weight w", 0.0, ol.SWEEP_MAX, 0.1, 0.01, key="ol_w",
+                           help="Share of the teacher's mass in the outlier bump.")
+    distance = ui.url.slider("Outlier position d", 2.0, 9.0, 6.0, 0.5, key="ol_d",
+                             help="The main mass is N(0, 1); the outlier N(d, s²).")
+    outlier_std = ui.url.slider("Outlier std s", OUTLIER_STD_MIN, 2.0, 0.5, 0.05, key="ol_s")
     st.subheader("Students")
-    names = tuple(ui.divergence_picker("ol_divs", CHOICES, ol.DEFAULT_NAMES))
-    st.caption("Sinkhorn and the Sinkhorn divergence are left out: too slow to fit on the 512-point grid.")
+    names = ui.divergence_picker("ol_divs", FIT_CHOICES, ol.DEFAULT_NAMES)
+    st.caption(f"Sinkhorn and the Sinkhorn divergence are left out: too slow to fit on the {GRID.n}-point "
+               f"grid.")
     with st.expander("Optimiser (Adam, cosine-decayed learning rate)"):
-        lr = st.select_slider("Learning rate", LRS, value=0.1, key="ol_lr", bind="query-params")
-        steps = st.slider("Steps", 50, 1000, 200, 50, key="ol_steps", bind="query-params",
-                          help="Every fit starts from the main mass N(0, 1). 200 steps converge on the defaults.")
+        lr = ui.url.choice("Learning rate", LRS, key="ol_lr", widget=st.select_slider, value=0.1)
+        steps = ui.url.slider("Steps", 50, 1000, 200, 50, key="ol_steps",
+                              help="Every fit starts from the main mass N(0, 1). 200 steps converge on the "
+                                   "defaults.")
 
 ui.lesson_header(
     "Outliers and TVD",
     "The teacher is a main mass N(0, 1) plus a small bump far away, and one Gaussian student is fitted under "
     "each divergence, starting from the main mass. **Look at** how far each student is dragged toward the "
-    "outlier: forward KL pays log(p/q) wherever p has mass, so it must stretch to cover the bump; TVD and skew "
+    "outlier: forward KL pays log(p/q) wherever p has mass, so it must stretch to cover the bump; TVD and "
+    "skew "
     "KL have bounded penalties and simply give the bump up. The robustness curves repeat the fit for outlier "
     "weights from 0 to 30%. (Our own toy: the f-distill paper has no such experiment.)",
     formulas=names or ol.DEFAULT_NAMES)
-
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
-res = run(weight, distance, outlier_std, names, steps, lr)
+config = dict(weight=weight, distance=distance, outlier_std=outlier_std, names=names, steps=steps, lr=lr)
+res, figs = run(**config)
 
 if res.mass_outside > 1e-3:
-    st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies beyond the grid's end at x = 10: the grid "
-               "teacher is cut there. Move the outlier closer or make it narrower.")
+    st.warning(f"{res.mass_outside:.1%} of the teacher's mass lies beyond the grid's end at x = "
+               f"{GRID.high:g}: the "
+               "grid teacher is cut there. Move the outlier closer or make it narrower.")
 if outlier_std <= OUTLIER_STD_MIN:
-    st.warning(f"Outlier std at the minimum ({OUTLIER_STD_MIN}): only about 5 grid points per std.")
+    st.warning(f"Outlier std at the minimum ({OUTLIER_STD_MIN}): only about "
+               f"{OUTLIER_STD_MIN / GRID.step:.0f} grid points per std.")
 if distance - 2 * outlier_std < 2.5:
     st.warning("The bump overlaps the main mass: it is no longer an outlier, and every divergence covers it.")
 bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
@@ -62,24 +68,15 @@ if weight == 0:
     st.info("No outlier (w = 0): every student stays at the main mass N(0, 1).")
 
 st.subheader(f"Fitted students at w = {weight:.0%}")
-st.plotly_chart(plots.fitted_students(res), key="ol_fits")
+st.plotly_chart(figs["fits"], key="ol_fits")
 st.subheader("Robustness: fitted mean and std as the outlier grows")
-st.plotly_chart(plots.robustness(res), key="ol_sweep")
+st.plotly_chart(figs["sweep"], key="ol_sweep")
 st.caption(f"{len(res.sweep_weights)} outlier weights × {len(res.names)} divergences, fitted together in one "
-           "batched optimisation from N(0, 1). Dashed: the teacher's own mean and std, which forward KL matches.")
+           "batched optimisation from N(0, 1). Dashed: the teacher's own mean and std, which forward KL "
+           "matches.")
 for group in res.coinciding():
     st.caption(f"{', '.join(DIVERGENCES[n].label for n in group)} coincide here (within 0.02 everywhere): "
                "their curves lie on top of each other.")
 ui.takeaway(ol.takeaway(res))
-
-csv = {"divergence": [n for n in res.names for _ in res.sweep_weights],
-       "outlier_weight": list(res.sweep_weights) * len(res.names),
-       "mu": res.sweep_mu.ravel(), "sigma": res.sweep_sigma.ravel()}
-ui.downloads("kdviz_outliers", key="ol_dl", csv=csv, data={
-    "config": dict(weight=weight, distance=distance, outlier_std=outlier_std, divergences=names, lr=lr,
-                   steps=steps, start=ol.MAIN, grid=[-10, 10, len(res.x)]),
-    "final": {n: dict(mu=res.final_mu[k], sigma=res.final_sigma[k]) for k, n in enumerate(res.names)},
-    "trajectories": {n: dict(loss=res.loss[k], mu=res.mu[k], sigma=res.sigma[k]) for k, n in enumerate(res.names)},
-    "sweep": dict(weights=res.sweep_weights, mu=dict(zip(res.names, res.sweep_mu)),
-                  sigma=dict(zip(res.names, res.sweep_sigma)), teacher_mean=res.moment_mu,
-                  teacher_std=res.moment_sigma)})
+csv, data = res.export()
+ui.downloads("kdviz_outliers", key="ol_dl", csv=csv, data=data, config=config)

@@ -7,33 +7,34 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import get_spec
+from kdviz.experiments import SLOW_TO_FIT
 from kdviz.experiments import overlap as ov
 from kdviz.plots import overlap as plots
 
 EPSILONS = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Sinkhorn regularisation, in cost units
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Sliding the student...")
+@ui.cached(entry_mb=1, budget_mb=32, spinner="Sliding the student...")
 def run(shape, width, shift, max_shift, names, order, epsilon):
-    return ov.overlap_sweep(shape, width, shift, max_shift, names, order, epsilon)
+    res = ov.overlap_sweep(shape, width, shift, max_shift, names, order, epsilon)
+    return res, {"lesson": plots.lesson_figure(res)}
 
 
 with st.sidebar:
     st.subheader("Teacher and student")
-    shape = st.radio("Shape", list(ov.SHAPES), format_func=ov.SHAPES.get, key="ov_shape", bind="query-params")
-    width = st.slider("Width (box: full width; Gaussian: σ)", 0.2, 4.0, 1.0, 0.1, key="ov_width",
-                      bind="query-params")
-    shift = st.slider("Shift s of the student", 0.0, 40.0, 3.0, 0.1, key="ov_shift", bind="query-params",
-                      help="the student is the teacher moved right by s")
-    max_shift = st.slider("Sweep the shift from 0 to", 2.0, 40.0, 8.0, 1.0, key="ov_range", bind="query-params")
+    shape = ui.url.choice("Shape", list(ov.SHAPES), key="ov_shape", format_func=ov.SHAPES.get)
+    width = ui.url.slider("Width (box: full width; Gaussian: σ)", 0.2, 4.0, 1.0, 0.1, key="ov_width")
+    shift = ui.url.slider("Shift s of the student", 0.0, 40.0, 3.0, 0.1, key="ov_shift",
+                          help="the student is the teacher moved right by s")
+    max_shift = ui.url.slider("Sweep the shift from 0 to", 2.0, 40.0, 8.0, 1.0, key="ov_range")
     st.subheader("Divergences")
-    names = tuple(ui.divergence_picker("ov_divs", ov.DIVERGENCE_OPTIONS, ov.DEFAULT_DIVERGENCES))
-    order = st.radio("Ground cost |x - y|^r, r =", [1, 2], key="ov_order", bind="query-params", horizontal=True,
-                     help="Wasserstein and Sinkhorn; r = 2 gives W₂², which grows like s²")
+    names = ui.divergence_picker("ov_divs", ov.DIVERGENCE_OPTIONS, ov.DEFAULT_DIVERGENCES)
+    order = ui.url.choice("Ground cost |x - y|^r, r =", [1, 2], key="ov_order", horizontal=True,
+                          help="Wasserstein and Sinkhorn; r = 2 gives W₂², which grows like s²")
     epsilon = 1.0
-    if any(nm in ov.SINKHORN_NAMES for nm in names):
-        epsilon = st.select_slider("Sinkhorn ε (cost units)", EPSILONS, value=1.0, key="ov_eps",
-                                   bind="query-params")
+    if any(nm in SLOW_TO_FIT for nm in names):
+        epsilon = ui.url.choice("Sinkhorn ε (cost units)", EPSILONS, key="ov_eps", widget=st.select_slider,
+                                value=1.0)
 
 ui.lesson_header(
     "Overlap, JSD saturation and Wasserstein",
@@ -48,33 +49,38 @@ if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()
 
-res = run(shape, width, shift, max_shift, names, order, epsilon)
+config = dict(shape=shape, width=width, shift=shift, max_shift=max_shift, names=names, order=order,
+              epsilon=epsilon)
+res, figs = run(**config)
 
 if shift > max_shift:
-    st.warning(f"The shift {shift:g} is beyond the sweep range {max_shift:g}: the sweep was extended to {shift:g}.")
+    st.warning(f"The shift {shift:g} is beyond the sweep range {max_shift:g}: the sweep was extended to "
+               f"{shift:g}.")
 if shape == "box" and ov.box_cells(res) < ov.MIN_BOX_CELLS:
     st.warning(f"A box of width {width:g} covers only {ov.box_cells(res):.1f} grid cells over a sweep to "
                f"{res.shifts[-1]:g}: the 'boxes' are spikes and the curves are coarse. Use a wider box or a "
                "shorter sweep.")
-infinite = [(nm, int(np.isinf(res.values[k]).sum())) for k, nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
+infinite = [(nm, int(np.isinf(res.values[k]).sum())) for k,
+            nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
 if infinite:
     st.warning("Infinite values (the student has no mass where the teacher, or for reverse KL the student "
                "itself, has some): " + ", ".join(f"{get_spec(nm).label} at {n} of {len(res.shifts)} shifts"
                                                  for nm, n in infinite)
                + ". They are drawn as ▲ on a dotted ceiling line; their gradient is undefined (gap).")
 
-st.plotly_chart(plots.lesson_figure(res), key="ov_fig")
+st.plotly_chart(figs["lesson"], key="ov_fig")
 st.caption(
     "**Which gradient?** dD/ds: the derivative of D(p, q_s) with respect to the student's location s, "
     "by autograd through kdviz (q_s is a differentiable function of s: a log-density for the Gaussian, "
     "the box's overlap with each grid cell for the box). It is what a student that can only move would "
     "feel."
     + (" On the grid a box moves one cell at a time, so dW₁/ds wobbles around 1 by about the cell width over "
-       f"the box width ({res.step:.3f} / {width:g}). Just before two boxes separate, the last shared cell's mass "
+       f"the box width ({res.step:.3f} / {width:g}). Just before two boxes separate, the last shared cell's "
+       f"mass "
        "goes to 0 and the JSD's derivative (through q log q) spikes; from there on it is exactly 0."
        if shape == "box" else "")
     + (" Sinkhorn curves: a 40-cell grid and every 4th shift (each point is a batched log-domain solve)."
-       if any(nm in ov.SINKHORN_NAMES for nm in names) else ""))
+       if any(nm in SLOW_TO_FIT for nm in names) else ""))
 
 rows = []
 for k, nm in enumerate(res.names):
@@ -100,13 +106,5 @@ if shape == "gaussian" and "jsd" in res.names:
         "float64's resolution of log 2 (1e-16) and the plateau is exact in the computer.")
 ui.takeaway(ov.takeaway(res))
 
-curves = {"shift": res.shifts}
-for k, nm in enumerate(res.names):
-    curves |= {f"{nm}_value": res.values[k], f"{nm}_dDds": res.grads[k]}
-ui.downloads("kdviz_overlap", key="ov_dl", csv=curves, data={
-    "config": dict(shape=shape, width=width, shift=shift, max_shift=max_shift, divergences=names,
-                   order=order, epsilon=epsilon),
-    "params": res.params, "x": res.x, "p": res.p, "q": res.q,
-    "current": {nm: {"value": res.value[k], "dD_ds": res.grad[k]} for k, nm in enumerate(res.names)},
-    "note": "non-finite values are null (infinite divergence or undefined gradient)",
-    "takeaway": ov.takeaway(res)})
+csv, data = res.export()
+ui.downloads("kdviz_overlap", key="ov_dl", csv=csv, data=data, config=config)

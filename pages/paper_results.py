@@ -9,30 +9,34 @@ from kdviz.experiments.paper_results import TABLES, long_format, paper_view
 from kdviz.plots.paper_results import bars
 
 st.title("Results from the papers")
+ui.url.show_notes()
 st.markdown(
     "The three tables of the seed slides, as published: **AKL** (forward vs reverse KL and their "
     "combinations, two model pairs), **DistiLLM** (skew KL) and **SinKD** (Sinkhorn distance). "
     "Pick a table; compare the bars within a benchmark (the ★ marks the best distillation loss of the "
     "column) and switch to *difference to a baseline* to see the gains the papers claim at scale.")
 
-key = st.segmented_control("Table", list(TABLES), key="pr_table", bind="query-params", required=True,
-                           default=list(TABLES)[0], format_func=lambda k: TABLES[k].title.split(":")[0])
+key = ui.url.choice("Table", list(TABLES), key="pr_table", widget=st.segmented_control, required=True,
+                    default=list(TABLES)[0], format_func=lambda k: TABLES[k].title.split(":")[0])
 table = TABLES[key]
 c2, c3, c4 = st.columns([1.3, 1.3, 1])
 setting = table.settings[0]
 if len(table.settings) > 1:
-    setting = c2.selectbox("Teacher → student", table.settings, key=f"pr_{key}_model", bind="query-params")
-view_kind = c3.radio("Show", ["scores", "difference to a baseline"], key="pr_view", bind="query-params",
-                     horizontal=True)
+    with c2:
+        setting = ui.url.choice("Teacher → student", table.settings, key=f"pr_{key}_model",
+                                widget=st.selectbox)
+with c3:
+    view_kind = ui.url.choice("Show", ["scores", "difference to a baseline"], key="pr_view", horizontal=True)
 baseline = None
 if view_kind != "scores":
     first_div = next(r.method for r in table.rows if r.divergence)
-    baseline = c4.selectbox("Baseline", table.methods, index=table.methods.index(first_div),
-                            key=f"pr_{key}_base", bind="query-params")
-benchmarks = st.pills("Benchmarks", table.benchmarks, selection_mode="multi", default=table.benchmarks,
-                      key=f"pr_{key}_bench", bind="query-params")
-methods = st.pills("Methods", table.methods, selection_mode="multi", default=table.methods,
-                   key=f"pr_{key}_methods", bind="query-params")
+    with c4:
+        baseline = ui.url.choice("Baseline", table.methods, key=f"pr_{key}_base", widget=st.selectbox,
+                                 index=table.methods.index(first_div))
+benchmarks = ui.url.choices("Benchmarks", table.benchmarks, table.benchmarks, key=f"pr_{key}_bench",
+                            widget=st.pills, selection_mode="multi")
+methods = ui.url.choices("Methods", table.methods, table.methods, key=f"pr_{key}_methods", widget=st.pills,
+                         selection_mode="multi")
 # keep the table's order whatever the order of clicks
 benchmarks = [b for b in table.benchmarks if b in benchmarks]
 methods = [m for m in table.methods if m in methods]
@@ -52,7 +56,8 @@ if view.std is not None:
 else:
     st.caption("This table reports no std, so there are no error bars.")
 if baseline and any(d is None for d in view.divergences):
-    st.caption("Tip: deselect the reference rows (Teacher, SFT, SeqKD) under *Methods* to zoom in on the losses.")
+    st.caption("Tip: deselect the reference rows (Teacher, SFT, SeqKD) under *Methods* to zoom in on the "
+               "losses.")
 
 tab_table, tab_concl, tab_formulas = st.tabs(["Table", "What the seed concludes", "Formulas"])
 with tab_table:
@@ -63,16 +68,17 @@ with tab_table:
     frame = pd.DataFrame(cells, index=pd.Index(view.methods, name="method"))
     if table.note_header:
         frame.insert(0, table.note_header, view.notes)
-    best_style = "font-weight: bold; background-color: #fff3b0; color: #111111"  # dark text on light and dark themes
+    # dark text on yellow: legible in the light and the dark theme
+    best_style = "font-weight: bold; background-color: #fff3b0; color: #111111"
     styled = frame.style.apply(lambda col: [best_style if col.name in view.benchmarks and
                                             view.best[i, view.benchmarks.index(col.name)] else ""
                                             for i in range(len(col))], axis=0)
     st.dataframe(styled, key="pr_dataframe", width="stretch")
-    st.caption("Bold on yellow: best distillation loss of the column (Teacher, SFT and SeqKD are references).")
+    st.caption("Bold on yellow: best distillation loss of the column (Teacher, SFT and SeqKD are "
+               "references).")
     long = long_format(key)
-    ui.downloads(f"paper_results_{key}", key="pr_dl", csv=long,
-                 data={"table": key, "title": table.title, "source": table.source, "metric": table.metric,
-                       **long})
+    ui.downloads(f"paper_results_{key}", key="pr_dl", csv=long, data=long, config={
+        "table": key, "title": table.title, "source": table.source, "metric": table.metric})
 
 with tab_concl:
     for sentence in table.conclusions:

@@ -64,6 +64,18 @@ class GradientsResult:
         total = mag.sum(-1)
         return np.where(total > 0, (mag * self.head_mask).sum(-1) / np.where(total > 0, total, 1.0), np.nan)
 
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: dD/dz per class (teacher order); the
+        single-token coefficients, the head's share of the push and the takeaway."""
+        order = self.order
+        table = {"rank": np.arange(1, len(order) + 1), "class": self.x[order], "p": self.p[order],
+                 "q": self.q_student[order], "head": self.head_mask[order].astype(int)}
+        table |= {f"dD_dz_{nm}": g[order] for nm, g in zip(self.names, self.grads)}
+        coefficients = {"q": self.q, **dict(zip(self.coef_names, self.coefficients))}
+        return table, {"student": self.student, "coefficients": coefficients, "per_class": table,
+                       "head_share_of_push": dict(zip(self.names, self.head_share_of_push())),
+                       "takeaway": takeaway(self)}
+
 
 def coefficient_curves(names, p_star: float, alpha: float, q_min: float = Q_MIN, n: int = N_POINTS):
     """``(q (N,), values (K, N))``: the coefficient of ``grad q(y*)`` for each name over ``q``."""

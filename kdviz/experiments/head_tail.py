@@ -75,6 +75,20 @@ class HeadTailResult:
         h, t = self.fit.head_error[0, 0], self.fit.tail_error[0, 0]
         return float(h / (h + t)) if h + t > 0 else math.nan
 
+    def export(self, share_steps: int) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: every curve per step; the teacher,
+        the split, the head shares over the first ``share_steps`` steps and the final students."""
+        csv = {"step": np.arange(self.steps + 1)}
+        for k, nm in enumerate(self.names):
+            csv |= {f"{nm}_head_error": self.fit.head_error[k], f"{nm}_tail_error": self.fit.tail_error[k],
+                    f"{nm}_w_head": self.fit.w_head[k], f"{nm}_tvd": self.tvd[k],
+                    f"{nm}_loss": self.fit.loss[k]}
+        return csv, {"x": self.x, "p": self.p, "head_mask": self.head_mask,
+                     "head_share": dict(zip(self.names, self.fit.head_share(share_steps))),
+                     "final_q": dict(zip(self.names, self.fit.final_q)),
+                     "diverged_at": dict(zip(self.names, self.fit.diverged_at)),
+                     "takeaway": takeaway(self, share_steps)}
+
 
 def teacher(preset: str = "akl_bimodal", n_classes: int = 50, zipf_exponent: float = 1.2,
             dirichlet_seed: int = 0, values: tuple[float, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +195,9 @@ def _parse_number(token: str, line: int) -> float:
 
 
 def _parse_csv(data: bytes) -> np.ndarray:
+    lines = data.count(b"\n")  # counted before any decoding or tokenising: a cheap bound on the classes
+    if lines > MAX_CLASSES + 1:  # one class a line, plus a header
+        raise ValueError(f"the file has {lines} lines; the limit is {MAX_CLASSES} classes, one a line")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -201,6 +218,9 @@ def _parse_csv(data: bytes) -> np.ndarray:
         rows = rows[1:]
         if not rows:
             raise ValueError("the file has a header but no numbers")
+    n_numbers = sum(len(r) for _, r in rows)
+    if n_numbers > MAX_CLASSES:
+        raise ValueError(f"the file holds {n_numbers} numbers; the limit is {MAX_CLASSES} classes")
     widths = {len(r) for _, r in rows}
     if len(rows) > 1 and widths != {1}:
         raise ValueError(f"expected one column (or one row) of numbers, got {len(rows)} rows with "
@@ -224,7 +244,8 @@ def parse_teacher_file(name: str, data: bytes, kind: str = "auto") -> np.ndarray
     ``name`` decides the format (``.npy``: NumPy, anything else: CSV/text with one column or one
     row of numbers and an optional header line). ``kind`` is ``"auto"``, ``"probs"`` or
     ``"logits"`` (see :func:`kdviz.families.teacher_from_array`). Limits: 5 MB, 2 to
-    ``MAX_CLASSES`` classes, finite values, probabilities >= 0.
+    ``MAX_CLASSES`` classes (a text file's lines are counted before it is parsed), finite values,
+    probabilities >= 0 with a finite sum.
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
@@ -236,6 +257,13 @@ def parse_teacher_file(name: str, data: bytes, kind: str = "auto") -> np.ndarray
         raise ValueError(f"expected one vector of numbers, got an array of shape {arr.shape}")
     if arr.size > MAX_CLASSES:
         raise ValueError(f"the teacher has {arr.size} classes; the limit is {MAX_CLASSES}")
+    arr = np.asarray(arr, dtype=float).ravel()
+    as_probs = kind == "probs" or (kind == "auto" and (arr >= 0).all())
+    with np.errstate(over="ignore"):
+        overflows = as_probs and np.isfinite(arr).all() and not np.isfinite(arr.sum())
+    if overflows:
+        raise ValueError(f"the probabilities (up to {arr.max():.3g}) sum past the largest float; "
+                         "divide them all by a common factor")
     return teacher_from_array(arr, kind)
 
 

@@ -19,25 +19,19 @@ from typing import Sequence
 import numpy as np
 
 from kdviz.analysis import Landscape, landscape
-from kdviz.divergences import DIVERGENCES, get_spec
-from kdviz.families import GaussianMixture, GaussianStudent, Grid
+from kdviz.divergences import get_spec
+from kdviz.experiments import FIT_CHOICES as CHOICES
+from kdviz.experiments import GRID, escaped, mass_outside
+from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
+from kdviz.families import GaussianMixture, GaussianStudent
 from kdviz.fitting import FitConfig, fit
 
-GRID = Grid(-10.0, 10.0, 512)
-# Entropic OT needs an inner Sinkhorn loop per step: fitting it on 512 points takes minutes.
-EXCLUDED = ("sinkhorn", "sinkhorn_div")
-CHOICES = tuple(n for n in DIVERGENCES if n not in EXCLUDED)
 DEFAULT_NAMES = ("fkl", "rkl", "jsd", "tvd")
 MAX_COMPONENTS = 4
 DEFAULT_START = (1.5, 1.0)  # (mu0, sigma0): near the right mode of the bimodal preset, so RKL locks onto it
 LANDSCAPE_SHAPE = (61, 40)  # (mus, sigmas) of the landscape grid
 LANDSCAPE_MU = (-8.0, 8.0)  # mu range of the landscape (widened to contain the optimisation path)
 LANDSCAPE_SIGMA = (0.2, 8.0)  # sigma range, log-spaced (widened likewise)
-# A student outside these bounds has left the grid: sigma far below the grid step is one point,
-# far above the grid's width a flat line, |mu| beyond the grid a tail. The losses stay finite
-# (the grid renormalises q) but the parameters mean nothing any more: such a fit counts as diverged.
-MU_MAX = 3 * max(abs(GRID.low), abs(GRID.high))
-SIGMA_RANGE = (GRID.step / 4, 10 * (GRID.high - GRID.low))
 
 # name -> (weights, means, stds). The MiniLLM paper gives no parameters: these are our choices.
 PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]] = {
@@ -93,15 +87,22 @@ class ModeSeekingResult:
             np.log(self.sigma[:, -1] / self.sigma[:, -1 - back]))
         return [n for n, m in zip(self.names, move) if S > 0 and m > tol]
 
-
-def mass_outside(mixture: GaussianMixture, grid: Grid = GRID) -> float:
-    """Probability the continuous mixture puts outside ``[grid.low, grid.high]``."""
-    out = 0.0
-    for w, m, s in zip(mixture.normalized_weights, mixture.means, mixture.stds):
-        below = 0.5 * math.erfc((m - grid.low) / (s * math.sqrt(2)))
-        above = 0.5 * math.erfc((grid.high - m) / (s * math.sqrt(2)))
-        out += w * (below + above)
-    return float(out)
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: the final students; the teacher,
+        every trajectory and the landscape."""
+        csv = {"divergence": self.names, "mu": self.final_mu, "sigma": self.final_sigma,
+               "mean_on_grid": self.q_mean, "std_on_grid": self.q_std, "final_loss": self.loss[:, -1],
+               "diverged_at": self.diverged_at}
+        steps = np.arange(self.loss.shape[1])
+        return csv, {
+            "grid": [GRID.low, GRID.high, len(self.x)],
+            "teacher": dict(mean=self.mixture_mean, std=self.mixture_std, grid_mean=self.grid_mean,
+                            grid_std=self.grid_std),
+            "trajectories": {n: dict(step=steps, loss=self.loss[k], mu=self.mu[k], sigma=self.sigma[k])
+                             for k, n in enumerate(self.names)},
+            "landscape": dict(divergence=self.landscape_name, mus=self.land_mus, sigmas=self.land_sigmas,
+                              values=self.land_values, local_minima=self.local_minima,
+                              global_min=self.global_min)}
 
 
 @functools.lru_cache(maxsize=16)
@@ -111,16 +112,6 @@ def _landscape(teacher: GaussianMixture, name: str, mu_range, sigma_range, shape
     student = GaussianStudent(GRID)
     return landscape(teacher.log_prob(GRID), student, name, np.linspace(*mu_range, shape[0]),
                      np.geomspace(*sigma_range, shape[1]), x=GRID.points())
-
-
-def escaped(params: np.ndarray) -> np.ndarray:
-    """Which rows ``(..., 2)`` of ``(mu, log sigma)`` lie outside the meaningful range (the fits'
-    stop rule: such a student is frozen like a non-finite fit)."""
-    mu, log_sigma = params[..., 0], params[..., 1]
-    with np.errstate(invalid="ignore"):
-        inside = (np.abs(mu) <= MU_MAX) & (log_sigma >= math.log(SIGMA_RANGE[0])) & (
-            log_sigma <= math.log(SIGMA_RANGE[1]))
-    return ~inside
 
 
 def _moments(x: np.ndarray, probs: np.ndarray):

@@ -105,6 +105,22 @@ class TransportResult:
     def sweep_converged(self) -> np.ndarray:
         return self.sweep_errors.max(-1) <= CONVERGED_L1  # (E,)
 
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: the epsilon sweep; the histograms,
+        both plans and the values at the chosen epsilon."""
+        csv = {"epsilon": self.eps_grid, "W_eps_pq": self.sweep_linear[:, 0],
+               "W_eps_pp": self.sweep_linear[:, 1], "W_eps_qq": self.sweep_linear[:, 2],
+               "OT_eps_pq_entropic": self.sweep_entropic[:, 0],
+               "S_seed": debias(self.sweep_linear), "S_feydy": debias(self.sweep_entropic),
+               "marginal_error": self.sweep_errors.max(-1)}
+        return csv, {"x": self.x, "p": self.p, "q": self.q, "wasserstein": self.wasserstein,
+                     "exact_plan": self.exact_plan, "sinkhorn_plan": self.plan, "iterations": self.n_iter,
+                     "at_epsilon": {"W_eps": self.linear, "OT_eps_entropic": self.entropic,
+                                    "pairs": ["pq", "pp", "qq"], "S_seed": self.div_linear,
+                                    "S_feydy": self.div_entropic,
+                                    "marginal_error": self.errors},
+                     "takeaway": takeaway(self)}
+
 
 def debias(values: np.ndarray) -> np.ndarray:
     """``W(p, q) - W(p, p)/2 - W(q, q)/2`` from the last axis ``(pq, pp, qq)``."""

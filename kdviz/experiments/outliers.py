@@ -26,7 +26,9 @@ import numpy as np
 import torch
 
 from kdviz.divergences import get_spec
-from kdviz.experiments.mode_seeking import CHOICES, EXCLUDED, GRID, escaped, mass_outside
+from kdviz.experiments import FIT_CHOICES as CHOICES
+from kdviz.experiments import GRID, escaped, mass_outside
+from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 from kdviz.fitting import FitConfig, fit
 
@@ -95,6 +97,22 @@ class OutliersResult:
         ``w d`` (1 = as far as moment matching), at the chosen weight: ``(K,)``."""
         target = self.weight * self.distance
         return self.final_mu / target if target > 0 else np.zeros(len(self.names))
+
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: the robustness sweep; the final
+        students, their trajectories and the sweep with the teacher's moments."""
+        csv = {"divergence": [n for n in self.names for _ in self.sweep_weights],
+               "outlier_weight": list(self.sweep_weights) * len(self.names),
+               "mu": self.sweep_mu.ravel(), "sigma": self.sweep_sigma.ravel()}
+        return csv, {
+            "start": MAIN, "grid": [GRID.low, GRID.high, len(self.x)],
+            "final": {n: dict(mu=self.final_mu[k], sigma=self.final_sigma[k])
+                      for k, n in enumerate(self.names)},
+            "trajectories": {n: dict(loss=self.loss[k], mu=self.mu[k], sigma=self.sigma[k])
+                             for k, n in enumerate(self.names)},
+            "sweep": dict(weights=self.sweep_weights, mu=dict(zip(self.names, self.sweep_mu)),
+                          sigma=dict(zip(self.names, self.sweep_sigma)), teacher_mean=self.moment_mu,
+                          teacher_std=self.moment_sigma)}
 
 
 def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.5,

@@ -28,6 +28,7 @@ import torch
 
 from kdviz import numerics as nx
 from kdviz.divergences import DIVERGENCES, divergence_from_log, get_spec
+from kdviz.experiments import SLOW_TO_FIT as SINKHORN_NAMES
 
 SHAPES = {"box": "Boxes (supports become disjoint)", "gaussian": "Gaussians (always overlap a little)"}
 DIVERGENCE_OPTIONS = tuple(DIVERGENCES)
@@ -36,8 +37,8 @@ N_POINTS = 158  # grid cells: 15 per box of width 1 over a sweep of 8. 157 inter
 # slider shifts are almost never whole multiples of the cell width, where POT's order-2 Wasserstein
 # gradient is wrong (exact ties between the two CDFs give a zero gradient instead of 2s)
 N_SHIFTS = 121  # shifts in the sweep, 0 .. max_shift
-SINKHORN_NAMES = ("sinkhorn", "sinkhorn_div")  # entropic OT: one (S, V, V) log-sum-exp per iteration
-SINKHORN_POINTS = 40  # ... so those run on a coarser grid of the same range
+# Entropic OT (SINKHORN_NAMES) costs one (S, V, V) log-sum-exp per iteration, so those run
+SINKHORN_POINTS = 40  # ... on a coarser grid of the same range
 SINKHORN_EVERY = 4  # ... at every 4th shift of the sweep
 MIN_BOX_CELLS = 4  # fewer grid cells per box and the "box" is a spike: warn
 CEILING = 10.0  # nats: infinite values are drawn here (or at 1.25 x the largest finite value if higher)
@@ -87,6 +88,18 @@ class OverlapResult:
             return math.inf
         last = np.flatnonzero(shared)
         return float(self.shifts[last[-1] + 1]) if last.size else float(self.shifts[0])
+
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: every curve over the shifts; the
+        densities, the values at the current shift and the takeaway."""
+        csv = {"shift": self.shifts}
+        for k, nm in enumerate(self.names):
+            csv |= {f"{nm}_value": self.values[k], f"{nm}_dDds": self.grads[k]}
+        return csv, {"params": self.params, "x": self.x, "p": self.p, "q": self.q,
+                     "current": {nm: {"value": self.value[k], "dD_ds": self.grad[k]}
+                                 for k, nm in enumerate(self.names)},
+                     "note": "non-finite values are null (infinite divergence or undefined gradient)",
+                     "takeaway": takeaway(self)}
 
 
 def grid(shape: str, width: float, max_shift: float, n: int = N_POINTS) -> torch.Tensor:

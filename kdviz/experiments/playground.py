@@ -20,7 +20,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from kdviz.divergences import DIVERGENCES, akl_split, get_spec
+from kdviz.divergences import akl_split, get_spec
+from kdviz.experiments import SLOW_TO_FIT as ENTROPIC
 from kdviz.experiments.head_tail import AKL_PRESETS
 from kdviz.families import (MAX_COMPONENTS, GaussianMixture, GaussianStudent, Grid, SoftmaxStudent,
                             discrete_teacher, teacher_from_array)
@@ -31,7 +32,6 @@ GRID_SIZES = (64, 128, 256, 512)
 # Divergences with an inner Sinkhorn loop (their parameters include epsilon): every step solves an
 # entropic OT problem on a V x V cost matrix, up to 1000 iterations. Beyond this many support
 # points a live fit takes minutes: they are dropped (with a message).
-ENTROPIC = tuple(n for n, s in DIVERGENCES.items() if any(p.name == "epsilon" for p in s.params))
 MAX_ENTROPIC_POINTS = 128
 FRAME_BUDGET = 600_000  # K * F * V student probabilities kept (the animation JSON stays under ~10 MB)
 MAX_FRAMES, MIN_FRAMES = 100, 10
@@ -116,6 +116,15 @@ class PlaygroundResult:
     @property
     def teacher_std(self) -> float:
         return float(np.sqrt((self.p * (self.x - self.teacher_mean) ** 2).sum()))
+
+    def export(self) -> tuple[dict, dict]:
+        """``(CSV columns, JSON data)`` of the page's downloads: teacher and final students on the
+        support; every loss curve, final student and divergence step (and mu, sigma if Gaussian)."""
+        csv = {"x": self.x, "teacher_p": self.p,
+               **{f"q_{n}": self.fit.final_q[k] for k, n in enumerate(self.names)}}
+        data = {"names": self.names, "loss": self.fit.loss, "final_q": self.fit.final_q,
+                "diverged_at": self.fit.diverged_at}
+        return csv, data | ({"mu": self.mu, "sigma": self.sigma} if self.mu is not None else {})
 
 
 def teacher_distribution(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), stds=(1.0, 1.0),

@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
-from _plotly_utils.utils import convert_to_base64  # plotly's own array -> typed-array encoder
 
 from kdviz.divergences import get_spec
+from kdviz.plots._internals import encode_arrays, unvalidated_figure
 
 # A small white template, registered under its own name. Explicit because `import streamlit`
 # replaces plotly's default template; small because plotly deep-copies (and Streamlit ships) the
@@ -25,6 +25,7 @@ pio.templates["kdviz"] = go.layout.Template(layout=dict(
 TEMPLATE = "kdviz"
 TEACHER_COLOR = "#333333"
 TEACHER_FILL = "rgba(120, 120, 120, 0.25)"
+STUDENT_COLOR = "#e6550d"  # a single student's density or marginal (not a divergence colour)
 FONT = dict(size=13)
 
 
@@ -81,34 +82,36 @@ def two_panels(x: str, y1: str, y2: str, *, spacing: float = 0.1, **xaxis) -> di
                 yaxis2=dict(domain=[0, 1], anchor="x2", title=dict(text=y2)))
 
 
+def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[dict, list[list[str]]]:
+    """Axes of a ``rows x cols`` panel grid sharing x per column and y per row (what ``make_subplots``
+    builds). Returns the layout entries and the axis suffix of each panel (``""``, ``"2"``, ...)."""
+    entries, ids = {}, []
+    height = (1 - vspace * (rows - 1)) / rows
+    width = (1 - hspace * (cols - 1)) / cols
+    for r in range(rows):
+        ids.append([])
+        for c in range(cols):
+            n = r * cols + c + 1
+            sfx = "" if n == 1 else str(n)
+            top = 1 - r * (height + vspace)
+            entries[f"xaxis{sfx}"] = dict(domain=[c * (width + hspace), c * (width + hspace) + width],
+                                          anchor=f"y{sfx}", showticklabels=r == rows - 1,
+                                          **({} if r == 0 else {"matches": f"x{c + 1 if c else ''}"}))
+            # max(0, .): for 2 rows the bottom edge comes out as -5.6e-17, which plotly rejects
+            entries[f"yaxis{sfx}"] = dict(domain=[max(0.0, top - height), top], anchor=f"x{sfx}",
+                                          showticklabels=c == 0, **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
+            ids[-1].append(sfx)
+    return entries, ids
+
+
 def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
-    """``go.Figure`` from plain dicts without plotly's per-property validation.
-
-    Validating frames of go.Scatter objects cost most of a page's figure time (mode seeking: 0.2 s
-    of 0.3 s); the dicts here only use documented attributes, and the tests rebuild every such
-    figure *with* validation (``go.Figure(fig.to_dict())``).
-
-    plotly validates frames even under ``_validate=False``, so each frame is attached as an empty
-    ``go.Frame`` holding the dict as its properties (what ``to_dict`` / ``to_json`` serialise).
-    Read such frames through ``fig.to_dict()["frames"]``: their ``.data`` is not a trace object. Numpy
-    arrays in ``data`` and ``frames`` are replaced in place by their typed-array encoding.
-    """
-    layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not its name
-    frames = frames or []
-    # Encode the numpy arrays as plotly.js typed arrays ({"dtype", "bdata"}) once, here: plotly's
-    # to_dict() (called by st.plotly_chart on every rerun) otherwise re-encodes every array of a
-    # figure each time, 40% of a cached mode-seeking rerun's server time.
-    convert_to_base64(data)
-    convert_to_base64(frames)
-    fig = go.Figure(dict(data=data, layout=layout), _validate=False)
-    fig._frame_objs = tuple(_raw_frame(f) for f in frames)  # private: plotly has no unvalidated path
-    return fig
-
-
-def _raw_frame(props: dict) -> go.Frame:
-    frame = go.Frame()
-    frame._orphan_props.update(props)
-    return frame
+    """``go.Figure`` from plain dicts, unvalidated, its numpy arrays encoded once as typed arrays (in
+    place); see :mod:`kdviz.plots._internals` for why. The dicts use documented attributes only and the
+    tests rebuild every such figure with validation. Read its frames through ``fig.to_dict()["frames"]``."""
+    layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not a name
+    encode_arrays(data)
+    encode_arrays(frames or [])
+    return unvalidated_figure(data, layout, frames or [])
 
 
 def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration_ms: int = 60,
@@ -129,20 +132,3 @@ def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration
                       currentvalue=dict(prefix=prefix, visible=True),
                       steps=[dict(label=str(lab), method="animate", args=[[str(lab)], dict(
                           mode="immediate", frame=frame(0), transition=dict(duration=0))]) for lab in labels])])
-
-
-def animate(fig: go.Figure, frames: Sequence[Sequence[go.BaseTraceType]], labels: Sequence[str],
-            traces: Sequence[int], *, duration_ms: int = 60, prefix: str = "step ") -> go.Figure:
-    """Attach animation frames, a play/pause button and a step slider to ``fig``.
-
-    Args:
-        frames: for every frame, the new versions of the traces listed in ``traces``
-            (indices into ``fig.data``); other traces stay as they are.
-        labels: one label per frame (shown on the slider).
-        duration_ms: time per frame. Axis ranges must be fixed by the caller (``range=...``).
-    """
-    fig.frames = [go.Frame(data=list(data), traces=list(traces), name=str(lab))
-                  for data, lab in zip(frames, labels)]
-    fig.update_layout(**animation_controls([str(lab) for lab in labels], prefix=prefix, duration_ms=duration_ms))
-    fig.update_layout(margin=dict(b=110))
-    return fig

@@ -6,10 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
-from kdviz.plots.common import TEACHER_COLOR, color, figure, label
-from kdviz.plots.head_tail import grid_axes, layout
+from kdviz.plots.common import TEACHER_COLOR, color, figure, grid_axes, label, layout
 
-STUDENT_COLOR = "#555555"
+STUDENT_GREY = "#555555"  # the student's probabilities, drawn next to the teacher's
 HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -68,7 +67,7 @@ def logit_figure(res: GradientsResult) -> go.Figure:
                  line=dict(color=TEACHER_COLOR, width=2), marker=dict(size=5), customdata=cls,
                  hovertemplate="rank %{x} (class %{customdata})<br>p = %{y:.3e}<extra></extra>"),
             dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
-                 line=dict(color=STUDENT_COLOR, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
+                 line=dict(color=STUDENT_GREY, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
                  customdata=cls, hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
     data += [dict(type="bar", x=rank, y=g[order], name=f"∂{label(nm)}/∂z", xaxis="x2", yaxis="y2",
                   marker=dict(color=color(nm), line=dict(width=0)), customdata=cls,

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.head_tail import HeadTailResult
 from kdviz.plots import common
-from kdviz.plots.common import TEACHER_COLOR, animation_controls, color, f32, figure, frame_indices, label
+from kdviz.plots.common import (TEACHER_COLOR, animation_controls, color, f32, figure, frame_indices, grid_axes,
+                                label)
 
 HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
 TAIL_FILL = "rgba(150, 150, 150, 0.35)"  # ... of the tail classes
@@ -24,28 +25,6 @@ def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 
     lay = common.layout(title=title, x=x, y=y, height=height, **extra)
     lay["margin"]["t"] = 90 if title else 30
     return lay
-
-
-def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[dict, list[list[str]]]:
-    """Axes of a ``rows x cols`` panel grid sharing x per column and y per row (what ``make_subplots``
-    builds). Returns the layout entries and the axis suffix of each panel (``""``, ``"2"``, ...)."""
-    entries, ids = {}, []
-    height = (1 - vspace * (rows - 1)) / rows
-    width = (1 - hspace * (cols - 1)) / cols
-    for r in range(rows):
-        ids.append([])
-        for c in range(cols):
-            n = r * cols + c + 1
-            sfx = "" if n == 1 else str(n)
-            top = 1 - r * (height + vspace)
-            entries[f"xaxis{sfx}"] = dict(domain=[c * (width + hspace), c * (width + hspace) + width],
-                                          anchor=f"y{sfx}", showticklabels=r == rows - 1,
-                                          **({} if r == 0 else {"matches": f"x{c + 1 if c else ''}"}))
-            # max(0, .): for 2 rows the bottom edge comes out as -5.6e-17, which plotly rejects
-            entries[f"yaxis{sfx}"] = dict(domain=[max(0.0, top - height), top], anchor=f"x{sfx}",
-                                          showticklabels=c == 0, **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
-            ids[-1].append(sfx)
-    return entries, ids
 
 
 def _panel_title(text: str, sfx: str, inside: bool = False) -> dict:

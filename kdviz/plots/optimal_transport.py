@@ -13,8 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.optimal_transport import TransportResult, debias
-from kdviz.plots.common import FONT, TEACHER_COLOR, TEMPLATE, animation_controls, color, f32, figure, frame_indices
-from kdviz.plots.overlap import STUDENT_COLOR
+from kdviz.plots.common import FONT, STUDENT_COLOR, TEACHER_COLOR, TEMPLATE, animation_controls, color, f32, figure, frame_indices
 
 COLORSCALE = "Viridis"
 MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"

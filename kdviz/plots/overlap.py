@@ -14,10 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (FONT, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls, color, f32,
-                                figure, label)
+from kdviz.plots.common import (FONT, STUDENT_COLOR, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls,
+                                color, f32, figure, label)
 
-STUDENT_COLOR = "#e6550d"  # the student's density (not a divergence colour)
 TOP_HEIGHT = 260  # px of the density panel
 ROW_HEIGHT = 175  # px of each divergence row
 GAP = 70  # px between rows (room for the panel titles)
@@ -193,7 +192,7 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
     traces = [1] + list(range(first_marker, first_marker + 2 * K))
     controls = animation_controls(labels, prefix="shift s = ", duration_ms=80)
     controls["sliders"][0]["active"] = at
-    # animate() places its controls in paper units (-0.12): put them 50 px under the last row, and
+    # animation_controls() places its controls in paper units (-0.12): put them 50 px under the last row, and
     # the slider's "shift s = ..." readout at its right end, clear of the buttons
     controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -50 / plot_height
     controls["sliders"][0]["currentvalue"]["xanchor"] = "right"

@@ -202,3 +202,33 @@ def test_no_divergence_selected_asks_for_one_instead_of_failing():
     at.multiselect(key="ht_divs").set_value([]).run()
     assert not at.exception and not at.get("plotly_chart")
     assert any("at least one divergence" in w.value for w in at.warning)
+
+
+# --------------------------------------------------------------------------- pathological uploads
+def test_probabilities_whose_sum_overflows_are_rejected_with_a_message_that_says_so():
+    at = page()
+    at.file_uploader(key="ht_upload").set_value(("big.csv", b"1e308\n1e308\n", "text/csv")).run()
+    assert not at.exception and len(at.error) == 1
+    assert "sum past the largest float" in at.error[0].value and "positive sum" not in at.error[0].value
+
+
+def test_a_file_of_millions_of_lines_is_rejected_by_its_line_count_before_it_is_tokenised(monkeypatch):
+    tokenised = []
+    real = ht._parse_number
+    monkeypatch.setattr(ht, "_parse_number", lambda *a: tokenised.append(1) or real(*a))
+    at = page()
+    at.file_uploader(key="ht_upload").set_value(("ones.csv", b"1\n" * 2_250_000, "text/csv")).run()
+    assert not at.exception and "2250000 lines" in at.error[0].value and not tokenised
+
+
+def test_an_upload_is_parsed_once_per_content_for_every_session(monkeypatch):
+    calls = []
+    real = ht.parse_teacher_file
+    monkeypatch.setattr(ht, "parse_teacher_file", lambda *a: calls.append(1) or real(*a))
+    content = b"probability\n5\n3\n2\n1\n0.5\n"  # a content no other test uploads
+    for _ in range(2):
+        at = page()
+        at.file_uploader(key="ht_upload").set_value(("mine.csv", content, "text/csv")).run()
+        at.slider(key="ht_mu").set_value(0.6).run()  # a rerun with the same file
+        assert not at.exception and not at.error
+    assert len(calls) == 1
