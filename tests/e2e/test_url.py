@@ -7,7 +7,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from benchmarks import _browser as B
+import _browser as B
 
 pytestmark = pytest.mark.e2e
 
