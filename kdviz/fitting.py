@@ -64,6 +64,7 @@ class FitConfig:
         low = self.lr * self.lr_final
         return low + (self.lr - low) * (1 + math.cos(math.pi * t / max(self.steps, 1))) / 2
 
+
 @dataclass
 class FitResult:
     """Trajectories of a batched fit; row k belongs to ``names[k]``. Steps run 0..S."""

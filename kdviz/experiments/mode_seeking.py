@@ -153,8 +153,8 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     start = student.init_params(float(mu0), float(sigma0))
     log_p = teacher.log_prob(GRID)  # (V,)
     fit_names = names if landscape_name in names else [*names, landscape_name]
-    res = fit(log_p, student, start, fit_names, FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer,
-                                                          n_frames=int(n_frames)), x=GRID.points(), stop=escaped)
+    config = FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer, n_frames=int(n_frames))
+    res = fit(log_p, student, start, fit_names, config, x=GRID.points(), stop=escaped)
     K = len(names)
     mu, sigma = res.params[..., 0], np.exp(res.params[..., 1])  # (K', S+1) each
     path = fit_names.index(landscape_name)
