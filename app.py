@@ -39,6 +39,7 @@ PAGES = [
     ("Lessons", "pages/outliers.py", "Outliers and TVD", ":material/scatter_plot:"),
     ("Lessons", "pages/overlap.py", "Overlap, JSD and Wasserstein", ":material/join_inner:"),
     ("Lessons", "pages/optimal_transport.py", "Optimal transport and Sinkhorn", ":material/local_shipping:"),
+    ("Lessons", "pages/llm_logits.py", "From toys to LLM logits", ":material/memory:"),
     ("Papers", "pages/paper_results.py", "Results from the papers", ":material/table_chart:"),
     ("Lab", "pages/playground.py", "Playground", ":material/science:"),
 ]

@@ -78,6 +78,8 @@ LESSONS = [  # (page file, what it shows); titles and icons come from the naviga
                          "supports stop overlapping, Wasserstein keeps growing with the distance."),
     ("pages/optimal_transport.py", "the exact and the entropic transport plan, Sinkhorn's ε, the bias "
                                    "W_ε(p, p) > 0 and the two ways to remove it."),
+    ("pages/llm_logits.py", "the same divergences as kd_loss on a batch of LLM-shaped logits, with a mask and a "
+                            "temperature: per-token values side by side."),
     ("pages/paper_results.py", "the AKL, DistiLLM and SinKD tables as charts, with the seed's conclusions."),
     ("pages/playground.py", "every control of every lesson on one page: your teacher, your student, any "
                             "divergences and parameters."),

@@ -9,22 +9,22 @@ from kdviz.experiments import llm_logits as ll
 from kdviz.plots import llm_logits as plots
 
 
-@st.cache_data(max_entries=ui.CACHE_ENTRIES, show_spinner="Computing every divergence...")
+@ui.cached(entry_mb=2, budget_mb=32, spinner="Computing every divergence...")
 def run(positions, vocab, temperature, padding, noise, seed):
-    return ll.llm_logits_batch(positions, vocab, temperature, padding, noise, seed)
+    res = ll.llm_logits_batch(positions, vocab, temperature, padding, noise, seed)
+    return res, {"heatmap": plots.heatmap(res)}
 
 
 with st.sidebar:
     st.subheader("The batch")
-    vocab = st.select_slider("Vocabulary size V", ll.VOCABS, value=8000, key="ll_vocab", bind="query-params")
-    positions = st.slider("Positions", 8, 128, 48, 8, key="ll_len", bind="query-params")
-    padding = st.slider("Masked positions at the end", 0, 32, 8, key="ll_pad", bind="query-params",
-                        help="padding or prompt tokens: mask = False, ignored by every reduction")
-    temperature = st.select_slider("Temperature T", (0.25, 0.5, 1.0, 2.0, 4.0), value=1.0, key="ll_T",
-                                   bind="query-params")
-    noise = st.slider("Student = teacher + noise of std", 0.0, 4.0, 1.5, 0.25, key="ll_noise",
-                      bind="query-params")
-    seed = st.number_input("Seed", 0, 10_000, 0, key="ll_seed", bind="query-params")
+    vocab = ui.url.choice("Vocabulary size V", ll.VOCABS, key="ll_vocab", widget=st.select_slider, value=8000)
+    positions = ui.url.slider("Positions", 8, 128, 48, 8, key="ll_len")
+    padding = ui.url.slider("Masked positions at the end", 0, 32, 8, key="ll_pad",
+                            help="padding or prompt tokens: mask = False, ignored by every reduction")
+    temperature = ui.url.choice("Temperature T", (0.25, 0.5, 1.0, 2.0, 4.0), key="ll_T", widget=st.select_slider,
+                                value=1.0)
+    noise = ui.url.slider("Student = teacher + noise of std", 0.0, 4.0, 1.5, 0.25, key="ll_noise")
+    seed = ui.url.number("Seed", 0, 10_000, 0, key="ll_seed")
 
 ui.lesson_header(
     "From toys to LLM logits",
@@ -38,9 +38,9 @@ if padding >= positions:
     st.warning(f"{padding} masked positions leave none of the {positions}: showing {positions - 8} masked.")
     padding = positions - 8
 config = (positions, vocab, temperature, padding, noise, int(seed))
-res = run(*config)
+res, figs = run(*config)
 
-st.plotly_chart(ui.shared_figure(("llm_logits", *config), lambda: plots.heatmap(res)), key="ll_heatmap")
+st.plotly_chart(figs["heatmap"], key="ll_heatmap")
 top1 = float(np.median(res.teacher_top))
 st.caption(f"Teacher's top-1 probability at T = {temperature:g}: median {top1:.2f}. "
            "Masked positions are blank.")

@@ -25,6 +25,7 @@ EXPECTED = [
     ("Lessons", "pages/outliers.py", "Outliers and TVD"),
     ("Lessons", "pages/overlap.py", "Overlap, JSD and Wasserstein"),
     ("Lessons", "pages/optimal_transport.py", "Optimal transport and Sinkhorn"),
+    ("Lessons", "pages/llm_logits.py", "From toys to LLM logits"),
     ("Papers", "pages/paper_results.py", "Results from the papers"),
     ("Lab", "pages/playground.py", "Playground"),
 ]
@@ -37,7 +38,7 @@ def app_pages() -> list[tuple[str, str, str, str]]:
     return ast.literal_eval(node.value)
 
 
-def test_navigation_lists_the_nine_pages_in_order_with_icons_and_every_file_exists():
+def test_navigation_lists_every_page_in_order_with_icons_and_every_file_exists():
     pages = app_pages()
     assert [(s, f, t) for s, f, t, _ in pages] == EXPECTED
     assert all(icon.startswith(":material/") for *_, icon in pages)

@@ -29,6 +29,7 @@ LARGEST = {  # page: the URL of its largest entry
     "overlap": {"ov_divs": ["fkl", "jsd", "tvd", "wasserstein", "sinkhorn", "sinkhorn_div"],
                 "ov_range": "40"},
     "optimal_transport": {"ot_n": "60", "ot_eps": "0.001"},
+    "llm_logits": {"ll_vocab": "32000", "ll_len": "128"},
     "playground": {"pg_divs": list(FIT_CHOICES), "pg_grid": "512", "pg_steps": "2000"},
 }
 
