@@ -46,6 +46,7 @@ PAGES = [
 
 sections: dict[str, list] = {}
 for section, path, title, icon in PAGES:
-    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
+    page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+    sections.setdefault(section, []).append(page)
 
 st.navigation(sections, position="sidebar", expanded=True).run()

@@ -34,7 +34,8 @@ EXPECTED = [
 def app_pages() -> list[tuple[str, str, str, str]]:
     """``PAGES`` as written in app.py (section, file, title, icon), read without running the app."""
     tree = ast.parse((ROOT / "app.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    node = next(n for n in tree.body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
     return ast.literal_eval(node.value)
 
 
@@ -110,7 +111,8 @@ def test_playground_runs_with_defaults_and_with_non_default_settings():
 
 def test_url_query_parameters_restore_a_pages_controls():
     at = AppTest.from_file(str(ROOT / "pages" / "paper_results.py"), default_timeout=TIMEOUT)
-    at.query_params.update({"pr_table": "SinKD", "pr_view": "difference to a baseline", "pr_sinkd_base": "JS"})
+    at.query_params.update(
+        {"pr_table": "SinKD", "pr_view": "difference to a baseline", "pr_sinkd_base": "JS"})
     at.run()
     assert not at.exception
     assert at.button_group(key="pr_table").value == "sinkd"

@@ -105,8 +105,10 @@ def test_generalized_jsd_matches_explicit_mixture_kls(beta):
 def test_skew_kls_match_explicit_mixtures_for_several_alphas(alpha):
     rng = np.random.default_rng(2)
     p, q = _random_simplex(rng, 6), _random_simplex(rng, 6)
-    assert _d("skl", p, q, alpha=alpha) == pytest.approx(rel_entr(p, alpha * p + (1 - alpha) * q).sum(), rel=1e-10, abs=1e-15)
-    assert _d("srkl", p, q, alpha=alpha) == pytest.approx(rel_entr(q, alpha * q + (1 - alpha) * p).sum(), rel=1e-10, abs=1e-15)
+    assert _d("skl", p, q, alpha=alpha) == pytest.approx(
+        rel_entr(p, alpha * p + (1 - alpha) * q).sum(), rel=1e-10, abs=1e-15)
+    assert _d("srkl", p, q, alpha=alpha) == pytest.approx(
+        rel_entr(q, alpha * q + (1 - alpha) * p).sum(), rel=1e-10, abs=1e-15)
 
 
 @pytest.mark.parametrize("p,q", REF_PAIRS, ids=PAIR_IDS)
@@ -123,7 +125,8 @@ def test_akl_matches_the_reference_rule(p, q, mu):
 @pytest.mark.parametrize("p,q", REF_PAIRS[:10], ids=PAIR_IDS[:10])
 def test_wasserstein_order1_matches_scipy_on_nonuniform_support(p, q):
     x = np.cumsum(np.random.default_rng(len(p)).random(len(p)) + 0.1) - 3.0  # increasing, uneven
-    assert _d("wasserstein", p, q, x=x) == pytest.approx(wasserstein_distance(x, x, p, q), rel=1e-9, abs=1e-12)
+    assert _d("wasserstein", p, q, x=x) == pytest.approx(
+        wasserstein_distance(x, x, p, q), rel=1e-9, abs=1e-12)
 
 
 # --------------------------------------------------------------------------- hypothesis strategies
@@ -238,7 +241,8 @@ def test_forward_kl_of_p_q_equals_reverse_kl_of_q_p(pq):
 
 
 @PROPS
-@given(z=st.integers(2, 6).flatmap(lambda v: st.tuples(*[st.lists(st.floats(-20, 20), min_size=v, max_size=v)] * 2)),
+@given(z=st.integers(2, 6).flatmap(
+           lambda v: st.tuples(*[st.lists(st.floats(-20, 20), min_size=v, max_size=v)] * 2)),
        shifts=st.tuples(st.floats(-30, 30), st.floats(-30, 30)))
 def test_divergence_from_logits_is_shift_invariant(z, shifts):
     zp, zq = _t(z[0]), _t(z[1])
@@ -318,7 +322,8 @@ def test_akl_gradient_is_that_of_fkl_rkl_with_weights_held_fixed():
     torch.testing.assert_close(z1.grad, z2.grad, rtol=1e-10, atol=1e-12)
     # and the surrogate's own gradient is right (finite differences)
     z3 = z.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda z_: _akl_fixed_weights(log_p, torch.log_softmax(z_, -1), w_head), (z3,))
+    assert torch.autograd.gradcheck(
+        lambda z_: _akl_fixed_weights(log_p, torch.log_softmax(z_, -1), w_head), (z3,))
 
 
 def test_akl_gradient_differs_from_one_that_flows_through_the_weights():

@@ -18,7 +18,8 @@ from kdviz.families import MAX_CLASSES, discrete_teacher
 @pytest.fixture(scope="module")
 def sgd_uniform():
     """The bimodal toy from a uniform start under plain SGD (references.md: share 0.42 vs 0.34)."""
-    return ht.head_tail("akl_bimodal", ("fkl", "rkl", "akl"), init="uniform", optimizer="sgd", lr=1.0, steps=20)
+    return ht.head_tail("akl_bimodal", ("fkl", "rkl", "akl"),
+                        init="uniform", optimizer="sgd", lr=1.0, steps=20)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,8 @@ BAD_UPLOADS = [  # (file name, bytes, kind, part of the expected message)
 ]
 
 
-@pytest.mark.parametrize("name, data, kind, message", BAD_UPLOADS, ids=[f"{c[0]}: {c[3]}" for c in BAD_UPLOADS])
+@pytest.mark.parametrize("name, data, kind, message", BAD_UPLOADS,
+                         ids=[f"{c[0]}: {c[3]}" for c in BAD_UPLOADS])
 def test_bad_uploads_raise_a_value_error_that_says_what_is_wrong(name, data, kind, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         ht.parse_teacher_file(name, data, kind)

@@ -99,7 +99,8 @@ def test_every_preset_is_a_valid_mixture_whose_mass_stays_on_the_grid():
 
 def test_mass_outside_the_grid_agrees_with_scipy():
     mix = GaussianMixture((0.25, 0.75), (9.0, -1.0), (2.0, 1.0))
-    want = 0.25 * (norm.sf(10, 9, 2) + norm.cdf(-10, 9, 2)) + 0.75 * (norm.sf(10, -1, 1) + norm.cdf(-10, -1, 1))
+    want = (0.25 * (norm.sf(10, 9, 2) + norm.cdf(-10, 9, 2))
+            + 0.75 * (norm.sf(10, -1, 1) + norm.cdf(-10, -1, 1)))
     assert ms.mass_outside(mix) == pytest.approx(want, rel=1e-9)
 
 
@@ -183,5 +184,5 @@ def test_landscape_is_reused_when_only_the_start_changes():
     b = ms.mode_seeking(mu0=-1.0, names=["fkl"], steps=30, landscape_name="fkl", landscape_shape=(7, 6))
     assert a.land_values is b.land_values  # memoised: same teacher, same ranges
     np.testing.assert_array_equal(a.land_values, ms.landscape(
-        GaussianMixture(*ms.PRESETS["MiniLLM-style bimodal"]).log_prob(ms.GRID), GaussianStudent(ms.GRID), "fkl",
-        a.land_mus, a.land_sigmas).values)
+        GaussianMixture(*ms.PRESETS["MiniLLM-style bimodal"]).log_prob(ms.GRID), GaussianStudent(ms.GRID),
+        "fkl", a.land_mus, a.land_sigmas).values)

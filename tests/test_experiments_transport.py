@@ -150,7 +150,8 @@ def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift_
     validated(fig)
     assert len(fig.frames) == ov_plots.MAX_FRAMES
     spec = json.loads(fig.to_json())
-    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
+    # the figure ships float32, hence rtol=1e-6
+    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)
     slider = spec["layout"]["sliders"][0]
     assert slider["steps"][slider["active"]]["label"] == "3.03"  # the slider starts where the page is
     now = next(f for f in spec["frames"] if f["name"] == "3.03")
@@ -207,7 +208,8 @@ def test_values_from_potentials_equal_kdviz_sinkhorn_and_pot_sinkhorn_log():
     C = transport.cost_matrix(x, 2)
     _, _, _, linear, entropic, errors = otl.solve(p[None], q[None], C, 0.05)
     assert linear.item() == pytest.approx(transport.sinkhorn(p, q, x, 2, 0.05).item(), rel=1e-10)
-    assert entropic.item() == pytest.approx(transport.sinkhorn(p, q, x, 2, 0.05, entropic=True).item(), rel=1e-10)
+    assert entropic.item() == pytest.approx(
+        transport.sinkhorn(p, q, x, 2, 0.05, entropic=True).item(), rel=1e-10)
     pot = ot.sinkhorn2(p.numpy(), q.numpy(), C.numpy(), 0.05, method="sinkhorn_log")
     assert linear.item() == pytest.approx(float(pot), rel=1e-7)
     assert errors.item() < otl.CONVERGED_L1
@@ -263,7 +265,8 @@ def test_transport_figures_are_valid_plotly_and_show_the_current_plans(lesson):
 
 def test_iterations_animation_ships_at_most_50_frames_including_the_first_and_last_iteration(lesson):
     n = 80  # more kept iterations than the figure ships
-    long = dataclasses.replace(lesson, history_iters=np.arange(1, n + 1), history_errors=np.geomspace(1, 1e-9, n),
+    long = dataclasses.replace(lesson, history_iters=np.arange(1, n + 1),
+                               history_errors=np.geomspace(1, 1e-9, n),
                                history_plans=np.repeat(lesson.history_plans[-1:], n, axis=0))
     spec = json.loads(ot_plots.iterations_figure(long).to_json())
     names = [f["name"] for f in spec["frames"]]

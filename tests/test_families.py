@@ -37,8 +37,9 @@ def test_grid_points_and_step():
     assert g.step == 1.0
 
 
-@pytest.mark.parametrize("args", [(1.0, 1.0, 10), (2.0, -2.0, 10), (float("nan"), 1.0, 10), (0.0, float("inf"), 10),
-                                  (0.0, 1.0, 1), (0.0, 1.0, 10.5), (0.0, 1.0, 50000)])
+@pytest.mark.parametrize("args", [(1.0, 1.0, 10), (2.0, -2.0, 10), (float("nan"), 1.0, 10),
+                                  (0.0, float("inf"), 10), (0.0, 1.0, 1), (0.0, 1.0, 10.5),
+                                  (0.0, 1.0, 50000)])
 def test_grid_rejects_bad_ranges_and_sizes(args):
     with pytest.raises(ValueError, match="grid"):
         Grid(*args)
@@ -152,7 +153,8 @@ def test_teacher_from_array_normalises_probabilities_and_softmaxes_logits():
     np.testing.assert_allclose(teacher_from_array([[0.2, 0.8]]), [0.2, 0.8])  # a single row is squeezed
     logits = [0.0, math.log(3.0)]
     np.testing.assert_allclose(teacher_from_array(logits, kind="logits"), [0.25, 0.75])
-    np.testing.assert_allclose(teacher_from_array([-1.0, -1.0 + math.log(3)]), [0.25, 0.75])  # auto: negatives
+    # kind="auto": negative entries, so read as logits
+    np.testing.assert_allclose(teacher_from_array([-1.0, -1.0 + math.log(3)]), [0.25, 0.75])
     big = teacher_from_array([1000.0, 0.0], kind="logits")
     assert np.isfinite(big).all() and big[0] == pytest.approx(1.0)
 

@@ -45,15 +45,18 @@ def test_forward_kl_gaussian_optimum_is_moment_matching():
 
 def test_reverse_kl_started_near_one_mode_stays_on_it_while_forward_kl_covers_both():
     mix = GaussianMixture((0.5, 0.5), (-4.0, 4.0), (1.0, 1.0))
-    res = fit(mix.log_prob(GRID), GAUSS, GAUSS.init_params(3.0, 2.0), ["rkl", "fkl"], FitConfig(steps=300, lr=0.05))
+    res = fit(mix.log_prob(GRID), GAUSS, GAUSS.init_params(3.0, 2.0), ["rkl", "fkl"],
+              FitConfig(steps=300, lr=0.05))
     rkl, fkl = (GAUSS.describe(res.final_params[k]) for k in range(2))
-    assert float(rkl["mu"]) == pytest.approx(4.0, abs=0.05) and float(rkl["sigma"]) == pytest.approx(1.0, abs=0.05)
+    assert float(rkl["mu"]) == pytest.approx(4.0, abs=0.05)
+    assert float(rkl["sigma"]) == pytest.approx(1.0, abs=0.05)
     assert abs(float(fkl["mu"])) < 0.1 and float(fkl["sigma"]) == pytest.approx(math.sqrt(17.0), abs=0.1)
 
 
 def test_tvd_fit_moves_far_less_toward_a_small_far_outlier_than_forward_kl():
     mix = GaussianMixture((0.95, 0.05), (0.0, 8.0), (1.0, 0.5))  # 5 % of the mass 8 std away
-    res = fit(mix.log_prob(GRID), GAUSS, GAUSS.init_params(0.0, 1.0), ["tvd", "fkl"], FitConfig(steps=300, lr=0.05))
+    res = fit(mix.log_prob(GRID), GAUSS, GAUSS.init_params(0.0, 1.0), ["tvd", "fkl"],
+              FitConfig(steps=300, lr=0.05))
     tvd, fkl = (GAUSS.describe(res.final_params[k]) for k in range(2))
     assert float(fkl["mu"]) == pytest.approx(mix.mean(), abs=0.02)  # FKL: pulled to the mean 0.4
     assert abs(float(tvd["mu"])) < 0.25 * abs(float(fkl["mu"]))
@@ -80,7 +83,8 @@ def test_akl_toy_head_share_is_larger_for_fkl_than_rkl_clearly_under_sgd():
     log_p, _, student = _akl_toy()
     # SGD, lr 0.3 (our loss has no batchmean 1/50): measured 0.373 vs 0.325 over the first 3 steps;
     # the gap barely depends on the learning rate below ~1.
-    res = fit(log_p, student, student.init_params(), ["fkl", "rkl"], FitConfig(steps=3, lr=0.3, optimizer="sgd"))
+    res = fit(log_p, student, student.init_params(), ["fkl", "rkl"],
+              FitConfig(steps=3, lr=0.3, optimizer="sgd"))
     share = res.head_share(3)
     assert share[0] - share[1] >= 0.04, share
 
@@ -88,8 +92,10 @@ def test_akl_toy_head_share_is_larger_for_fkl_than_rkl_clearly_under_sgd():
 def test_akl_toy_head_share_gap_is_only_slight_under_adam():
     log_p, _, student = _akl_toy()
     cfg = dict(steps=3, n_frames=2)
-    adam = fit(log_p, student, student.init_params(), ["fkl", "rkl"], FitConfig(lr=0.1, optimizer="adam", **cfg))
-    sgd = fit(log_p, student, student.init_params(), ["fkl", "rkl"], FitConfig(lr=0.3, optimizer="sgd", **cfg))
+    adam = fit(log_p, student, student.init_params(), ["fkl", "rkl"],
+               FitConfig(lr=0.1, optimizer="adam", **cfg))
+    sgd = fit(log_p, student, student.init_params(), ["fkl", "rkl"],
+              FitConfig(lr=0.3, optimizer="sgd", **cfg))
     gap_adam = adam.head_share(3)[0] - adam.head_share(3)[1]  # measured 0.008 (Adam lr 0.1, AKL's setting)
     gap_sgd = sgd.head_share(3)[0] - sgd.head_share(3)[1]
     assert 0 < gap_adam < 0.02
@@ -149,17 +155,20 @@ def test_batched_softmax_fit_equals_the_plain_reference_loop_for_every_divergenc
     cfg = FitConfig(steps=8, lr=0.1, n_frames=3)
     kw = dict(params={"mu": 0.4, "beta": 0.3, "epsilon": 20.0})
     batched = fit(log_p, student, student.init_params(), names, cfg, **kw)
-    _assert_same_trajectories(batched, fit_one_at_a_time(log_p, student, student.init_params(), names, cfg, **kw))
+    _assert_same_trajectories(
+        batched, fit_one_at_a_time(log_p, student, student.init_params(), names, cfg, **kw))
     single = fit(log_p, student, student.init_params(), ["akl"], cfg, **kw)
     np.testing.assert_allclose(batched.loss[names.index("akl")], single.loss[0], atol=1e-12, rtol=0)
 
 
 def test_fit_loss_at_step_zero_is_the_registry_divergence_of_the_start():
     log_p, _, student = _akl_toy()
-    res = fit(log_p, student, student.init_params(), ["jsd", "skl", "tvd"], FitConfig(steps=1), params={"skl": {"alpha": 0.3}})
+    res = fit(log_p, student, student.init_params(), ["jsd", "skl", "tvd"], FitConfig(steps=1),
+              params={"skl": {"alpha": 0.3}})
     log_q = student.log_prob(student.init_params()[None])[0]
     lp = torch.as_tensor(log_p)
-    expected = [float(divergence_from_log("jsd", lp, log_q)), float(divergence_from_log("skl", lp, log_q, alpha=0.3)),
+    expected = [float(divergence_from_log("jsd", lp, log_q)),
+                float(divergence_from_log("skl", lp, log_q, alpha=0.3)),
                 float(divergence_from_log("tvd", lp, log_q))]
     np.testing.assert_allclose(res.loss[:, 0], expected, rtol=1e-12)
 
@@ -168,12 +177,14 @@ def test_fit_loss_at_step_zero_is_the_registry_divergence_of_the_start():
 def test_fit_result_shapes_frames_and_fixed_sigma():
     student = GaussianStudent(Grid(-6, 6, 30), fixed_sigma=True)
     log_p = GaussianMixture((1.0,), (2.0,), (1.0,)).log_prob(student.grid)
-    res = fit(log_p, student, student.init_params(0.0, 1.7), ["fkl", "rkl"], FitConfig(steps=20, lr=0.1, n_frames=5))
+    res = fit(log_p, student, student.init_params(0.0, 1.7), ["fkl", "rkl"],
+              FitConfig(steps=20, lr=0.1, n_frames=5))
     assert res.loss.shape == res.grad_norm.shape == (2, 21)
     assert res.params.shape == (2, 21, 2) and res.final_params.shape == (2, 2)
     np.testing.assert_array_equal(res.frame_steps, [0, 5, 10, 15, 20])
     assert res.frames.shape == (2, 5, 30)
-    np.testing.assert_allclose(res.final_q, np.exp(student.log_prob(torch.as_tensor(res.final_params)).numpy()))
+    np.testing.assert_allclose(
+        res.final_q, np.exp(student.log_prob(torch.as_tensor(res.final_params)).numpy()))
     np.testing.assert_allclose(np.exp(res.params[:, :, 1]), 1.7)  # sigma frozen
     assert (res.params[:, -1, 0] > 1.0).all()  # mu moved toward 2
     assert res.head_error is None
@@ -213,7 +224,8 @@ def test_resolve_params_shares_values_and_lets_per_divergence_values_win():
 
 @pytest.mark.parametrize("kw,match", [
     ({"steps": -1}, "steps"), ({"steps": 2.5}, "steps"), ({"lr": 0.0}, "learning rate"),
-    ({"lr": float("nan")}, "learning rate"), ({"optimizer": "rmsprop"}, "optimizer"), ({"n_frames": 1}, "n_frames"),
+    ({"lr": float("nan")}, "learning rate"), ({"optimizer": "rmsprop"}, "optimizer"),
+    ({"n_frames": 1}, "n_frames"),
 ])
 def test_fit_config_rejects_bad_settings(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -239,7 +251,8 @@ def test_warm_up_runs_a_tiny_fit_and_leaves_the_thread_count_alone():
 # --------------------------------------------------------------------------- rows, optimizers, stop rule
 def _outlier_rows():
     grid = Grid(-8.0, 8.0, 64)
-    teachers = torch.stack([GaussianMixture((1 - w, w), (0.0, 5.0), (1.0, 0.5)).log_prob(grid) for w in (0.05, 0.25)])
+    teachers = torch.stack([GaussianMixture((1 - w, w), (0.0, 5.0), (1.0, 0.5)).log_prob(grid)
+                            for w in (0.05, 0.25)])
     return grid, GaussianStudent(grid), teachers
 
 

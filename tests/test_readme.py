@@ -11,7 +11,6 @@ import shlex
 import subprocess
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 CI_RUN = REPO / ".ci" / "run"
@@ -70,7 +69,8 @@ def test_ci_run_ends_with_the_readme_test_command_verbatim():
 def test_ci_run_fails_on_any_error_and_installs_debian_chromium():
     lines = _commands(CI_RUN.read_text())
     set_e = [i for i, c in enumerate(lines) if re.match(r"set\s+-\w*e", c)]
-    assert set_e and set_e[0] < len(lines) - 1, ".ci/run needs `set -e` (better -euo pipefail) before the tests"
+    assert set_e and set_e[0] < len(lines) - 1, (
+        ".ci/run needs `set -e` (better -euo pipefail) before the tests")
     assert any("apt-get install" in c and "chromium" in c for c in lines), ".ci/run does not apt-get chromium"
     assert not any("playwright install" in c for c in lines), "Playwright must not download a browser"
 

@@ -108,7 +108,8 @@ def test_random_out_of_range_or_unknown_parameters_raise_value_error(name, data)
         kwargs = {"gamma_not_a_param": 1.0}
     else:
         prm = next(prm for prm in spec.params if prm.name == key)
-        bad = data.draw(st.sampled_from([prm.low - 0.5, prm.high + 0.5, float("nan"), float("inf"), "x", True]))
+        bad = data.draw(st.sampled_from(
+            [prm.low - 0.5, prm.high + 0.5, float("nan"), float("inf"), "x", True]))
         kwargs = {key: bad}
     with pytest.raises(ValueError, match=key if key != "unknown" else "unknown"):
         divergence(name, p, q, **kwargs)
@@ -152,7 +153,8 @@ def test_cli_random_valid_fits_print_finite_json(teacher, data, capsys):
     student = (data.draw(st.sampled_from(["gaussian:1,2", "gaussian:-2,0.5"])) if _continuous(teacher)
                else data.draw(st.sampled_from(["softmax", "softmax:uniform"])))
     argv = ["fit", "--teacher", teacher, "--student", student, "--divergences", ",".join(names),
-            "--steps", str(data.draw(st.integers(1, 15))), "--lr", str(data.draw(st.sampled_from([0.01, 0.1, 1.0]))),
+            "--steps", str(data.draw(st.integers(1, 15))),
+            "--lr", str(data.draw(st.sampled_from([0.01, 0.1, 1.0]))),
             "--optimizer", data.draw(st.sampled_from(["adam", "sgd"])), "--grid=-8,8,64", "--json"]
     if {"skl", "srkl"} & set(names) and data.draw(st.booleans()):  # the CLI rejects unused parameters
         argv += ["--alpha", str(data.draw(st.floats(0, 1)))]
@@ -165,7 +167,8 @@ def test_cli_random_valid_fits_print_finite_json(teacher, data, capsys):
         assert all(v is not None and math.isfinite(v) for v in losses), (argv, name, losses)
 
 
-@given(bad=st.sampled_from(["teacher", "student", "divergence", "steps", "lr", "grid", "alpha"]), data=st.data())
+@given(bad=st.sampled_from(["teacher", "student", "divergence", "steps", "lr", "grid", "alpha"]),
+       data=st.data())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_cli_random_invalid_arguments_exit_2_with_one_line_message_no_traceback(bad, data, capsys):
     args = {"--teacher": "gmm:0.5,-3,1;0.5,3,1", "--student": "gaussian:1,2", "--divergences": "fkl,rkl",

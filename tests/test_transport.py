@@ -69,7 +69,8 @@ def test_exact_plan_has_the_right_marginals_and_optimal_cost():
         plan = T.exact_plan(p, q, x, order)
         np.testing.assert_allclose(plan.sum(1), p, atol=1e-12)
         np.testing.assert_allclose(plan.sum(0), q, atol=1e-12)
-        assert (plan * _cost(x, order)).sum() == pytest.approx(float(T.wasserstein(_t(p), _t(q), _t(x), order)), rel=1e-9)
+        assert (plan * _cost(x, order)).sum() == pytest.approx(
+            float(T.wasserstein(_t(p), _t(q), _t(x), order)), rel=1e-9)
 
 
 def test_cost_matrix_is_distance_to_the_power_order():
@@ -129,7 +130,8 @@ def test_sinkhorn_that_hits_its_iteration_cap_warns_with_iterations_and_residual
 
 def test_sinkhorn_refuses_half_precision_and_plans_above_the_memory_limit():
     with pytest.raises(ValueError, match="float32 or float64.*float16"):
-        divergence("sinkhorn", torch.tensor([0.5, 0.5], dtype=torch.float16), torch.tensor([0.25, 0.75], dtype=torch.float16))
+        divergence("sinkhorn", torch.tensor([0.5, 0.5], dtype=torch.float16),
+                   torch.tensor([0.25, 0.75], dtype=torch.float16))
     big = torch.full((100_000,), 1e-5, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"V = 100000 points needs 80 GB.*MAX_PLAN_BYTES"):
         divergence("sinkhorn", big, big)
@@ -142,7 +144,8 @@ def test_sinkhorn_batches_broadcast_and_match_pot_row_by_row():
     Q = np.stack([_simplex(rng, 5) for _ in range(2)])  # (2, 5)
     got = T.sinkhorn(_t(P), _t(Q), _t(x), epsilon=0.5).numpy()
     assert got.shape == (3, 2)
-    ref = [[ot.sinkhorn2(P[i, 0], Q[j], _cost(x, 1), 0.5, method="sinkhorn_log") for j in range(2)] for i in range(3)]
+    ref = [[ot.sinkhorn2(P[i, 0], Q[j], _cost(x, 1), 0.5, method="sinkhorn_log") for j in range(2)]
+           for i in range(3)]
     np.testing.assert_allclose(got, np.array(ref, dtype=float), rtol=1e-6)
 
 
@@ -194,7 +197,8 @@ def test_entropic_sinkhorn_divergence_matches_feydy_from_pots_plan(epsilon, orde
 
 
 def test_entropic_ot_value_differs_from_the_linear_sinkhorn_cost():
-    """The two conventions of references.md give different numbers (so the tests above can tell them apart)."""
+    """The two conventions of references.md give different numbers
+    (so the tests above can tell them apart)."""
     p, q, x = _case(11)
     lin = float(T.sinkhorn(_t(p), _t(q), _t(x), epsilon=1.0))
     ent = float(T.sinkhorn(_t(p), _t(q), _t(x), epsilon=1.0, entropic=True))
@@ -233,7 +237,8 @@ def test_sinkhorn_gradients_flow_to_both_histograms_and_batches_unbroadcast():
     assert zp.grad.shape == (1, 5) and zq.grad.shape == (2, 5)
     assert torch.isfinite(zp.grad).all() and zp.grad.abs().max() > 1e-4
     assert torch.autograd.gradcheck(
-        lambda a, b: T.sinkhorn_divergence(torch.softmax(a, -1), torch.softmax(b, -1), _t(np.arange(5.0)), epsilon=1.0),
+        lambda a, b: T.sinkhorn_divergence(torch.softmax(a, -1), torch.softmax(b, -1), _t(np.arange(5.0)),
+                                           epsilon=1.0),
         (zp.detach().requires_grad_(True), zq.detach().requires_grad_(True)), atol=1e-6, rtol=1e-4)
 
 

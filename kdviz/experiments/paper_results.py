@@ -76,15 +76,18 @@ AKL = PaperTable(
     settings=(GPT2, LLAMA),
     benchmarks=("Dolly (500)", "S-NI (1694)", "UnNI (10000)"),
     rows=(
-        Row("Teacher", None, (26.98, 27.25, 31.61, 26.73, 32.75, 34.61), (0.27, 0.16, 0.16, 0.65, 0.24, 0.08)),
+        Row("Teacher", None,
+            (26.98, 27.25, 31.61, 26.73, 32.75, 34.61), (0.27, 0.16, 0.16, 0.65, 0.24, 0.08)),
         Row("SFT", None, (23.01, 16.48, 18.43, 22.05, 27.79, 25.96), (0.18, 0.28, 0.09, 0.38, 0.20, 0.13)),
         Row("SeqKD", None, (23.30, 16.35, 18.51, 22.67, 26.97, 27.35), (0.38, 0.17, 0.04, 0.57, 0.32, 0.06)),
         Row("FKL", "fkl", (23.46, 16.63, 19.27, 22.24, 28.07, 26.93), (0.56, 0.48, 0.06, 0.38, 0.41, 0.09)),
         Row("RKL", "rkl", (22.62, 17.88, 19.35, 23.95, 28.90, 27.89), (0.34, 0.17, 0.06, 0.53, 0.41, 0.08)),
         Row("SKL", "skl", (23.47, 16.51, 18.46, 23.29, 29.89, 29.15), (0.49, 0.29, 0.08, 0.54, 0.18, 0.20)),
         Row("SRKL", "srkl", (23.25, 17.54, 19.31, 22.09, 29.60, 28.81), (0.22, 0.30, 0.10, 0.22, 0.38, 0.16)),
-        Row("FKL+RKL", "fkl_rkl", (23.36, 17.83, 20.37, 24.08, 30.98, 30.48), (0.53, 0.23, 0.08, 0.51, 0.31, 0.10)),
-        Row("AKL (Ours)", "akl", (23.88, 19.15, 21.97, 24.40, 31.37, 31.05), (0.46, 0.21, 0.13, 0.42, 0.23, 0.17)),
+        Row("FKL+RKL", "fkl_rkl",
+            (23.36, 17.83, 20.37, 24.08, 30.98, 30.48), (0.53, 0.23, 0.08, 0.51, 0.31, 0.10)),
+        Row("AKL (Ours)", "akl",
+            (23.88, 19.15, 21.97, 24.40, 31.37, 31.05), (0.46, 0.21, 0.13, 0.42, 0.23, 0.17)),
     ),
     conclusions=(
         "MiniLLM has no experiment comparing forward and reverse KL; this table supplies one.",
@@ -190,15 +193,16 @@ def paper_view(table: str, setting: str | None = None, benchmarks: Sequence[str]
     std = (np.array([[r.std[c] for c in cols] for r in rows], dtype=float).reshape(len(rows), len(cols))
            if t.has_std else None)
     students = np.array([[r.mean[c] for c in cols] for r in t.rows if r.divergence], dtype=float)
-    best = np.isclose(mean, students.max(0)[None, :]) & np.array([r.divergence is not None for r in rows])[:, None]
+    is_student = np.array([r.divergence is not None for r in rows])
+    best = np.isclose(mean, students.max(0)[None, :]) & is_student[:, None]
     diff = diff_std = None
     if baseline:
         b = by_name[baseline]
         diff = mean - np.array([b.mean[c] for c in cols])[None, :]
         if std is not None:
             diff_std = np.sqrt(std**2 + np.array([b.std[c] for c in cols])[None, :] ** 2)
-    return PaperView(table, setting, benchmarks, methods, [r.divergence for r in rows], [r.note for r in rows],
-                     mean, std, baseline, diff, diff_std, best)
+    return PaperView(table, setting, benchmarks, methods, [r.divergence for r in rows],
+                     [r.note for r in rows], mean, std, baseline, diff, diff_std, best)
 
 
 def long_format(table: str) -> dict[str, list]:
