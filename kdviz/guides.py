@@ -102,7 +102,7 @@ GUIDES: dict[str, tuple[Step, ...]] = {
         Step("A whole student: head or tail?", _GR,
              "A random student on a Zipf teacher: which loss puts the largest share of its per-logit push "
              "on the head (the few most likely tokens)?", ("Forward KL", "Reverse KL", "TVD"), 0,
-             "Forward KL: 0.36 of its push is on the head, against 0.12 for reverse KL and 0.09 for TVD.",
+             "Forward KL: 0.35 of its push is on the head, against 0.12 for reverse KL and 0.09 for TVD.",
              "The per-logit gradient chart"),
     ),
     "outliers": (
@@ -146,8 +146,8 @@ GUIDES: dict[str, tuple[Step, ...]] = {
              "How does the exact optimal plan look?",
              ("A thin path: few cells carry all the mass", "A blur over the whole square",
               "A uniform square"), 0,
-             "A thin path: 78 of the 1,600 cells carry mass (a linear program's solution uses at most "
-             "2n − 1 = 79).", "The exact plan"),
+             "A thin path: at most 79 of the 1,600 cells carry mass (a linear program's solution uses at "
+             "most 2n − 1 of them).", "The exact plan"),
         Step("Seed: the Sinkhorn algorithm", _OT | dict(ot_eps=0.001),
              "At ε = 0.02 Sinkhorn needs 21 iterations. With ε = 0.001, how many?",
              ("Fewer", "About the same", "Many more"), 2,
