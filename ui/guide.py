@@ -9,6 +9,11 @@ from kdviz.guides import GLOSSARY, Step
 from kdviz.guides import guide as steps_of
 
 
+def md(text: str) -> str:
+    """``text`` as literal markdown: the underscores of W_ε stay underscores, not italics."""
+    return text.replace("_", r"\_")
+
+
 def glossary() -> None:
     """A popover with the few words the lessons cannot avoid, in plain words."""
     with st.popover("Glossary", icon=":material/menu_book:"):
@@ -49,11 +54,11 @@ def guide(lesson: str) -> None:
         if not ready:
             st.caption("Press “Set the controls”: the page reruns with this step's settings.")
             return
-        answer = st.radio(step.question, range(len(step.options)), index=None,
+        answer = st.radio(md(step.question), range(len(step.options)), index=None,
                           format_func=lambda i: step.options[i], key=f"guide_{lesson}_answer_{index}")
         if answer is None:
             st.caption("Predict first: pick an answer, then look at the page.")
             return
         verdict = st.success if answer == step.answer else st.error
-        verdict(f"{'Right' if answer == step.answer else 'Not quite'}: {step.reveal}")
+        verdict(f"{'Right' if answer == step.answer else 'Not quite'}: {md(step.reveal)}")
         st.caption(f"See: {step.look_at}, below.")
