@@ -35,7 +35,7 @@ def guide(lesson: str) -> None:
     steps = steps_of(lesson)
     index = st.session_state.get(f"guide_{lesson}_step", 0)
     step = steps[index]
-    left, right = st.columns([8, 1], vertical_alignment="top")
+    left, right = st.columns([5, 1], vertical_alignment="top")
     with right:
         glossary()
     with left.expander(f"Guided path: predict, then reveal ({len(steps)} steps, about 5 minutes)",
