@@ -48,6 +48,7 @@ ui.lesson_header(
     "q(y\\*) of a token the teacher likes goes to 0 (top), then at which classes of a real student get the "
     "largest push (bottom: classes sorted by teacher probability, head shaded).",
     formulas=names or gr.DEFAULT_NAMES)
+ui.guide("gradients")
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()

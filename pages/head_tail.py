@@ -62,6 +62,7 @@ ui.lesson_header(
     "likely classes holding the first μ of the mass) and its **tail**: all reach p, but forward KL "
     "spends more of its early progress on the head and reverse KL on the tail.",
     formulas=names or ht.DEFAULT_DIVERGENCES)
+ui.guide("head_tail")
 if values is not None:
     st.success(f"Teacher: your file ({len(values)} classes).")
 if not names:

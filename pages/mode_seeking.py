@@ -55,6 +55,7 @@ ui.lesson_header(
     "reverse KL is punished for mass where the teacher has none, so it locks onto one mode. The loss "
     "landscape at the bottom shows why the start matters.",
     formulas=names or ms.DEFAULT_NAMES)
+ui.guide("mode_seeking")
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()

@@ -38,6 +38,7 @@ ui.lesson_header(
     "grows, at the Sinkhorn distance approaching the exact W as ε shrinks, at the **bias** W_ε(p, p) > 0, "
     "and at the two ways to remove it.",
     formulas=("wasserstein", "sinkhorn", "sinkhorn_div"))
+ui.guide("optimal_transport")
 st.markdown("The seed's Sinkhorn iteration (computed here in the log domain, as POT's `sinkhorn_log`):")
 st.latex(r"u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\quad K=e^{-\lambda C},\quad"
          r"\Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\quad W_\lambda(P,Q)=\langle\Gamma,C\rangle,\quad"

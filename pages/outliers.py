@@ -45,6 +45,7 @@ ui.lesson_header(
     "KL have bounded penalties and simply give the bump up. The robustness curves repeat the fit for outlier "
     "weights from 0 to 30%. (Our own toy: the f-distill paper has no such experiment.)",
     formulas=names or ol.DEFAULT_NAMES)
+ui.guide("outliers")
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")
     st.stop()

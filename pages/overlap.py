@@ -44,6 +44,7 @@ ui.lesson_header(
     "the Wasserstein distance keeps growing with the distance. Forward KL is infinite as soon as the "
     "student puts no mass where the teacher has some. Press ▶ to slide the student.",
     formulas=names or ov.DEFAULT_DIVERGENCES)
+ui.guide("overlap")
 
 if not names:
     st.warning("Pick at least one divergence in the sidebar.")

@@ -1,6 +1,5 @@
 """Playground: every control of every lesson on one page. Widgets -> one cached fit -> figures."""
 
-import numpy as np
 import streamlit as st
 
 import ui
@@ -169,18 +168,9 @@ if "headtail" in figs:
     st.subheader(f"Head and tail error (AKL's split, μ = {res.mu_split:g})")
     st.plotly_chart(figs["headtail"], key="pg_headtail", theme=None)
 
-summary = {"divergence": [DIVERGENCES[n].label for n in res.names],
-           "parameters": [", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={v}"
-                                    for k, v in res.params[n].items()) or "-" for n in res.names],
-           "final loss": [float(v) if np.isfinite(v) else None for v in res.fit.loss[:, -1]],
-           "final TVD to p": 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1), "mean of q": res.q_mean,
-           "std of q": res.q_std,
-           "diverged at step": [int(t) if t >= 0 else None for t in res.fit.diverged_at]}
-if res.mu is not None:
-    summary.update({"parameter μ": res.mu[:, -1], "parameter σ": res.sigma[:, -1]})
-st.dataframe(summary, key="pg_summary", hide_index=True, column_config={
-    c: st.column_config.NumberColumn(format="%.4g")
-    for c in ("final loss", "final TVD to p", "mean of q", "std of q", "parameter μ", "parameter σ")})
+st.dataframe(pg.summary(res), key="pg_summary", hide_index=True)
+st.caption("— : no value (a divergence without parameters; a loss that is not a number after the fit "
+           "diverged). 0: zero to the fit's precision. ∞: infinite.")
 st.caption(f"Teacher: mean {round(res.teacher_mean, 4) + 0.0:g}, std {res.teacher_std:.4g} on the support. A "
            "Gaussian student is cut to the support and renormalised, so its std can be smaller than its σ "
            "parameter.")

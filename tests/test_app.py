@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import DIVERGENCES
 from kdviz.experiments.paper_results import TABLES
+from kdviz.losses import call_example
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -68,8 +69,9 @@ def test_every_page_of_the_navigation_runs_with_its_defaults_without_exception_o
 def test_home_catalogue_has_one_row_per_registry_divergence_in_registry_order():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     table = at.table[0].value
-    assert list(table.index) == list(DIVERGENCES)
-    assert list(table["label"]) == [s.label for s in DIVERGENCES.values()]
+    assert list(table.index) == [s.label for s in DIVERGENCES.values()]
+    assert list(table["as a KD loss"]) == [call_example(n) for n in DIVERGENCES]
+    assert "None" not in table.to_string() and "kdviz.divergences" not in table.to_string()
 
 
 def test_home_links_every_existing_lesson_page():

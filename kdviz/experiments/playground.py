@@ -335,6 +335,40 @@ def _r(v: float) -> str:
     return f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0 turns -0.0 into 0.0 (no "-0.00")
 
 
+ZERO = 5e-6  # |value| below this is zero to the fit's float32 precision (~1e-7 relative, summed over points)
+NOT_APPLICABLE = "—"
+
+
+def human(value: float, missing: str = NOT_APPLICABLE) -> str:
+    """A table cell a student can read: 4 significant digits, 0 for a value that is zero to the fit's
+    precision (no "-4.217e-07"), ∞ for an infinite one and ``missing`` for NaN (no "None")."""
+    value = float(value)
+    if math.isnan(value):
+        return missing
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return "0" if abs(value) < ZERO else f"{value:.4g}"
+
+
+def summary(res: PlaygroundResult) -> dict[str, list[str]]:
+    """The page's table, one row per divergence, every cell as text (see :func:`human`): its
+    parameters, final loss, TVD to the teacher, moments of q, the step it diverged at (or "never")
+    and, for a Gaussian student, the fitted μ and σ."""
+    final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
+    table = {
+        "divergence": [get_spec(n).label for n in res.names],
+        "parameters": [", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={'on' if v else 'off'}"
+                                 for k, v in res.params[n].items()) or NOT_APPLICABLE for n in res.names],
+        "final loss": [human(v, "— (diverged)") for v in res.fit.loss[:, -1]],
+        "final TVD to p": [human(v) for v in final_tvd],
+        "mean of q": [human(v) for v in res.q_mean], "std of q": [human(v) for v in res.q_std],
+        "diverged at step": [str(int(t)) if t >= 0 else "never" for t in res.fit.diverged_at]}
+    if res.mu is not None:
+        table |= {"parameter μ": [human(v) for v in res.mu[:, -1]],
+                  "parameter σ": [human(v) for v in res.sigma[:, -1]]}
+    return table
+
+
 def takeaway(res: PlaygroundResult) -> str:
     """One sentence per divergence on where its student ended, from the numbers of this run."""
     parts = []
