@@ -60,8 +60,12 @@ def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_
     assert gaps.min() >= 1 and gaps.max() <= 2 * np.median(gaps)  # spread evenly over the kept steps
     assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names  # the slider says the step
     assert spec["layout"]["yaxis"]["range"][0] == 0 and spec["layout"]["xaxis"]["range"] == [-10, 10]
-    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Reverse KL", "JSD", "TVD"]
-    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ms.DEFAULT_NAMES]
+    # Forward KL, the lesson's main character, drawn last (on top); the others dashed, each its own dash
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Reverse KL", "JSD", "TVD", "Forward KL"]
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("rkl", "jsd", "tvd",
+                                                                                          "fkl")]
+    dashes = [t["line"].get("dash", "solid") for t in spec["data"][1:]]
+    assert dashes[-1] == "solid" and len(set(dashes)) == len(dashes)
     assert all(len(arr(t["y"])) <= 256 for f in spec["frames"] for t in f["data"])
     first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
     assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
@@ -170,3 +174,24 @@ def test_no_divergence_picked_is_a_warning_not_a_traceback():
     at = page()
     at.multiselect(key="ms_divs").set_value([]).run()
     assert not at.exception and "Pick at least one" in at.warning[0].value
+
+
+def test_tied_reverse_kl_minima_are_both_stars_and_the_many_starts_counts_match_the_plotted_ends():
+    """The symmetric default teacher: RKL's two mode minima tie, so both are drawn as global minima
+    (not one chosen by floating-point tie-breaking); the stated counts of where the 64 random starts
+    end are those of the ends drawn on the landscape."""
+    at = page()
+    spec = figure(at, "ms_landscape")
+    (stars,) = [t for t in spec["data"] if t.get("name", "").startswith("global minimum")]
+    mus = np.sort(arr(stars["x"]))
+    assert len(mus) == 2 and mus[0] == pytest.approx(-mus[1]) and abs(mus[1] - 3) < 0.2
+    (ends,) = [t for t in spec["data"] if t.get("name") == "where each ends"]
+    (starts,) = [t for t in spec["data"] if t.get("name", "").endswith("random starts")]
+    assert len(arr(ends["x"])) == len(arr(starts["x"])) == ms.N_STARTS
+    text = at.markdown[-1].value if "random starts" in at.markdown[-1].value else \
+        next(m.value for m in at.markdown if "random starts under" in m.value)
+    end_mu = arr(ends["x"])
+    for side in (-1, 1):  # the count stated for each mode = the ends drawn within 0.5 of it
+        n = int(((np.abs(end_mu - side * mus[1]) < 0.5)).sum())
+        assert f"{n} at μ = {side * mus[1]:.2f}" in text
+    assert "tie" in text
