@@ -81,7 +81,7 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
         axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
     axes[f"xaxis{ids[-1][0]}"]["title"] = dict(text="class")
     axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text="class")
-    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ = {res.mu:g})"))
+    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ_AKL = {res.mu:g})"))
     height = 190 * K + 130
     lay = layout(height=height, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
     lay.update(axes)
