@@ -107,8 +107,9 @@ def test_choosing_divergences_changes_the_students_drawn_and_their_colours():
     at.multiselect(key="ms_divs").set_value(["fkl", "skl", "wasserstein"]).run()
     assert not at.exception
     spec = figure(at, "ms_anim")
-    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Skew KL", "Wasserstein"]
-    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("fkl", "skl", "wasserstein")]
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Skew KL", "Wasserstein", "Forward KL"]  # FKL on top
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("skl", "wasserstein",
+                                                                                          "fkl")]
 
 
 def test_landscape_selector_redraws_the_landscape_of_that_divergence_with_its_minimum():
