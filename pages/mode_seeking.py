@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import DIVERGENCES
-from kdviz.experiments import GRID
+from kdviz.experiments import GRID, MU_MAX, SIGMA_RANGE
 from kdviz.experiments import mode_seeking as ms
 from kdviz.plots import mode_seeking as plots
 
@@ -89,8 +89,8 @@ with main:
     ui.warn_lr(lr, optimizer, LARGE_LR)
     bad = [f"{DIVERGENCES[n].label} (step {t})" for n, t in zip(res.names, res.diverged_at) if t >= 0]
     if bad:
-        st.warning(f"Diverged (a non-finite loss, or the student left the grid: σ < {ms.SIGMA_RANGE[0]:.2g}, "
-                   f"σ > {ms.SIGMA_RANGE[1]:g} or |μ| > {ms.MU_MAX:g}); curves frozen from there: "
+        st.warning(f"Diverged (a non-finite loss, or the student left the grid: σ < {SIGMA_RANGE[0]:.2g}, "
+                   f"σ > {SIGMA_RANGE[1]:g} or |μ| > {MU_MAX:g}); curves frozen from there: "
                    f"{', '.join(bad)}. "
                    "Lower the learning rate.")
     if moving := res.still_moving():

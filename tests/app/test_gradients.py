@@ -157,3 +157,30 @@ def test_head_share_of_push_on_zipf_is_larger_for_forward_than_reverse_kl_at_the
     res = gr.gradients(names=("fkl", "rkl"), preset="zipf")
     fkl, rkl = res.head_share_of_push()
     assert fkl > rkl + 0.1
+
+
+def test_plotted_logit_and_probability_gradients_are_finite_differences_of_the_plotted_divergence():
+    """At the defaults: the linked chart's ∂D/∂z and ∂D/∂q are the finite differences of forward KL
+    (scipy's rel_entr, an independent formula) at the teacher and student drawn on the page, and
+    the value in its title is that divergence; the takeaway's identity ∂FKL/∂z = q − p holds."""
+    from scipy.special import rel_entr, softmax
+
+    at = page()
+    probs = figure(at, "gr_logits")
+    p, q = arr(trace(probs, "teacher p")["y"]).astype(float), arr(trace(probs, "student q")["y"]).astype(float)
+    link = figure(at, "gr_link")
+    dz = arr(trace(link, "∂D/∂z")["y"]).astype(float)
+    dq = arr(trace(link, "∂D/∂q")["customdata"]).reshape(len(p), 2)[:, 1].astype(float)
+
+    def fkl_z(z):
+        return rel_entr(p, softmax(z)).sum()
+
+    z, h = np.log(q), 1e-6
+    fd_z = np.array([(fkl_z(z + h * e) - fkl_z(z - h * e)) / (2 * h) for e in np.eye(len(z))])
+    np.testing.assert_allclose(dz, fd_z, rtol=1e-4, atol=1e-7)
+    fd_q = np.array([(rel_entr(p, q + h * q[i] * e).sum() - rel_entr(p, q - h * q[i] * e).sum())
+                     / (2 * h * q[i]) for i, e in enumerate(np.eye(len(q)))])
+    np.testing.assert_allclose(dq, fd_q, rtol=1e-4)
+    np.testing.assert_allclose(dz, q - p, atol=1e-6)  # the softmax link the page states for forward KL
+    assert f"D(p, q) = {fkl_z(z):.4f}" in link["layout"]["title"]["text"]
+    assert "rare *under the student*" in at.info[0].value or any("rare" in i.value for i in at.info)
