@@ -14,11 +14,12 @@ LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 @ui.cached(entry_mb=0.5, budget_mb=16, spinner="Computing gradients...")
 def run(p_star, alpha, names, preset, n_classes, zipf_exponent, dirichlet_seed, student, fit_divergence,
-        fit_steps, lr, seed, mu):
+        fit_steps, lr, seed, mu, focus):
     res = gr.gradients(p_star, alpha, names, preset=preset, n_classes=n_classes, zipf_exponent=zipf_exponent,
                        dirichlet_seed=dirichlet_seed, student=student, fit_divergence=fit_divergence,
                        fit_steps=fit_steps, lr=lr, seed=seed, mu=mu)
-    return res, {"coef": plots.coefficient_figure(res), "logits": plots.logit_figure(res)}
+    return res, {"coef": plots.coefficient_figure(res), "logits": plots.logit_figure(res),
+                 "link": plots.link_figure(res, focus if focus in res.names else res.names[0])}
 
 
 with st.sidebar:
@@ -39,14 +40,16 @@ with st.sidebar:
                                        format_func=lambda n: get_spec(n).label)
         fit_steps = ui.url.slider("Adam steps", 1, 500, 20, key="gr_fit_steps")
         lr = ui.url.choice("Learning rate", LRS, key="gr_lr", widget=st.select_slider, value=0.1)
-    mu = ui.url.slider("Head/tail boundary μ", 0.05, 0.95, 0.5, 0.05, key="gr_mu")
+    mu = ui.url.slider("Head mass μ_AKL", 0.05, 0.95, 0.5, 0.05, key="gr_mu",
+                       help="head = the most likely classes holding the first μ_AKL of the teacher's mass")
 
 ui.lesson_header(
     "Gradients",
-    "Why do some losses chase rare tokens? Each divergence's gradient is a sum over tokens of a "
-    "**coefficient** times ∇q(y\\*). **Look at** how the coefficient grows as the student's probability "
-    "q(y\\*) of a token the teacher likes goes to 0 (top), then at which classes of a real student get the "
-    "largest push (bottom: classes sorted by teacher probability, head shaded).",
+    "Why do some losses chase tokens that are *rare under the student*? Each divergence's gradient is a sum "
+    "over tokens of a **coefficient** times ∇q(y\\*). **Look at** how the coefficient grows as the student's "
+    "probability q(y\\*) of a token the teacher produces goes to 0 (top), then, for one student, at the "
+    "coefficient of every class next to the push on its logit once the softmax is included (middle), and "
+    "at every divergence's push (bottom: classes sorted by teacher probability, head shaded).",
     formulas=names or gr.DEFAULT_NAMES)
 ui.guide("gradients")
 if not names:
@@ -59,9 +62,10 @@ if alpha in (0.0, 1.0):
 if student == "fit":
     ui.warn_lr(lr, "adam", {"adam": 1.0})
 
+focus = ui.url.choice("Look closely at", names, key="gr_focus", widget=st.sidebar.selectbox,
+                      format_func=lambda n: get_spec(n).label) if names else None
 config = dict(p_star=p_star, alpha=alpha, names=names, **teacher, student=student,
-              fit_divergence=fit_divergence,
-              fit_steps=fit_steps, lr=lr, seed=seed, mu=mu)
+              fit_divergence=fit_divergence, fit_steps=fit_steps, lr=lr, seed=seed, mu=mu, focus=focus)
 res, figs = run(**config)
 if res.diverged:
     st.warning(f"The fit under {get_spec(fit_divergence).label} hit a non-finite loss; the student is its "
@@ -82,9 +86,12 @@ else:
             "reverse "
             "KL; pick one of them to see the curves. The per-class gradients below cover every selection.")
 
-st.subheader("A whole student: which tokens push hardest")
-st.caption(f"Student: {res.student}. Bars are ∂D/∂z for every logit z (the softmax student's "
-           "parameters); gradient descent raises the logits with negative bars and lowers the others.")
+st.subheader("One student: the coefficient ∂D/∂q next to the push on the logit ∂D/∂z")
+st.caption(f"Student: {res.student}; teacher and student as in the chart below. Gradient descent raises "
+           "the logits with negative ∂D/∂z and lowers the others.")
+st.plotly_chart(figs["link"], key="gr_link")
+st.markdown(gr.link_text(res, focus if focus in res.names else res.names[0]))
+st.subheader("Every divergence: which classes get the largest push")
 st.plotly_chart(figs["logits"], key="gr_logits")
 ui.takeaway(gr.takeaway(res))
 csv, data = res.export()

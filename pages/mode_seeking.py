@@ -21,7 +21,8 @@ def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_si
                  "loss_log": plots.loss_curves(res),
                  "loss_normalised": plots.loss_curves(res, normalised=True),
                  "params": plots.parameter_paths(res),
-                 "landscape": plots.landscape_figure(res)}
+                 "landscape": plots.landscape_figure(res),
+                 "landscape_many": plots.landscape_figure(res, many=True)}
 
 
 @st.fragment
@@ -53,7 +54,8 @@ ui.lesson_header(
     "start (MiniLLM's Fig. 2; the paper gives no parameters, the presets are ours). **Look at** where each "
     "student ends: forward KL must put mass wherever the teacher has some, so it spreads over all modes; "
     "reverse KL is punished for mass where the teacher has none, so it locks onto one mode. The loss "
-    "landscape at the bottom shows why the start matters.",
+    "landscape at the bottom shows why the start matters: switch on *many starts* to see where "
+    f"{ms.N_STARTS} random starts end.",
     formulas=names or ms.DEFAULT_NAMES)
 ui.guide("mode_seeking")
 if not names:
@@ -102,26 +104,29 @@ with main:
     left.plotly_chart(figs["final"], key="ms_final")
     with right:
         st.markdown("**Final students vs the teacher's moments**")
-        rows = [{"": DIVERGENCES[n].label, "μ": res.final_mu[k], "σ": res.final_sigma[k],
-                 "grid mean": res.q_mean[k], "grid std": res.q_std[k]} for k, n in enumerate(res.names)]
-        rows.append({"": "teacher", "μ": res.mixture_mean, "σ": res.mixture_std,
-                     "grid mean": res.grid_mean, "grid std": res.grid_std})
-        st.dataframe(rows, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                                           for c in ("μ", "σ", "grid mean", "grid std")})
-        st.caption(f"μ, σ: the fitted parameters (teacher: the mixture's mean and std); grid mean/std: the "
-                   f"moments of the distribution on the grid, which cuts a wide student at ±{GRID.high:g}. "
-                   f"Forward "
-                   "KL's optimum matches the teacher's moments.")
+        rows = [{"": DIVERGENCES[n].label, "μ": ms._n(res.final_mu[k]), "σ": ms._n(res.final_sigma[k]),
+                 "mean on the axis": ms._n(res.q_mean[k]), "std on the axis": ms._n(res.q_std[k])}
+                for k, n in enumerate(res.names)]
+        rows.append({"": "teacher", "μ": ms._n(res.mixture_mean), "σ": ms._n(res.mixture_std),
+                     "mean on the axis": ms._n(res.grid_mean), "std on the axis": ms._n(res.grid_std)})
+        st.dataframe(rows, hide_index=True)
+        st.caption(f"μ, σ: the fitted parameters (teacher: the mixture's mean and std); mean and std on the "
+                   f"axis: the moments of the density drawn, which stops at ±{GRID.high:g} and so cuts a "
+                   "wide student. Forward KL's optimum matches the teacher's moments.")
     ui.takeaway(ms.takeaway(res, means))
     st.subheader("Loss and parameters")
     loss_section(figs)
     st.plotly_chart(figs["params"], key="ms_params")
 
-bottom.plotly_chart(figs["landscape"], key="ms_landscape")
-bottom.caption(f"{DIVERGENCES[landscape_name].label} for every Gaussian N(μ, σ²) on a {len(res.land_mus)}×"
-               f"{len(res.land_sigmas)} grid. Star: global minimum; ×: other local minima (grid points lower "
-               f"than their 8 neighbours); line: this divergence's own optimisation path from the start "
-               f"circle. "
-               f"{len(res.local_minima)} minim{'um' if len(res.local_minima) == 1 else 'a'} found.")
+with bottom:
+    many = ui.url.checkbox(f"Many starts: {ms.N_STARTS} random starts and where each ends", key="ms_many",
+                           value=True)
+    st.plotly_chart(figs["landscape_many" if many else "landscape"], key="ms_landscape")
+    st.caption(f"{DIVERGENCES[landscape_name].label} for every Gaussian N(μ, σ²) on a {len(res.land_mus)}×"
+               f"{len(res.land_sigmas)} grid. Star: global minimum (every minimum tied with the lowest is a "
+               "star); ×: other local minima (points lower than their 8 neighbours); line: this divergence's "
+               f"own path from the start circle. {len(res.local_minima)} "
+               f"minim{'um' if len(res.local_minima) == 1 else 'a'} found.")
+    st.markdown(ms.many_starts_text(res))
 csv, data = res.export()
 ui.downloads("kdviz_mode_seeking", key="ms_dl", csv=csv, data=data, config=config)

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from kdviz.analysis import COEFFICIENT_NAMES, gradient_coefficient, logit_gradients
-from kdviz.divergences import akl_split, get_spec
-from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, teacher
+from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
+from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, MARGIN, teacher
 from kdviz.families import SoftmaxStudent
-from kdviz.fitting import FitConfig, fit
+from kdviz.fitting import FitConfig, fit, resolve_params
 
 DEFAULT_NAMES = COEFFICIENT_NAMES  # fkl rkl tvd skl srkl: the seed's slides
 Q_MIN = 1e-4  # left end of the q(y*) axis
@@ -50,6 +50,9 @@ class GradientsResult:
     q_student: np.ndarray  # (V,) the student's probabilities
     head_mask: np.ndarray  # (V,) AKL's head of p (boundary mu)
     grads: np.ndarray  # (K, V) dD/dz per class
+    grads_q: np.ndarray  # (K, V) dD/dq per class (before the softmax): the per-class coefficient
+    values: np.ndarray  # (K,) D(p, q) of the student
+    logits: np.ndarray  # (V,) the student's logits z
     student: str  # what the student is, in words
     diverged: bool  # the fit that produced the student hit a non-finite loss
 
@@ -113,13 +116,30 @@ def gradients(p_star: float = 0.1, alpha: float = 0.1, names: tuple[str, ...] = 
         logits = torch.as_tensor(res.final_params[0])
         diverged = bool(res.diverged_at[0] >= 0)
         description = f"after {fit_steps} Adam steps of {get_spec(fit_divergence).label} (lr {lr:g}) from seed {seed}"
-    grads = logit_gradients(p, logits.numpy(), names, {"alpha": float(alpha), "akl": {"mu": float(mu)}})
+    kwargs = {"alpha": float(alpha), "akl": {"mu": float(mu)}}
+    grads = logit_gradients(p, logits.numpy(), names, kwargs)
+    values, grads_q = probability_gradients(p, logits.numpy(), names, kwargs)
     p_t = torch.as_tensor(p)
     head = akl_split(p_t, p_t, mu)["head_mask"].numpy()
     return GradientsResult(q=q, p_star=float(p_star), alpha=float(alpha), coef_names=coef_names,
                            coefficients=coefficients, names=list(names), x=x, p=p,
                            q_student=torch.softmax(logits, -1).numpy(), head_mask=head, grads=grads,
-                           student=description, diverged=diverged)
+                           grads_q=grads_q, values=values, logits=logits.numpy(), student=description,
+                           diverged=diverged)
+
+
+def probability_gradients(p, logits, names, params) -> tuple[np.ndarray, np.ndarray]:
+    """``(D(p, q) (K,), dD/dq (K, V))`` at ``q = softmax(logits)``: the registry's gradient w.r.t.
+    ``log q`` divided by ``q``. Through the softmax, ``dD/dz_y = q_y (dD/dq_y - sum_v q_v dD/dq_v)``:
+    for forward KL, ``dD/dq_y = -p_y/q_y`` becomes ``q_y - p_y``."""
+    log_p = torch.log(torch.as_tensor(p, dtype=torch.float64))
+    log_q = torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), -1)
+    values, grads = [], []
+    for name, kw in zip(names, resolve_params(names, params)):
+        v, g = spec_value_and_grad(get_spec(name), log_p, log_q, kw)
+        values.append(float(v))
+        grads.append((g / log_q.exp()).numpy())
+    return np.array(values), np.stack(grads)
 
 
 # --------------------------------------------------------------------------- the takeaway
@@ -132,6 +152,24 @@ def _num(v: float) -> str:
     if v == 0:
         return "0"
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def link_text(res: GradientsResult, name: str) -> str:
+    """The two views of one divergence linked: where its coefficient dD/dq is largest, where its push
+    on the logits dD/dz is largest, stated with ranks (1 = the teacher's most likely class)."""
+    k, rank = res.names.index(name), np.empty(len(res.p), dtype=int)
+    rank[res.order] = np.arange(1, len(res.p) + 1)
+    iq, iz = int(np.argmax(np.abs(res.grads_q[k]))), int(np.argmax(np.abs(res.grads[k])))
+    lab = get_spec(name).label
+    text = (f"{lab}: the largest coefficient ∂D/∂q is {_num(res.grads_q[k, iq])}, on the class of rank "
+            f"{rank[iq]} (teacher p = {res.p[iq]:.3g}, student q = {res.q_student[iq]:.3g}). The softmax "
+            "multiplies each class's coefficient by its q (∂D/∂z_y = q_y (∂D/∂q_y − Σ_v q_v ∂D/∂q_v)), so the "
+            f"largest push on a logit, ∂D/∂z = {_num(res.grads[k, iz])}, is on rank {rank[iz]} "
+            f"(p = {res.p[iz]:.3g}, q = {res.q_student[iz]:.3g}).")
+    if name == "fkl":
+        text += (" For forward KL, −p/q times q is −p: ∂D/∂z = q − p, bounded by the teacher's p, so the head "
+                 "(large p) gets the largest pushes although the coefficient is largest where q is small.")
+    return text
 
 
 def takeaway(res: GradientsResult) -> str:
@@ -147,13 +185,17 @@ def takeaway(res: GradientsResult) -> str:
             ratio = ", ".join(f"{abs(_at(res, 'fkl', 0) / _at(res, n, 0)):.0f}× {get_spec(n).label}'s"
                               for n in tamed if _at(res, n, 0) != 0)
             if ratio:
-                parts.append(f"Forward KL's −1/q is {ratio} there: rare tokens dominate its gradient.")
+                parts.append(f"Forward KL's −1/q is {ratio} there: tokens rare *under the student* (small "
+                             "q(y*)) that the teacher produces dominate its coefficient.")
         if "tvd" in have:
             parts.append("TVD's coefficient is 0 wherever q ≥ p: an overestimated token gets no push.")
     share = res.head_share_of_push()
     ranked = sorted(zip(res.names, share), key=lambda t: -t[1] if np.isfinite(t[1]) else np.inf)
     listed = ", ".join(f"{get_spec(n).label} {s:.2f}" for n, s in ranked)
-    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude on the "
-                 f"head classes is {listed}: {get_spec(ranked[0][0]).label} pushes hardest on the head, "
-                 f"{get_spec(ranked[-1][0]).label} on the tail.")
+    gap = ranked[0][1] - ranked[-1][1] if len(ranked) > 1 else np.nan
+    verdict = (f"{get_spec(ranked[0][0]).label} puts the largest share of its push on the head, "
+               f"{get_spec(ranked[-1][0]).label} the smallest" if gap > MARGIN else
+               f"the shares differ by at most {MARGIN:g}: too small to call" if np.isfinite(gap) else "")
+    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude ∂D/∂z on the "
+                 f"head classes is {listed}{': ' + verdict if verdict else ''}.")
     return " ".join(parts)

@@ -32,6 +32,9 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MB
 FRAME_BUDGET = 2_000_000  # K * F * V student probabilities kept (16 MB of float64)
 MIN_FRAMES = 101  # frames kept even for big uploads (the animation shows up to 100)
 CONVERGED_TVD = 0.01  # "has converged" in the takeaway: TVD(p, q) below this
+MARGIN = 0.03  # head shares closer than this are "too small to call"
+N_TEACHERS = 20  # random long-tailed teachers of the robustness check
+ZIPF_RANGE = (0.8, 1.6)  # their exponents: p ∝ rank^-s, the ranks shuffled over the classes
 KIND_OPTIONS = {"auto": "auto", "probabilities": "probs", "logits": "logits"}  # UI label -> kind
 
 
@@ -100,17 +103,55 @@ def teacher(preset: str = "akl_bimodal", n_classes: int = 50, zipf_exponent: flo
         return np.arange(len(p), dtype=float), p
     kwargs = {"zipf": {"exponent": zipf_exponent}, "dirichlet": {"seed": int(dirichlet_seed)}}.get(preset, {})
     n = 50 if preset in AKL_PRESETS else n_classes
-    return discrete_teacher(preset, n, **kwargs)
+    _, p = discrete_teacher(preset, n, **kwargs)
+    return np.arange(n, dtype=float), p  # classes 0..V-1 (AKL's toys place them at 0, 2, ..., 98)
+
+
+def random_teachers(n_teachers: int = N_TEACHERS, n_classes: int = 50, seed: int = 0) -> np.ndarray:
+    """``(T, V)`` random long-tailed teachers: ``p ∝ rank^-s`` with ``s`` uniform in ZIPF_RANGE and
+    the ranks shuffled over the classes (so the head is not always the first classes)."""
+    gen = np.random.default_rng(seed)
+    ranks = np.stack([gen.permutation(n_classes) for _ in range(n_teachers)]) + 1.0  # (T, V)
+    w = ranks ** -gen.uniform(*ZIPF_RANGE, (n_teachers, 1))
+    return w / w.sum(-1, keepdims=True)
+
+
+@dataclass
+class TeachersResult:
+    """FKL's and RKL's head shares on several random teachers, from the page's start and optimiser."""
+
+    fkl: np.ndarray  # (T,) FKL's head share over the first ``steps`` steps
+    rkl: np.ndarray  # (T,) RKL's
+    steps: int
+
+    def counts(self, margin: float = MARGIN) -> tuple[int, int, int]:
+        """``(FKL's share larger by more than margin, RKL's larger by more, within margin)``."""
+        d = self.fkl - self.rkl
+        return int((d > margin).sum()), int((d < -margin).sum()), int((np.abs(d) <= margin).sum())
+
+
+def many_teachers(n_steps: int = 10, *, init: str = "uniform", seed: int = 1, optimizer: str = "sgd",
+                  lr: float = 1.0, mu: float = 0.5, n_teachers: int = N_TEACHERS) -> TeachersResult:
+    """FKL and RKL on ``n_teachers`` random long-tailed teachers (50 classes): one batched fit of
+    ``2 * n_teachers`` rows (row k has its own teacher), ``n_steps`` steps from the same start."""
+    p = random_teachers(n_teachers)  # (T, V)
+    log_p = np.log(np.concatenate([p, p]))  # (2T, V): the FKL rows, then the RKL rows
+    student = SoftmaxStudent(p.shape[1], init, seed)
+    config = FitConfig(steps=int(n_steps), lr=float(lr), optimizer=optimizer, n_frames=2, mu=float(mu))
+    share = fit(log_p, student, student.init_params(), ["fkl"] * n_teachers + ["rkl"] * n_teachers,
+                config).head_share(n_steps)
+    return TeachersResult(fkl=share[:n_teachers], rkl=share[n_teachers:], steps=int(n_steps))
 
 
 def head_tail(preset: str = "akl_bimodal", names: tuple[str, ...] = DEFAULT_DIVERGENCES, *,
               n_classes: int = 50, zipf_exponent: float = 1.2, dirichlet_seed: int = 0,
-              values: tuple[float, ...] | None = None, init: str = "random", seed: int = 1,
-              optimizer: str = "adam", lr: float = 0.1, steps: int = 200, mu: float = 0.5) -> HeadTailResult:
+              values: tuple[float, ...] | None = None, init: str = "uniform", seed: int = 1,
+              optimizer: str = "sgd", lr: float = 1.0, steps: int = 200, mu: float = 0.5) -> HeadTailResult:
     """Fit one softmax student per divergence to the teacher, all from the same start.
 
-    Defaults are AKL's Fig. 2: bimodal teacher on 50 classes, logits uniform in [0, 1) (seed 1),
-    Adam, lr 0.1, 200 full-batch steps, head/tail boundary mu = 0.5. Every step's student is kept
+    Defaults show the seed's claim on AKL's Fig. 2 toy: bimodal teacher on 50 classes, uniform start
+    (all logits 0), SGD, lr 1, 200 full-batch steps, head/tail boundary mu = 0.5. (AKL's own setting,
+    logits uniform in [0, 1) and Adam at lr 0.1, is the page's contrast.) Every step's student is kept
     as a frame when ``K * (steps + 1) * V <= FRAME_BUDGET``; otherwise evenly spaced frames.
     """
     names = tuple(names)
@@ -133,44 +174,50 @@ def _fmt(v: float) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.2f}"
 
 
-def takeaway(res: HeadTailResult, n: int) -> str:
-    """The page's "what you should see", computed from ``res`` so that it matches the figures."""
+def optimiser_words(optimizer: str, lr: float) -> str:
+    """"SGD, lr 1" / "Adam, lr 0.1": the words the page's text uses for the chosen optimiser."""
+    return f"{'Adam' if optimizer == 'adam' else 'SGD'}, lr {lr:g}"
+
+
+def compare(f: float, r: float, margin: float = MARGIN) -> str:
+    """The verdict on FKL's head share ``f`` vs RKL's ``r``: a difference only beyond ``margin``."""
+    if not (np.isfinite(f) and np.isfinite(r)):
+        return "the total error of FKL or RKL did not decrease, so there is no share to compare"
+    if f - r > margin:
+        return f"FKL puts more of its early progress on the head than RKL (by {f - r:.2f}, more than {margin:g})"
+    if r - f > margin:
+        return f"here RKL, not FKL, puts more of its early progress on the head (by {r - f:.2f})"
+    return f"the difference, {abs(f - r):.2f}, is within {margin:g}: too small to call"
+
+
+def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None) -> str:
+    """The page's "what you should see", computed from ``res`` (and the random ``teachers``) so that
+    it matches the figures; a difference is asserted only beyond MARGIN."""
     share = dict(zip(res.names, res.fit.head_share(n)))
-    opt = "Adam" if res.optimizer == "adam" else "SGD"
     n = min(n, res.steps)
     parts = []
     if "fkl" in share and "rkl" in share:
         f, r = share["fkl"], share["rkl"]
-        if np.isfinite(f) and np.isfinite(r):
-            verdict = ("FKL works on the head first and RKL on the tail" if f > r else
-                       "here FKL does *not* put more of its early progress on the head than RKL")
-            parts.append(f"Over the first {n} steps of {opt} (lr {res.lr:g}), FKL's head share is {_fmt(f)} "
-                         f"vs RKL's {_fmt(r)}: {verdict}.")
-        else:
-            parts.append(f"Over the first {n} steps the total error of FKL or RKL did not decrease "
-                         f"(head share FKL {_fmt(f)}, RKL {_fmt(r)}).")
+        parts.append(f"Over the first {n} steps ({optimiser_words(res.optimizer, res.lr)}), FKL's head share "
+                     f"is {_fmt(f)} and RKL's {_fmt(r)}: {compare(f, r)}.")
     else:
         listed = ", ".join(f"{get_spec(k).label} {_fmt(v)}" for k, v in share.items())
         parts.append(f"Head share over the first {n} steps: {listed} (add FKL and RKL to compare them).")
     base = res.initial_head_share()
-    finite = [v for v in share.values() if np.isfinite(v)]
-    if np.isfinite(base) and finite:
-        above = [get_spec(k).label for k, v in share.items() if v > base]
-        if not above:
-            parts.append(f"All shares are below {_fmt(base)}, the head's part of the starting error: early on "
-                         "every divergence shrinks the tail's error relatively faster; they differ in how much.")
-        elif len(above) == len(finite):
-            parts.append(f"All shares are above {_fmt(base)}, the head's part of the starting error: early on "
-                         "every divergence shrinks the head's error relatively faster; they differ in how much.")
-        else:
-            parts.append(f"Only {', '.join(above)} shrink the head's error relatively faster than the tail's "
-                         f"(share above {_fmt(base)}, the head's part of the starting error).")
-    if res.optimizer == "adam":
-        first = dict(zip(res.names, res.fit.head_share(1)))
-        at_one = (f" (after 1 step: FKL {_fmt(first['fkl'])} vs RKL {_fmt(first['rkl'])})"
-                  if "fkl" in first and "rkl" in first else "")
-        parts.append("Adam's first steps move every logit by about the learning rate whatever the gradient's "
-                     f"size, which hides the difference at first{at_one}; under SGD (lr 1 to 10) it is clear.")
+    if np.isfinite(base):
+        above = [get_spec(k).label for k, v in share.items() if v > base + MARGIN]
+        below = [get_spec(k).label for k, v in share.items() if v < base - MARGIN]
+        said = [f"{', '.join(above)} shrink{'s' if len(above) == 1 else ''} the head's error relatively "
+                "faster than the tail's"] if above else []
+        said += [f"{', '.join(below)} shrink{'s' if len(below) == 1 else ''} the tail's error relatively "
+                 "faster"] if below else []
+        verdict = "; ".join(said) if said else f"no share differs from it by more than {MARGIN:g}"
+        parts.append(f"Against {_fmt(base)}, the head's part of the starting error (the share if both shrank "
+                     f"at the same rate): {verdict}.")
+    if teachers is not None:
+        more, less, tie = teachers.counts()
+        parts.append(f"On {len(teachers.fkl)} random long-tailed teachers, FKL's head share exceeds RKL's by more "
+                     f"than {MARGIN:g} on {more}, RKL's exceeds FKL's on {less}, and {tie} are too close to call.")
     final = res.tvd[:, -1]
     done = [k for k, v in zip(res.names, final) if v < CONVERGED_TVD]
     tvds = ", ".join(f"{get_spec(k).label} {v:.3f}" for k, v in zip(res.names, final))
@@ -178,8 +225,8 @@ def takeaway(res: HeadTailResult, n: int) -> str:
         parts.append(f"After {res.steps} steps all of them reach p (TVD to p: {tvds}): the difference is "
                      "only in the early dynamics.")
     else:
-        parts.append(f"After {res.steps} steps the TVD to p is {tvds}; give them more steps (or a "
-                     "larger learning rate) and they all converge to p.")
+        parts.append(f"After {res.steps} steps the TVD to p is {tvds}; with more steps (or a "
+                     "larger learning rate) they all converge to p.")
     return " ".join(parts)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from kdviz.analysis import Landscape, landscape
 from kdviz.divergences import get_spec
@@ -32,6 +33,8 @@ DEFAULT_START = (1.5, 1.0)  # (mu0, sigma0): near the right mode of the bimodal 
 LANDSCAPE_SHAPE = (61, 40)  # (mus, sigmas) of the landscape grid
 LANDSCAPE_MU = (-8.0, 8.0)  # mu range of the landscape (widened to contain the optimisation path)
 LANDSCAPE_SIGMA = (0.2, 8.0)  # sigma range, log-spaced (widened likewise)
+TIE_RTOL = 1e-6  # minima whose values agree to this relative tolerance are tied global minima
+N_STARTS = 64  # random starts of the "many starts" view, fitted in one batch
 
 # name -> (weights, means, stds). The MiniLLM paper gives no parameters: these are our choices.
 PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]] = {
@@ -68,6 +71,10 @@ class ModeSeekingResult:
     land_values: np.ndarray  # (N, M) D(p, N(mu, sigma^2))
     local_minima: np.ndarray  # (L, 2) rows (mu, sigma), global first
     global_min: tuple[float, float]
+    n_global: int  # the first n_global rows of local_minima tie for the global minimum (TIE_RTOL)
+    starts: np.ndarray  # (R, 2) random starts (mu, sigma) of the landscape divergence
+    ends: np.ndarray  # (R, 2) where each ends after the same steps
+    basin: np.ndarray  # (R,) index of the local minimum nearest each end (in mu, log sigma)
     path_mu: np.ndarray  # (S+1,) the landscape divergence's own optimisation path
     path_sigma: np.ndarray  # (S+1,)
 
@@ -87,6 +94,10 @@ class ModeSeekingResult:
             np.log(self.sigma[:, -1] / self.sigma[:, -1 - back]))
         return [n for n, m in zip(self.names, move) if S > 0 and m > tol]
 
+    def basin_counts(self) -> np.ndarray:
+        """How many of the random starts end at each local minimum: ``(L,)``."""
+        return np.bincount(self.basin, minlength=len(self.local_minima))
+
     def export(self) -> tuple[dict, dict]:
         """``(CSV columns, JSON data)`` of the page's downloads: the final students; the teacher,
         every trajectory and the landscape."""
@@ -102,7 +113,8 @@ class ModeSeekingResult:
                              for k, n in enumerate(self.names)},
             "landscape": dict(divergence=self.landscape_name, mus=self.land_mus, sigmas=self.land_sigmas,
                               values=self.land_values, local_minima=self.local_minima,
-                              global_min=self.global_min)}
+                              global_min=self.global_min, tied_global_minima=self.n_global),
+            "many_starts": dict(starts=self.starts, ends=self.ends, basin=self.basin)}
 
 
 @functools.lru_cache(maxsize=16)
@@ -124,6 +136,28 @@ def _span(lo: float, hi: float, values: np.ndarray, bound: tuple[float, float]) 
     """``[lo, hi]`` widened to contain ``values`` (with 5% slack), clipped to ``bound``."""
     vmin, vmax = float(np.min(values)), float(np.max(values))
     return max(min(lo, vmin - 0.05 * abs(vmin)), bound[0]), min(max(hi, vmax + 0.05 * abs(vmax)), bound[1])
+
+
+def tied_minima(land: Landscape, rtol: float = TIE_RTOL) -> int:
+    """How many of ``land.local_minima`` (sorted, global first) lie within ``rtol`` (relative, with
+    an absolute floor of ``rtol``) of the smallest value: a tie is a tie, whatever argmin picked."""
+    i = np.searchsorted(land.sigmas, land.local_minima[:, 1])
+    j = np.searchsorted(land.mus, land.local_minima[:, 0])
+    vals = land.values[np.minimum(i, len(land.sigmas) - 1), np.minimum(j, len(land.mus) - 1)]
+    return int(np.sum(vals - vals[0] <= rtol * max(abs(vals[0]), 1.0)))
+
+
+def random_starts(n: int, seed: int = 0) -> np.ndarray:
+    """``(n, 2)`` starts ``(mu, sigma)``: mu uniform over LANDSCAPE_MU, sigma log-uniform over [0.5, 4]."""
+    gen = np.random.default_rng(seed)
+    return np.stack([gen.uniform(*LANDSCAPE_MU, n), np.exp(gen.uniform(np.log(0.5), np.log(4.0), n))], -1)
+
+
+def nearest_minimum(points: np.ndarray, minima: np.ndarray) -> np.ndarray:
+    """Index of the minimum nearest each point ``(R, 2)`` in (mu, log sigma): ``(R,)``."""
+    def coords(a):
+        return np.stack([a[:, 0], np.log(a[:, 1])], -1)
+    return np.linalg.norm(coords(points)[:, None] - coords(minima)[None], axis=-1).argmin(-1)
 
 
 def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
@@ -166,13 +200,22 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     mu_lo, mu_hi = _span(*LANDSCAPE_MU, mu[path], (GRID.low, GRID.high))
     s_lo, s_hi = _span(*LANDSCAPE_SIGMA, sigma[path], (0.05, 20.0))
     land = _landscape(teacher, landscape_name, (mu_lo, mu_hi), (s_lo, s_hi), tuple(landscape_shape))
+    starts = random_starts(N_STARTS)
+    if fixed_sigma:  # the mean alone moves: every start keeps the student's std
+        starts[:, 1] = float(sigma0)
+    many = fit(log_p, student, torch.as_tensor(np.stack([starts[:, 0], np.log(starts[:, 1])], -1)),
+               [landscape_name] * N_STARTS, FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer,
+                                                      n_frames=2), x=GRID.points(), stop=escaped)
+    ends = np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # frozen rows: last good
     return ModeSeekingResult(
         names=names, x=x, p=p / GRID.step, frame_steps=res.frame_steps, frames=res.frames[:K] / GRID.step,
         loss=res.loss[:K], mu=mu[:K], sigma=sigma[:K], diverged_at=res.diverged_at[:K], q_mean=q_mean, q_std=q_std,
         mixture_mean=teacher.mean(), mixture_std=math.sqrt(teacher.variance()),
         grid_mean=grid_mean, grid_std=grid_std, mass_outside=mass_outside(teacher),
         landscape_name=landscape_name, land_mus=land.mus, land_sigmas=land.sigmas, land_values=land.values,
-        local_minima=land.local_minima, global_min=land.global_min, path_mu=mu[path], path_sigma=sigma[path])
+        local_minima=land.local_minima, global_min=land.global_min, n_global=tied_minima(land),
+        starts=starts, ends=ends, basin=nearest_minimum(ends, land.local_minima), path_mu=mu[path],
+        path_sigma=sigma[path])
 
 
 def describe(res: ModeSeekingResult, k: int, means: Sequence[float]) -> tuple[str, float | None]:
@@ -186,12 +229,17 @@ def describe(res: ModeSeekingResult, k: int, means: Sequence[float]) -> tuple[st
     return "spreads", None
 
 
+def _n(v: float) -> str:
+    """Two decimals without a minus sign on zero ("-0.00" reads as a different number)."""
+    return f"{v + 0.0:.2f}" if abs(v) >= 0.005 else "0.00"
+
+
 def takeaway(res: ModeSeekingResult, means: Sequence[float]) -> str:
     """The page's "what you should see", written from this run's numbers."""
     out = []
     for k, n in enumerate(res.names):
         kind, mode = describe(res, k, means)
-        where = f"μ = {res.final_mu[k]:.2f}, σ = {res.final_sigma[k]:.2f}"
+        where = f"μ = {_n(res.final_mu[k])}, σ = {_n(res.final_sigma[k])}"
         if kind == "locks":
             out.append(f"**{get_spec(n).label}** locks onto the mode at {mode:g} ({where})")
         else:
@@ -200,9 +248,20 @@ def takeaway(res: ModeSeekingResult, means: Sequence[float]) -> str:
     if "fkl" in res.names:
         k = res.names.index("fkl")
         text += (f" Forward KL's optimum over Gaussians is moment matching: its student has mean "
-                 f"{res.q_mean[k]:.2f} and std {res.q_std[k]:.2f} on the grid, the teacher {res.grid_mean:.2f} "
-                 f"and {res.grid_std:.2f}.")
+                 f"{_n(res.q_mean[k])} and std {_n(res.q_std[k])} on the axis, the teacher "
+                 f"{_n(res.grid_mean)} and {_n(res.grid_std)}.")
     if "rkl" in res.names and describe(res, res.names.index("rkl"), means)[0] == "locks":
         text += (" Reverse KL has a minimum at each separated mode (and a broad one between them): "
                  "which one it reaches depends on the start.")
-    return text
+    return text + " " + many_starts_text(res)
+
+
+def many_starts_text(res: ModeSeekingResult) -> str:
+    """Where the random starts end, and whether the landscape's global minimum is a tie."""
+    counts = res.basin_counts()
+    where = ", ".join(f"{c} at μ = {_n(m)}, σ = {_n(s)}" for c, (m, s) in
+                      sorted(zip(counts, res.local_minima), key=lambda t: -t[0]) if c)
+    tie = (f" The lowest {res.n_global} minima tie (equal to {TIE_RTOL:g} relative): none is better "
+           f"than the other." if res.n_global > 1 else "")
+    return (f"Of {len(res.basin)} random starts under {get_spec(res.landscape_name).label}, {where} "
+            f"(nearest minimum of the landscape after the same steps).{tie}")

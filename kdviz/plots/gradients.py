@@ -10,6 +10,7 @@ from kdviz.plots.common import TEACHER_COLOR, color, figure, grid_axes, label, l
 
 STUDENT_GREY = "#555555"  # the student's probabilities, drawn next to the teacher's
 HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")  # lines that coincide stay visible (RKL, SRKL)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -33,9 +34,9 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
     """The coefficient of ``grad q(y*)`` against ``q(y*)`` (log x, symmetric-log y), one line per
     divergence; the dotted line marks ``q = p(y*)`` where TVD switches off."""
     data = [dict(type="scatter", x=res.q, y=symlog(c), customdata=c, mode="lines", name=label(nm),
-                 line=dict(color=color(nm), width=2.5),
+                 line=dict(color=color(nm), width=4.5 - 0.6 * k, dash=DASHES[k % len(DASHES)]),
                  hovertemplate="q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}<extra>" + label(nm) + "</extra>")
-            for nm, c in zip(res.coef_names, res.coefficients)]
+            for k, (nm, c) in enumerate(zip(res.coef_names, res.coefficients))]
     vmax = float(np.abs(res.coefficients).max()) if res.coefficients.size else 1.0
     tickvals, ticktext = symlog_ticks(vmax)
     lay = layout(x="student's probability of the token, q(y*) (log scale)",
@@ -54,8 +55,9 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
 
 def logit_figure(res: GradientsResult) -> go.Figure:
     """Top: teacher and student probabilities, classes sorted by teacher probability (log y).
-    Bottom: each divergence's gradient w.r.t. each logit, ``dD/dz``, grouped per class. The shaded
-    band is AKL's head. A negative gradient raises that logit under gradient descent."""
+    Bottom: each divergence's gradient w.r.t. each logit, ``dD/dz``, as a heatmap (one row per
+    divergence, scaled by its largest magnitude; blue: negative, the logit rises under gradient
+    descent). The shaded band (dotted line below) is AKL's head."""
     order = res.order
     rank = np.arange(1, len(order) + 1)
     n_head = int(res.head_mask.sum())
@@ -69,18 +71,52 @@ def logit_figure(res: GradientsResult) -> go.Figure:
             dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
                  line=dict(color=STUDENT_GREY, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
                  customdata=cls, hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
-    data += [dict(type="bar", x=rank, y=g[order], name=f"∂{label(nm)}/∂z", xaxis="x2", yaxis="y2",
-                  marker=dict(color=color(nm), line=dict(width=0)), customdata=cls,
-                  hovertemplate="rank %{x} (class %{customdata})<br>dD/dz = %{y:.3e}<extra>" + label(nm) + "</extra>")
-             for nm, g in zip(res.names, res.grads)]
-    shade = [dict(type="rect", xref=f"x{s}", yref=f"y{s} domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
-                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below") for s in ("", "2")]
+    scale = np.abs(res.grads).max(-1, keepdims=True)  # (K, 1): each row on its own scale
+    z = np.where(scale > 0, res.grads / np.where(scale > 0, scale, 1.0), 0.0)[:, order]
+    data.append(dict(type="heatmap", x=rank, y=[label(nm) for nm in res.names], z=z, xaxis="x2", yaxis="y2",
+                     customdata=res.grads[:, order], colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
+                     colorbar=dict(title=dict(text="∂D/∂z ÷ row max |·|", side="right"), y=0.27, len=0.54),
+                     hovertemplate="rank %{x}<br>∂D/∂z = %{customdata:.3e}<extra>%{y}</extra>"))
+    shade = [dict(type="rect", xref="x", yref="y domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
+                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below"),
+             dict(type="line", xref="x2", yref="y2 domain", x0=n_head + 0.5, x1=n_head + 0.5, y0=0, y1=1,
+                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))]
     notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes (p ≥ {res.p[res.head_mask].min():.3g})",
                   xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
                   font=dict(size=12))]
-    lay = layout(height=620, barmode="group", bargap=0.15, shapes=shade, annotations=notes)
+    lay = layout(height=620, shapes=shade, annotations=notes)
     lay.update(axes)
     lay["xaxis2"]["title"] = dict(text="classes sorted by teacher probability (rank 1 = most likely)")
     lay["yaxis"].update(type="log", exponentformat="power", title=dict(text="probability (log)"))
-    lay["yaxis2"]["title"] = dict(text="gradient dD/dz per logit")
+    lay["yaxis2"]["title"] = dict(text="∂D/∂z per logit")
+    lay["yaxis2"]["autorange"] = "reversed"  # the first divergence on top, as in the legend
+    return figure(data, lay)
+
+
+def link_figure(res: GradientsResult, name: str) -> go.Figure:
+    """One divergence, same teacher and student, classes sorted by teacher probability: left, the
+    coefficient ``dD/dq_y`` of each class (symmetric log scale); right, the push on its logit,
+    ``dD/dz_y`` (the softmax included). The shaded band is AKL's head."""
+    k, order = res.names.index(name), res.order
+    rank = np.arange(1, len(order) + 1)
+    cls = res.x[order]
+    gq, gz = res.grads_q[k, order], res.grads[k, order]
+    axes, ids = grid_axes(1, 2, vspace=0, hspace=0.1)
+    data = [dict(type="bar", x=rank, y=symlog(gq), customdata=np.stack([cls, gq], -1), name="∂D/∂q",
+                 marker=dict(color=color(name)), showlegend=False,
+                 hovertemplate="rank %{x} (class %{customdata[0]})<br>∂D/∂q = %{customdata[1]:.4g}<extra></extra>"),
+            dict(type="bar", x=rank, y=gz, customdata=cls, name="∂D/∂z", xaxis="x2", yaxis="y2",
+                 marker=dict(color=color(name)), showlegend=False,
+                 hovertemplate="rank %{x} (class %{customdata})<br>∂D/∂z = %{y:.4g}<extra></extra>")]
+    n_head = int(res.head_mask.sum())
+    shade = [dict(type="rect", xref=f"x{s}", yref=f"y{s} domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
+                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below") for s in ("", "2")]
+    tickvals, ticktext = symlog_ticks(float(np.abs(gq).max()))
+    lay = layout(height=400, shapes=shade, title=f"{label(name)}: D(p, q) = {res.values[k]:.4f}")
+    lay.update(axes)
+    lay["yaxis"].update(title=dict(text="coefficient ∂D/∂q (symmetric log)"), tickvals=tickvals,
+                        ticktext=ticktext)
+    lay["yaxis2"]["title"] = dict(text="push on the logit ∂D/∂z")
+    for ax in ("xaxis", "xaxis2"):
+        lay[ax]["title"] = dict(text="class rank by teacher p (1 = most likely)")
     return figure(data, lay)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from kdviz.experiments.head_tail import HeadTailResult
+from kdviz.experiments.head_tail import MARGIN, HeadTailResult, TeachersResult
 from kdviz.plots import common
 from kdviz.plots.common import (TEACHER_COLOR, animation_controls, color, f32, figure, frame_indices, grid_axes,
                                 label)
@@ -81,7 +81,7 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
         axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
     axes[f"xaxis{ids[-1][0]}"]["title"] = dict(text="class")
     axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text="class")
-    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ = {res.mu:g})"))
+    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ_AKL = {res.mu:g})"))
     height = 190 * K + 130
     lay = layout(height=height, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
     lay.update(axes)
@@ -90,11 +90,16 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
     return figure(data, lay)
 
 
+def _style(name: str, k: int) -> dict:
+    """Line style of a student: each its own dash, so that students on top of each other stay visible."""
+    return dict(color=color(name), width=2.5, dash=("solid", "dash", "dot", "dashdot", "longdash")[k % 5])
+
+
 def _lines(res: HeadTailResult, values: np.ndarray, hover: str, sfx: str = "", show_legend: bool = True,
            custom: np.ndarray | None = None) -> list[dict]:
     steps = np.arange(res.steps + 1)
     return [dict(type="scatter", x=steps, y=f32(values[k]), mode="lines", name=label(nm), legendgroup=nm,
-                 showlegend=show_legend, xaxis=f"x{sfx}", yaxis=f"y{sfx}", line=dict(color=color(nm), width=2),
+                 showlegend=show_legend, xaxis=f"x{sfx}", yaxis=f"y{sfx}", line=_style(nm, k),
                  customdata=None if custom is None else f32(custom[k]),
                  hovertemplate=f"step %{{x}}<br>{hover}<extra>{label(nm)}</extra>")
             for k, nm in enumerate(res.names)]
@@ -164,7 +169,7 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
     K = len(res.names)
     data = _teacher_bars(res, show_legend=True) + [
         dict(type="scatter", x=res.x, y=ys[k, 0], mode="lines+markers", name=label(nm),
-             line=dict(color=color(nm), width=2), marker=dict(size=4)) for k, nm in enumerate(res.names)]
+             line=_style(nm, k), marker=dict(size=4)) for k, nm in enumerate(res.names)]
     labels = [str(int(fs[i])) for i in pick]
     controls = animation_controls(labels, duration_ms=100)  # 50 frames x 0.1 s (was 60 x 60 ms)
     controls["sliders"][0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
@@ -179,3 +184,23 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
                    data=[dict(type="bar"), dict(type="bar")] + [dict(type="scatter", y=ys[k, f]) for k in range(K)])
               for f, lab in enumerate(labels)]
     return figure(data, lay, frames)
+
+
+def teachers_figure(res: TeachersResult) -> go.Figure:
+    """FKL's head share against RKL's on each random teacher: above the band, FKL puts more of its
+    early progress on the head; inside it (within MARGIN of the diagonal), too close to call."""
+    both = np.concatenate([res.fkl, res.rkl])
+    both = both[np.isfinite(both)]
+    lo, hi = (float(both.min()) - 0.05, float(both.max()) + 0.05) if len(both) else (0.0, 1.0)
+    band = dict(type="scatter", x=[lo, hi, hi, lo], y=[lo + MARGIN, hi + MARGIN, hi - MARGIN, lo - MARGIN],
+                fill="toself", mode="lines", line=dict(width=0), fillcolor="rgba(120, 120, 120, 0.2)",
+                name=f"too close to call (±{MARGIN:g})", hoverinfo="skip")
+    dots = dict(type="scatter", x=f32(res.rkl), y=f32(res.fkl), mode="markers", name="one random teacher",
+                marker=dict(size=9, color=color("fkl"), line=dict(width=1, color="white")),
+                hovertemplate="RKL %{x:.2f}<br>FKL %{y:.2f}<extra></extra>")
+    lay = layout(title=f"Head share over the first {res.steps} steps, {len(res.fkl)} random teachers",
+                 x="RKL's head share", y="FKL's head share", height=380)
+    lay["xaxis"]["range"] = lay["yaxis"]["range"] = [lo, hi]
+    lay["showlegend"] = True
+    lay["legend"]["y"] = 1.0
+    return figure([band, dots], lay)

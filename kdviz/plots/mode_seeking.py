@@ -46,9 +46,21 @@ def _teacher_trace(x, p) -> dict:
                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2))
 
 
-def _student_trace(name: str, x, q) -> dict:
+MAIN = "fkl"  # the lesson's main character, drawn on top
+DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # the other students, one each
+
+
+def draw_order(names) -> list[int]:
+    """Row indices in drawing order: the main character last, so that it is never hidden."""
+    return sorted(range(len(names)), key=lambda k: names[k] == MAIN)
+
+
+def _student_trace(name: str, x, q, k: int = 0) -> dict:
+    """Solid and thick for the main character; the others dashed (each its own dash) and wider
+    below it, so that students on top of each other stay visible."""
+    style = dict(width=3) if name == MAIN else dict(width=2.5, dash=DASHES[k % len(DASHES)])
     return dict(type="scatter", x=x, y=f32(q), name=label(name), mode="lines",
-                line=dict(color=color(name), width=2.5))
+                line=dict(color=color(name), **style))
 
 
 def fit_animation(res: ModeSeekingResult) -> go.Figure:
@@ -59,7 +71,8 @@ def fit_animation(res: ModeSeekingResult) -> go.Figure:
     keep = frame_indices(len(res.frame_steps))
     ys = f32(res.frames[:, keep][:, :, idx])  # (K, F', V')
     K = len(res.names)
-    data = [_teacher_trace(x, res.p[idx])] + [_student_trace(n, x, ys[k, 0]) for k, n in enumerate(res.names)]
+    order = draw_order(res.names)
+    data = [_teacher_trace(x, res.p[idx])] + [_student_trace(res.names[k], x, ys[k, 0], k) for k in order]
     # fixed axis; a collapsing student (density ~1/grid step) would squash the teacher: cap at 4x its peak
     top = 1.08 * min(max(float(res.p.max()), float(np.nanmax(res.frames))), 4 * float(res.p.max()))
     labels = [str(int(s)) for s in res.frame_steps[keep]]
@@ -69,8 +82,8 @@ def fit_animation(res: ModeSeekingResult) -> go.Figure:
     lay["xaxis"]["range"] = [float(x[0]), float(x[-1])]
     lay["yaxis"]["range"] = [0, top]
     lay["margin"]["b"] = 110
-    frames = [dict(name=lab, traces=list(range(1, K + 1)), data=[dict(type="scatter", y=ys[k, f]) for k in range(K)])
-              for f, lab in enumerate(labels)]
+    frames = [dict(name=lab, traces=list(range(1, K + 1)),
+                   data=[dict(type="scatter", y=ys[k, f]) for k in order]) for f, lab in enumerate(labels)]
     return figure(data, lay, frames)
 
 
@@ -78,8 +91,8 @@ def final_fits(res: ModeSeekingResult) -> go.Figure:
     """The students after the last step over the teacher; dotted line: the teacher's mean."""
     idx = _thin(res)
     x = f32(res.x[idx])
-    data = [_teacher_trace(x, res.p[idx])] + [_student_trace(n, x, res.frames[k, -1, idx])
-                                              for k, n in enumerate(res.names)]
+    data = [_teacher_trace(x, res.p[idx])] + [_student_trace(res.names[k], x, res.frames[k, -1, idx], k)
+                                              for k in draw_order(res.names)]
     m = float(res.mixture_mean)
     return figure(data, layout(x="x", y="density", height=400, shapes=[dict(
         type="line", xref="x", yref="y domain", x0=m, x1=m, y0=0, y1=1,
@@ -129,9 +142,25 @@ def parameter_paths(res: ModeSeekingResult) -> go.Figure:
     return figure(data, lay)
 
 
-def landscape_figure(res: ModeSeekingResult) -> go.Figure:
-    """log10 of the gap to the landscape's minimum over (mu, sigma), its local minima, its
-    global minimum and the optimisation path of the same divergence."""
+def many_starts_traces(res: ModeSeekingResult) -> list[dict]:
+    """The random starts (small open circles), a thin segment from each to its end, and the ends
+    (filled dots): where each start ends shows the minima's basins of attraction."""
+    seg_x = np.column_stack([res.starts[:, 0], res.ends[:, 0], np.full(len(res.starts), np.nan)]).ravel()
+    seg_y = np.column_stack([res.starts[:, 1], res.ends[:, 1], np.full(len(res.starts), np.nan)]).ravel()
+    return [dict(type="scatter", x=f32(seg_x), y=f32(seg_y), mode="lines", hoverinfo="skip", showlegend=False,
+                 line=dict(color="rgba(255, 255, 255, 0.45)", width=1)),
+            dict(type="scatter", x=f32(res.starts[:, 0]), y=f32(res.starts[:, 1]), mode="markers",
+                 name=f"{len(res.starts)} random starts",
+                 marker=dict(symbol="circle-open", size=6, color="white", line=dict(width=1))),
+            dict(type="scatter", x=f32(res.ends[:, 0]), y=f32(res.ends[:, 1]), mode="markers",
+                 name="where each ends", marker=dict(symbol="circle", size=7, color="#E69F00",
+                                                     line=dict(width=1, color="black")))]
+
+
+def landscape_figure(res: ModeSeekingResult, many: bool = False) -> go.Figure:
+    """log10 of the gap to the landscape's minimum over (mu, sigma), its local minima, its global
+    minima (every minimum tied with the lowest is a star) and the optimisation path of the same
+    divergence; ``many``: also the random starts and where each ends."""
     vals = res.land_values
     finite = np.isfinite(vals)
     low = np.nanmin(np.where(finite, vals, np.nan))
@@ -147,12 +176,15 @@ def landscape_figure(res: ModeSeekingResult) -> go.Figure:
                  line=dict(color=color(name), width=2.5)),
             dict(type="scatter", x=[float(res.path_mu[0])], y=[float(res.path_sigma[0])], name="start", mode="markers",
                  marker=dict(symbol="circle", size=12, color="white", line=dict(width=2, color="black")))]
-    if len(res.local_minima) > 1:
-        data.append(dict(type="scatter", x=res.local_minima[1:, 0], y=res.local_minima[1:, 1], name="local minimum",
-                         mode="markers", marker=dict(symbol="x", size=12, color="white",
+    if many:
+        data += many_starts_traces(res)
+    g = res.n_global
+    if len(res.local_minima) > g:
+        data.append(dict(type="scatter", x=res.local_minima[g:, 0], y=res.local_minima[g:, 1],
+                         name="local minimum", mode="markers", marker=dict(symbol="x", size=12, color="white",
                                                      line=dict(width=1, color="black"))))
-    data.append(dict(type="scatter", x=[float(res.global_min[0])], y=[float(res.global_min[1])], name="global minimum",
-                     mode="markers",
+    data.append(dict(type="scatter", x=res.local_minima[:g, 0], y=res.local_minima[:g, 1],
+                     name="global minimum" if g == 1 else f"global minimum ({g}-way tie)", mode="markers",
                      marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
     lay = layout(x="student mean μ", y="student std σ (log scale)", height=480)
     lay["yaxis"].update(_log_axis(log_ticks(float(res.land_sigmas[0]), float(res.land_sigmas[-1]))))

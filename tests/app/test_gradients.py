@@ -34,7 +34,7 @@ def trace(spec: dict, name: str) -> dict:
 def test_defaults_render_both_charts_formulas_seed_note_and_the_computed_takeaway():
     at = page()
     assert not at.exception and not at.error
-    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_coef", "gr_logits"]
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_coef", "gr_link", "gr_logits"]
     latex = " ".join(el.value for el in at.latex)
     for name in gr.DEFAULT_NAMES:
         assert get_spec(name).grad_latex in latex
@@ -54,7 +54,7 @@ def test_every_preset_runs_and_the_top_panel_shows_its_teacher_sorted_by_probabi
 def test_every_chart_as_shipped_passes_plotlys_validation():
     """The figures are built without plotly's validation: what the page ships must still pass it."""
     charts = shipped(page())
-    assert len(charts) == 2
+    assert len(charts) == 3
     for spec in charts.values():
         validated(spec)
 
@@ -83,19 +83,20 @@ def test_alpha_at_either_end_warns_and_every_curve_and_bar_stays_finite(alpha):
     at = page(gr_alpha=str(alpha), gr_p="0.001")
     assert not at.exception
     assert any(f"α = {alpha:g}" in w.value for w in at.warning)
-    for key in ("gr_coef", "gr_logits"):
+    for key in ("gr_coef", "gr_link", "gr_logits"):
         for t in figure(at, key)["data"]:
-            assert np.isfinite(arr(t["y"])).all(), t["name"]
+            values = t["z"] if t["type"] == "heatmap" else t["y"]
+            assert np.isfinite(arr(values).astype(float)).all(), t["name"]
 
 
 def test_divergences_without_a_single_token_formula_get_only_the_logit_chart_in_registry_colours():
     at = page()
     at.multiselect(key="gr_divs").set_value(["jsd", "akl"]).run()
     assert not at.exception
-    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_logits"]
-    bars = [t for t in figure(at, "gr_logits")["data"] if t["type"] == "bar"]
-    assert [b["name"] for b in bars] == ["∂JSD/∂z", "∂AKL/∂z"]
-    assert [b["marker"]["color"] for b in bars] == [get_spec("jsd").color, get_spec("akl").color]
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_link", "gr_logits"]
+    (heat,) = [t for t in figure(at, "gr_logits")["data"] if t["type"] == "heatmap"]
+    assert list(heat["y"]) == ["JSD", "AKL"]
+    assert [t["marker"]["color"] for t in figure(at, "gr_link")["data"]] == [get_spec("jsd").color] * 2
     assert any("pick one of them" in i.value for i in at.info)
 
 
@@ -112,9 +113,9 @@ def test_query_params_restore_a_fitted_student_and_the_figure_shows_that_student
 
 def test_switching_the_student_to_a_fit_changes_the_gradient_bars():
     at = page()
-    before = arr(trace(figure(at, "gr_logits"), "∂Forward KL/∂z")["y"])
+    before = arr(trace(figure(at, "gr_link"), "∂D/∂z")["y"])
     at.radio(key="gr_student").set_value("fit").run()
-    after = arr(trace(figure(at, "gr_logits"), "∂Forward KL/∂z")["y"])
+    after = arr(trace(figure(at, "gr_link"), "∂D/∂z")["y"])
     assert np.abs(after).sum() < np.abs(before).sum()  # 20 FKL steps bring q closer to p
 
 
@@ -149,7 +150,9 @@ def test_takeaway_names_the_divergences_with_the_largest_and_smallest_head_share
     share = res.head_share_of_push()
     top, bottom = res.names[int(np.argmax(share))], res.names[int(np.argmin(share))]
     text = gr.takeaway(res)
-    assert f"{get_spec(top).label} pushes hardest on the head, {get_spec(bottom).label} on the tail" in text
+    assert share.max() - share.min() > gr.MARGIN
+    assert (f"{get_spec(top).label} puts the largest share of its push on the head, {get_spec(bottom).label} "
+            "the smallest") in text
     assert f"Forward KL {gradient_coefficient('fkl', gr.Q_MIN, 0.1):,.0f}" in text
 
 
@@ -157,3 +160,30 @@ def test_head_share_of_push_on_zipf_is_larger_for_forward_than_reverse_kl_at_the
     res = gr.gradients(names=("fkl", "rkl"), preset="zipf")
     fkl, rkl = res.head_share_of_push()
     assert fkl > rkl + 0.1
+
+
+def test_plotted_logit_and_probability_gradients_are_finite_differences_of_the_plotted_divergence():
+    """At the defaults: the linked chart's ∂D/∂z and ∂D/∂q are the finite differences of forward KL
+    (scipy's rel_entr, an independent formula) at the teacher and student drawn on the page, and
+    the value in its title is that divergence; the takeaway's identity ∂FKL/∂z = q − p holds."""
+    from scipy.special import rel_entr, softmax
+
+    at = page()
+    probs = figure(at, "gr_logits")
+    p, q = arr(trace(probs, "teacher p")["y"]).astype(float), arr(trace(probs, "student q")["y"]).astype(float)
+    link = figure(at, "gr_link")
+    dz = arr(trace(link, "∂D/∂z")["y"]).astype(float)
+    dq = arr(trace(link, "∂D/∂q")["customdata"]).reshape(len(p), 2)[:, 1].astype(float)
+
+    def fkl_z(z):
+        return rel_entr(p, softmax(z)).sum()
+
+    z, h = np.log(q), 1e-6
+    fd_z = np.array([(fkl_z(z + h * e) - fkl_z(z - h * e)) / (2 * h) for e in np.eye(len(z))])
+    np.testing.assert_allclose(dz, fd_z, rtol=1e-4, atol=1e-7)
+    fd_q = np.array([(rel_entr(p, q + h * q[i] * e).sum() - rel_entr(p, q - h * q[i] * e).sum())
+                     / (2 * h * q[i]) for i, e in enumerate(np.eye(len(q)))])
+    np.testing.assert_allclose(dq, fd_q, rtol=1e-4)
+    np.testing.assert_allclose(dz, q - p, atol=1e-6)  # the softmax link the page states for forward KL
+    assert f"D(p, q) = {fkl_z(z):.4f}" in link["layout"]["title"]["text"]
+    assert "rare *under the student*" in at.info[0].value or any("rare" in i.value for i in at.info)

@@ -16,7 +16,12 @@ from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "head_tail.py")
 TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
-CHARTS = ["ht_bars", "ht_errors", "ht_share", "ht_weights", "ht_tvd", "ht_anim"]
+CHARTS = ["ht_bars", "ht_errors", "ht_share", "ht_teachers", "ht_weights", "ht_tvd", "ht_anim"]
+
+
+def intro(at: AppTest) -> str:
+    """The lesson's introduction (the text naming the setting)."""
+    return next(m.value for m in at.markdown if "AKL's Fig. 2 toy" in m.value)
 
 
 def page(**query) -> AppTest:
@@ -45,12 +50,35 @@ def no_nan_anywhere(spec: dict) -> bool:
 
 
 # --------------------------------------------------------------------------- defaults and presets
-def test_defaults_render_every_chart_and_the_takeaway_computed_from_the_papers_setting():
+def test_defaults_show_the_seeds_claim_and_the_takeaway_states_the_charts_numbers():
+    """At the defaults (AKL's toy, uniform start, SGD lr 1) the takeaway's shares are the share
+    chart's bars, FKL's lead over RKL is beyond the margin, and the random-teacher count is the
+    number of dots above the margin band."""
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == CHARTS
-    assert at.info[0].value.endswith(ht.takeaway(ht.head_tail(), 10))
-    assert figure(at, "ht_share")["data"][0]["x"] == ["Forward KL", "Reverse KL", "AKL"]
+    text = at.info[0].value
+    bars = figure(at, "ht_share")["data"][0]
+    assert bars["x"] == ["Forward KL", "Reverse KL", "AKL"]
+    f, r = arr(bars["y"])[:2]
+    assert f"FKL's head share is {f:.2f} and RKL's {r:.2f}" in text and "(SGD, lr 1)" in text
+    assert f - r > ht.MARGIN and "FKL puts more of its early progress on the head" in text
+    dots = [t for t in figure(at, "ht_teachers")["data"] if t["name"] == "one random teacher"][0]
+    more = int((arr(dots["y"]) - arr(dots["x"]) > ht.MARGIN).sum())
+    assert f"by more than {ht.MARGIN:g} on {more}," in text and more > len(arr(dots["x"])) / 2
+    assert "AKL's Fig. 2 toy: 50 classes, SGD, lr 1, 200 steps" in intro(at)
+
+
+def test_adam_contrast_button_sets_adam_in_the_url_and_the_takeaway_calls_the_difference_too_small():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.button(key="ht_contrast").click().run()
+    assert at.radio(key="ht_opt").value == "adam" and at.query_params["ht_opt"] in ("adam", "Adam")
+    text = at.info[0].value
+    f, r = arr(figure(at, "ht_share")["data"][0]["y"])[:2]
+    assert "(Adam, lr 0.1)" in text and abs(f - r) <= ht.MARGIN and "too small to call" in text
+    assert "Adam, lr 0.1" in intro(at) and "SGD" not in intro(at)
+    at.button(key="ht_claim").click().run()
+    assert at.radio(key="ht_opt").value == "sgd" and "(SGD, lr 1)" in at.info[0].value
 
 
 @pytest.mark.parametrize("preset", list(DISCRETE_PRESETS))
@@ -112,13 +140,13 @@ def test_mu_moves_the_head_boundary_in_the_bars():
     assert head.sum() < akl_split(torch.as_tensor(p), torch.as_tensor(p), 0.5)["head_mask"].sum()
 
 
-def test_switching_to_sgd_changes_the_error_curves_and_the_takeaway():
+def test_switching_to_adam_changes_the_error_curves_and_the_takeaway():
     at = page()
     before = arr(figure(at, "ht_errors")["data"][0]["y"])
-    at.radio(key="ht_opt").set_value("sgd").run()
+    at.radio(key="ht_opt").set_value("adam").run()
     after = arr(figure(at, "ht_errors")["data"][0]["y"])
     assert not np.allclose(before, after)
-    assert "steps of SGD" in at.info[0].value and "Adam's first steps" not in at.info[0].value
+    assert "(Adam, lr 1)" in at.info[0].value and "SGD" not in at.info[0].value
 
 
 def test_share_steps_slider_sets_the_share_figure_to_that_many_steps():

@@ -60,8 +60,12 @@ def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_
     assert gaps.min() >= 1 and gaps.max() <= 2 * np.median(gaps)  # spread evenly over the kept steps
     assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names  # the slider says the step
     assert spec["layout"]["yaxis"]["range"][0] == 0 and spec["layout"]["xaxis"]["range"] == [-10, 10]
-    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Reverse KL", "JSD", "TVD"]
-    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ms.DEFAULT_NAMES]
+    # Forward KL, the lesson's main character, drawn last (on top); the others dashed, each its own dash
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Reverse KL", "JSD", "TVD", "Forward KL"]
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("rkl", "jsd", "tvd",
+                                                                                          "fkl")]
+    dashes = [t["line"].get("dash", "solid") for t in spec["data"][1:]]
+    assert dashes[-1] == "solid" and len(set(dashes)) == len(dashes)
     assert all(len(arr(t["y"])) <= 256 for f in spec["frames"] for t in f["data"])
     first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
     assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
@@ -103,8 +107,9 @@ def test_choosing_divergences_changes_the_students_drawn_and_their_colours():
     at.multiselect(key="ms_divs").set_value(["fkl", "skl", "wasserstein"]).run()
     assert not at.exception
     spec = figure(at, "ms_anim")
-    assert [t["name"] for t in spec["data"]] == ["teacher p", "Forward KL", "Skew KL", "Wasserstein"]
-    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("fkl", "skl", "wasserstein")]
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Skew KL", "Wasserstein", "Forward KL"]  # FKL on top
+    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("skl", "wasserstein",
+                                                                                          "fkl")]
 
 
 def test_landscape_selector_redraws_the_landscape_of_that_divergence_with_its_minimum():
@@ -112,7 +117,8 @@ def test_landscape_selector_redraws_the_landscape_of_that_divergence_with_its_mi
     at.selectbox(key="ms_land").set_value("fkl").run()
     spec = figure(at, "ms_landscape")
     (star,) = [t for t in spec["data"] if t.get("name") == "global minimum"]
-    assert abs(star["x"][0]) < 0.2 and 2.7 < star["y"][0] < 3.6  # FKL: moment matching (0, ~3.16)
+    (mu,), (sigma,) = arr(star["x"]), arr(star["y"])
+    assert abs(mu) < 0.2 and 2.7 < sigma < 3.6  # FKL: moment matching (0, ~3.16)
     assert any(t.get("name") == "Forward KL path" for t in spec["data"])
 
 
@@ -170,3 +176,28 @@ def test_no_divergence_picked_is_a_warning_not_a_traceback():
     at = page()
     at.multiselect(key="ms_divs").set_value([]).run()
     assert not at.exception and "Pick at least one" in at.warning[0].value
+
+
+def test_tied_reverse_kl_minima_are_both_stars_and_the_many_starts_counts_match_the_plotted_ends():
+    """The symmetric default teacher: RKL's two mode minima tie, so both are drawn as global minima
+    (not one chosen by floating-point tie-breaking); the stated counts of where the 64 random starts
+    end are those of the ends drawn on the landscape."""
+    at = page()
+    spec = figure(at, "ms_landscape")
+    (stars,) = [t for t in spec["data"] if t.get("name", "").startswith("global minimum")]
+    mus = np.sort(arr(stars["x"]))
+    assert len(mus) == 2 and mus[0] == pytest.approx(-mus[1]) and abs(mus[1] - 3) < 0.2
+    (ends,) = [t for t in spec["data"] if t.get("name") == "where each ends"]
+    (starts,) = [t for t in spec["data"] if t.get("name", "").endswith("random starts")]
+    assert len(arr(ends["x"])) == len(arr(starts["x"])) == ms.N_STARTS
+    text = at.markdown[-1].value if "random starts" in at.markdown[-1].value else \
+        next(m.value for m in at.markdown if "random starts under" in m.value)
+    (crosses,) = [t for t in spec["data"] if t.get("name") == "local minimum"]
+    minima = np.concatenate([np.stack([arr(t["x"]), arr(t["y"])], -1) for t in (stars, crosses)])
+    ends_xy = np.stack([arr(ends["x"]), arr(ends["y"])], -1)
+    near = ms.nearest_minimum(ends_xy, minima)  # the ends drawn, each to its nearest drawn minimum
+    for i, (m, s) in enumerate(minima):
+        n = int((near == i).sum())
+        if n:
+            assert f"{n} at μ = {ms._n(m)}, σ = {ms._n(s)}" in text
+    assert "tie" in text
