@@ -102,8 +102,18 @@ async def hold_open(base_url, page, params, stop: asyncio.Event, log: list):
         log.append(("expensive-dropped", page.url_pathname, str(exc)))
 
 
-def buttons(res) -> list[str]:
-    return [el.button.id for el in res.new_elements if el.WhichOneof("type") == "button"]
+class Clicker(StreamlitClient):
+    """A tab that notes every button as it arrives, so it can press Stop while a run still waits."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.buttons: dict[str, str] = {}  # id -> label
+
+    def _on_delta(self, fwd, res, seen_ids, raw_len):
+        super()._on_delta(fwd, res, seen_ids, raw_len)
+        el = fwd.delta.new_element
+        if fwd.delta.WhichOneof("type") == "new_element" and el.WhichOneof("type") == "button":
+            self.buttons[el.button.id] = el.button.label
 
 
 async def click_everything(base_url, pages, stop: asyncio.Event, log: list, wait: float):
@@ -112,18 +122,18 @@ async def click_everything(base_url, pages, stop: asyncio.Event, log: list, wait
         for page in pages:
             qs = query(expensive_urls()[0][1]) if page.url_pathname == "playground" else ""
             try:
-                async with StreamlitClient(base_url, timeout=wait, keep_elements=True) as tab:
+                async with Clicker(base_url, timeout=wait) as tab:
                     try:
-                        res = await tab.open_page(page, qs)
-                    except SessionDropped:  # a long run: its Stop button is on the page meanwhile
-                        continue
-                    for bid in buttons(res):
+                        await tab.open_page(page, qs)
+                    except SessionDropped:  # still running: its buttons (Stop) are on the page already
+                        pass
+                    for bid, label in list(tab.buttons.items()):
                         tab._widget_states[bid] = WidgetState(id=bid, trigger_value=True)
                         try:
                             await tab.rerun()
-                            log.append(("click", page.url_pathname, bid.rsplit("-", 1)[-1]))
                         except SessionDropped:
-                            break
+                            pass
+                        log.append(("click " + label, page.url_pathname))
             except SessionDropped:
                 pass
             if stop.is_set():

@@ -14,6 +14,7 @@ Generic on purpose: a job is any ``fn(token) -> value`` whose long loops check t
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections import deque
@@ -104,11 +105,13 @@ class JobQueue:
     """Heavy runs, one at a time, first come first served, in one daemon worker thread.
 
     ``heartbeat_s``: a job whose submitter stops calling :meth:`Job.touch` for this long is
-    cancelled (skipped while waiting; its token reports it while running).
+    cancelled (skipped while waiting; its token reports it while running). ``nice``: the worker
+    thread's niceness on Linux (per thread), so that light requests served by other threads of the
+    process go first when the cores are busy.
     """
 
-    def __init__(self, heartbeat_s: float | None = 2.0):
-        self.heartbeat_s = heartbeat_s
+    def __init__(self, heartbeat_s: float | None = 2.0, nice: int = 10):
+        self.heartbeat_s, self.nice = heartbeat_s, nice
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
         self._cond = threading.Condition()
@@ -157,6 +160,11 @@ class JobQueue:
                 self._cond.wait()
 
     def _work(self) -> None:
+        try:
+            tid = threading.get_native_id()  # never below the process's own niceness
+            os.setpriority(os.PRIO_PROCESS, tid, max(self.nice, os.getpriority(os.PRIO_PROCESS, tid)))
+        except (AttributeError, OSError):  # not Linux, or not permitted: run at the process's priority
+            pass
         while True:
             job = self._next()
             job.status = "running"

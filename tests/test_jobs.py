@@ -1,5 +1,6 @@
 """The compute budget and the heavy-run queue of kdviz.jobs, and the fit loop's should_stop."""
 
+import os
 import threading
 import time
 
@@ -163,3 +164,13 @@ def test_a_failing_job_hands_its_error_to_the_submitter_and_the_queue_goes_on():
     bad, good = queue.submit(boom), queue.submit(lambda token: 42)
     assert good.finished.wait(5) and good.result == 42
     assert bad.status == "failed" and isinstance(bad.error, ValueError)
+
+
+def test_the_worker_thread_runs_at_the_queues_niceness_on_linux():
+    if not hasattr(os, "getpriority"):
+        pytest.skip("per-thread niceness is a Linux feature")
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    queue = JobQueue(heartbeat_s=None, nice=5)
+    job = queue.submit(lambda token: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert job.finished.wait(5) and job.result == max(base, 5)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's thread is untouched
