@@ -58,7 +58,7 @@ class Budget:
     """
 
     def __init__(self, seconds: float, steps: int, *, token: Token | None = None, probe_s: float = 1.0,
-                 wall_factor: float = 3.0):
+                 wall_factor: float = 6.0):
         if not seconds > 0:
             raise ValueError(f"a budget needs a positive number of seconds, got {seconds!r}")
         self.seconds, self.steps, self.token = float(seconds), int(steps), token

@@ -42,7 +42,7 @@ def run(fn: Callable, *, key: str, **config):
     if mine is not None and mine[1] is not None and (st.session_state.get(f"{key}_stop") or mine[0] != ident):
         mine[1].cancel()  # Stop pressed, or the session asks for another configuration
         mine = st.session_state[key] = (mine[0], None) if mine[0] == ident else None
-    if mine is not None and mine[1] is None:
+    if mine is not None and mine[1] is None and mine[0] == ident:
         st.info("Stopped. Press Run to start this configuration again, or change a setting.")
         if not st.button("Run", key=f"{key}_again"):
             return None
