@@ -47,7 +47,7 @@ def run(fn: Callable, *, key: str, **config):
         if not st.button("Run", key=f"{key}_again"):
             return None
         mine = None
-    if mine is None or mine[1].status in ("cancelled", "failed"):
+    if mine is None or mine[0] != ident or mine[1] is None or mine[1].status in ("cancelled", "failed"):
         job = queue.submit(lambda token: fn(_token=token, **config))
         st.session_state[key] = (ident, job)
     else:
