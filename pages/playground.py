@@ -19,7 +19,7 @@ STUDENTS = {"gaussian": "Gaussian N(μ, σ²)", "softmax": "Softmax (free logits
 LOSS_VIEWS = [(rel, log) for rel in (False, True) for log in (False, True)]  # (relative, log axis)
 
 
-@ui.cached(entry_mb=12, budget_mb=96, spinner="Fitting the students...")
+@ui.cached(entry_mb=12, budget_mb=96)  # runs in the queue's worker: ui.jobs shows the progress
 def run(_token=None, **config):
     """The fit and its figures, or (the message, {}) when the budget stopped it (cached: asking
     again costs nothing). A cancelled run raises FitStopped and caches nothing."""
