@@ -121,6 +121,7 @@ class StreamlitClient:
         self.keep_elements = keep_elements
         self.pages: list[Page] = []
         self.page_script_hash = ""
+        self.session_id = ""  # the server's id of this session (upload URLs name it)
         self.query_string = ""
         self.sliders: dict[str, SliderInfo] = {}
         self._ws = None
@@ -234,6 +235,7 @@ class StreamlitClient:
             res.bytes_by_kind[kind] += len(raw)
             if kind == "new_session":
                 self.page_script_hash = fwd.new_session.page_script_hash
+                self.session_id = fwd.new_session.initialize.session_id or self.session_id
                 self._max_cache_age = fwd.new_session.config.max_cached_message_age or self._max_cache_age
             elif kind == "navigation":
                 self.pages = [Page(p.page_script_hash, p.page_name, p.url_pathname, p.is_default)

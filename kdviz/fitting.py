@@ -34,6 +34,15 @@ ADAM_EPS = 1e-8
 MAX_PARAM_TRACE = 16  # record every step's parameters only for small students (the Gaussian's 2)
 
 
+class FitStopped(Exception):
+    """Raised by :func:`fit` when its ``should_stop`` callable says so (a deadline, a cancelled run);
+    ``step`` is the number of steps taken. Not a ValueError: the configuration was valid."""
+
+    def __init__(self, step: int, reason: str = "stopped"):
+        super().__init__(f"{reason} after {step} steps")
+        self.step, self.reason = step, reason
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """How to optimise."""
@@ -155,7 +164,8 @@ def _groups(names, kwargs) -> tuple[list[tuple], torch.Tensor | None]:
 
 
 def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitConfig = FitConfig(),
-        *, x=None, params=None, stop: Callable | None = None) -> FitResult:
+        *, x=None, params=None, stop: Callable | None = None,
+        should_stop: Callable[[int], str | None] | None = None) -> FitResult:
     """Fit ``len(names)`` students of the family ``student``, row k under divergence ``names[k]``.
 
     Args:
@@ -169,6 +179,9 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
         stop: optional rule ``stop(params (..., P) array) -> (...) bool array``, applied to every
             step's parameters: a row is frozen from the first step where it holds, like a non-finite
             one. Needs a small student (P <= 16, whose parameters are recorded).
+        should_stop: optional ``should_stop(steps_taken) -> reason or None``, called before every
+            step (e.g. :class:`kdviz.jobs.Budget`, a deadline or a cancel flag): a reason ends the
+            fit with :class:`FitStopped`, within one step.
     """
     names = list(names)
     if not names:
@@ -209,6 +222,8 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
 
     with nx.torch_threads(1), torch.no_grad():  # thousands of tiny ops: one thread is faster
         for t in range(S + 1):
+            if should_stop is not None and (reason := should_stop(t)):
+                raise FitStopped(t, reason)
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
             outs = [spec_value_and_grad(spec, lp, log_q[rows], kw)
                     for (spec, kw, rows), lp in zip(groups, teacher)]

@@ -3,22 +3,32 @@
 import streamlit as st
 
 import ui
+import ui.jobs
 from kdviz.divergences import DIVERGENCES
-from kdviz.experiments import SLOW_TO_FIT
 from kdviz.experiments import playground as pg
 from kdviz.families import MAX_CLASSES, MAX_COMPONENTS
+from kdviz.fitting import FitStopped
+from kdviz.jobs import CANCELLED, Budget
 from kdviz.plots import playground as plots
 
 LRS = tuple(float(f"{m * 10.0 ** e:g}") for e in range(-4, 3) for m in (1, 2, 5) if m * 10.0 ** e <= 100)
-BUDGET_S = 20.0  # estimated fits longer than this wait for a click on "Run anyway"
+BUDGET_S = 10.0  # CPU seconds a fit may take; past it (or projected past it) it stops with a message
 TEACHERS = {"gmm": "Gaussian mixture", "preset": "Discrete preset", "upload": "Upload a vector"}
 STUDENTS = {"gaussian": "Gaussian N(μ, σ²)", "softmax": "Softmax (free logits)"}
 LOSS_VIEWS = [(rel, log) for rel in (False, True) for log in (False, True)]  # (relative, log axis)
 
 
-@ui.cached(entry_mb=12, budget_mb=96, spinner="Fitting the students...")
-def run(**config):
-    res = pg.playground(**config)
+@ui.cached(entry_mb=12, budget_mb=96)  # runs in the queue's worker: ui.jobs shows the progress
+def run(_token=None, **config):
+    """The fit and its figures, or (the message, {}) when the budget stopped it (cached: asking
+    again costs nothing). A cancelled run raises FitStopped and caches nothing."""
+    budget = Budget(BUDGET_S, config["steps"], token=_token)
+    try:
+        res = pg.playground(**config, should_stop=budget)
+    except FitStopped as stopped:
+        if stopped.reason == CANCELLED:
+            raise
+        return pg.over_budget(stopped, budget), {}
     figs = {"anim": plots.fit_animation(res), "final": plots.final_fits(res)}
     figs |= {f"loss_{rel}_{log}": plots.loss_curves(res, relative=rel, log_y=log) for rel, log in LOSS_VIEWS}
     if res.mu is not None:
@@ -26,11 +36,6 @@ def run(**config):
     if res.fit.head_error is not None:
         figs["headtail"] = plots.head_tail_errors(res)
     return res, figs
-
-
-@ui.cached(entry_mb=0.01, budget_mb=1, spinner="Timing three steps...")
-def seconds_per_step(**config):
-    return pg.seconds_per_step(**config), {}
 
 
 def param_widget(name: str, prm):
@@ -124,20 +129,16 @@ if not [n for n in names if n not in pg.drops(names, len(x))]:
     st.stop()
 
 config = dict(**targs, **sargs, names=names, params=params, optimizer=optimizer, lr=lr, steps=steps)
-try:
-    if any(n in SLOW_TO_FIT for n in names):  # only the entropic-OT fits can take minutes
-        estimate = seconds_per_step(**config)[0] * steps
-        approved = st.session_state.setdefault("pg_approved", [])
-        if estimate > BUDGET_S and repr(config) not in approved:
-            st.warning(f"This fit would take about {estimate:.0f} s (measured on three steps). Fewer steps, "
-                       f"fewer "
-                       "points, a larger epsilon or fewer Sinkhorn divergences make it faster.")
-            if not st.button(f"Run anyway (about {estimate:.0f} s)", key="pg_go"):
-                st.stop()
-            approved.append(repr(config))
-    res, figs = run(**config)
+try:  # every fit goes through the server's one queue: a class shares two cores
+    done = ui.jobs.run(run, key="pg_job", **config)
 except ValueError as err:
     st.error(f"Invalid configuration: {err}")
+    st.stop()
+if done is None:
+    st.stop()
+res, figs = done
+if isinstance(res, str):
+    st.warning(res)
     st.stop()
 for note in pg.run_notes(res):
     st.warning(note)

@@ -25,7 +25,8 @@ from kdviz.experiments import SLOW_TO_FIT as ENTROPIC
 from kdviz.experiments.head_tail import AKL_PRESETS
 from kdviz.families import (MAX_COMPONENTS, GaussianMixture, GaussianStudent, Grid, SoftmaxStudent,
                             discrete_teacher, teacher_from_array)
-from kdviz.fitting import FitConfig, FitResult, fit
+from kdviz.fitting import FitConfig, FitResult, FitStopped, fit
+from kdviz.jobs import PROJECTED, Budget
 
 GMM_RANGE = (-10.0, 10.0)  # the grid of a Gaussian-mixture teacher
 GRID_SIZES = (64, 128, 256, 512)
@@ -274,11 +275,13 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
                student: str = "gaussian", mu0: float = 1.5, sigma0: float = 1.0, fixed_sigma: bool = False,
                init: str = "random", seed: int = 1, names: Sequence[str] = ("fkl", "rkl"),
                params: Mapping[str, Mapping] | None = None, optimizer: str = "adam", lr: float = 0.1,
-               steps: int = 300) -> PlaygroundResult:
+               steps: int = 300, should_stop=None) -> PlaygroundResult:
     """Fit one student per divergence in ``names`` (minus :func:`drops`) to the teacher.
 
     ``mu0``/``sigma0`` are in the units of the support (a Gaussian student); ``params`` maps a
-    divergence to its parameters. Raises ValueError on invalid input (message for the user).
+    divergence to its parameters; ``should_stop`` goes to :func:`kdviz.fitting.fit` (a
+    :class:`kdviz.jobs.Budget`: the fit raises FitStopped past it). Raises ValueError on invalid
+    input (message for the user).
     """
     x, log_p = teacher_distribution(teacher, weights=weights, means=means, stds=stds, grid_n=grid_n, preset=preset,
                                 n_classes=n_classes, zipf_exponent=zipf_exponent,
@@ -306,7 +309,8 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
     config = FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer, mu=mu_split,
                        n_frames=n_frames_for(len(names), len(p), int(steps)))
     t0 = time.perf_counter()
-    res = fit(log_p, fam, start, names, config, x=torch.as_tensor(x), params={n: kw[n] for n in names})
+    res = fit(log_p, fam, start, names, config, x=torch.as_tensor(x), params={n: kw[n] for n in names},
+              should_stop=should_stop)
     seconds = time.perf_counter() - t0
     head = akl_split(torch.as_tensor(p), torch.as_tensor(p), mu_split)["head_mask"].numpy()
     return PlaygroundResult(names=names, params={n: kw[n] for n in names}, teacher_kind="gmm" if teacher == "gmm"
@@ -382,7 +386,13 @@ def takeaway(res: PlaygroundResult) -> str:
             f"and std {_r(res.teacher_std)}. Closest to the teacher in TVD: {get_spec(best).label}.")
 
 
-def seconds_per_step(**kwargs) -> float:
-    """Wall time of one step of this configuration, measured on 3 steps (a probe before a long run)."""
-    probe = playground(**{**kwargs, "steps": 3})
-    return probe.seconds / 4  # 3 steps + the evaluation at the start
+def over_budget(stopped: FitStopped, budget: Budget) -> str:
+    """Why a fit was stopped by its budget, and the cheaper configuration that would run."""
+    fits = budget.affordable_steps()
+    cheaper = (f"At the {1e3 * budget.per_step:.3g} ms a step measured on this configuration, about {fits} "
+               f"steps fit in it: lower the steps to {max(fits, 1)} or fewer"
+               if fits < budget.steps else "Lower the steps")
+    verb = "would run past (projected from its first steps)" if stopped.reason == PROJECTED else "ran past"
+    return (f"Stopped after {stopped.step} of {budget.steps} steps: this fit {verb} the budget of "
+            f"{budget.seconds:g} s of CPU a run (a class shares this server). {cheaper}, or use fewer "
+            f"points, a larger epsilon or fewer Sinkhorn divergences.")

@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import DIVERGENCES
 from kdviz.experiments import playground as pg
+from kdviz.fitting import FitStopped
+from kdviz.jobs import CANCELLED, OVER_BUDGET, PROJECTED, Budget, Token
 from kdviz.plots import playground as plots
 from kdviz.plots.common import MAX_FRAMES as PLOT_FRAMES
 
@@ -207,3 +209,36 @@ def test_a_learning_rate_that_throws_sigma_past_float_range_stops_the_sigma_curv
     assert np.isfinite(ys).all()  # ...but no inf reaches the figure
     assert len(arr(traces[0]["x"])) == t
     assert "flat" in pg.takeaway(res)
+
+
+# --------------------------------------------------------------------------- the compute budget
+EXPENSIVE = {"pg_divs": ["Sinkhorn", "Sinkhorn divergence"], "pg_grid": "128", "pg_steps": "2000",
+             "pg_sinkhorn_epsilon": "0.01", "pg_sinkhorn_div_epsilon": "0.01"}
+
+
+def test_an_expensive_url_is_stopped_by_the_budget_with_a_cheaper_suggestion_and_no_exception():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update(EXPENSIVE)
+    at.run()
+    assert not at.exception and not at.get("plotly_chart")
+    stopped = [w.value for w in at.warning if w.value.startswith("Stopped after")]
+    assert len(stopped) == 1 and "of 2000 steps" in stopped[0] and "lower the steps to" in stopped[0]
+    assert not [b for b in at.button if "anyway" in b.label]  # nothing to click past the budget
+
+
+def test_an_over_budget_stop_names_the_steps_that_would_fit_at_the_measured_rate():
+    budget = Budget(0.2, steps=2000, probe_s=0.1)
+    with pytest.raises(FitStopped) as info:
+        pg.playground(grid_n=64, names=("sinkhorn",), params={"sinkhorn": {"epsilon": 0.01}}, steps=2000,
+                      should_stop=budget)
+    assert info.value.reason in (OVER_BUDGET, PROJECTED) and info.value.step < 2000
+    fits = budget.affordable_steps()
+    assert 0 < fits < 2000 and f"lower the steps to {fits} or fewer" in pg.over_budget(info.value, budget)
+
+
+def test_a_cancelled_fit_raises_fit_stopped_at_once():
+    token = Token()
+    token.cancel()
+    with pytest.raises(FitStopped) as info:
+        pg.playground(grid_n=64, names=("fkl",), steps=50, should_stop=Budget(10.0, 50, token=token))
+    assert info.value.reason == CANCELLED and info.value.step == 0
