@@ -112,10 +112,12 @@ def gradients(p_star: float = 0.1, alpha: float = 0.1, names: tuple[str, ...] = 
     logits = family.init_params()  # (V,)
     description, diverged = f"random logits in [0, 1) (seed {seed})", False
     if student == "fit":
-        res = fit(np.log(p), family, logits, [fit_divergence], FitConfig(steps=int(fit_steps), lr=float(lr), n_frames=2))
+        res = fit(np.log(p), family, logits, [fit_divergence],
+                  FitConfig(steps=int(fit_steps), lr=float(lr), n_frames=2))
         logits = torch.as_tensor(res.final_params[0])
         diverged = bool(res.diverged_at[0] >= 0)
-        description = f"after {fit_steps} Adam steps of {get_spec(fit_divergence).label} (lr {lr:g}) from seed {seed}"
+        description = (f"after {fit_steps} Adam steps of {get_spec(fit_divergence).label} (lr {lr:g}) "
+                       f"from seed {seed}")
     kwargs = {"alpha": float(alpha), "akl": {"mu": float(mu)}}
     grads = logit_gradients(p, logits.numpy(), names, kwargs)
     values, grads_q = probability_gradients(p, logits.numpy(), names, kwargs)
@@ -163,12 +165,13 @@ def link_text(res: GradientsResult, name: str) -> str:
     lab = get_spec(name).label
     text = (f"{lab}: the largest coefficient ∂D/∂q is {_num(res.grads_q[k, iq])}, on the class of rank "
             f"{rank[iq]} (teacher p = {res.p[iq]:.3g}, student q = {res.q_student[iq]:.3g}). The softmax "
-            "multiplies each class's coefficient by its q (∂D/∂z_y = q_y (∂D/∂q_y − Σ_v q_v ∂D/∂q_v)), so the "
-            f"largest push on a logit, ∂D/∂z = {_num(res.grads[k, iz])}, is on rank {rank[iz]} "
+            "multiplies each class's coefficient by its q (∂D/∂z_y = q_y (∂D/∂q_y − Σ_v q_v ∂D/∂q_v)), "
+            f"so the largest push on a logit, ∂D/∂z = {_num(res.grads[k, iz])}, is on rank {rank[iz]} "
             f"(p = {res.p[iz]:.3g}, q = {res.q_student[iz]:.3g}).")
     if name == "fkl":
-        text += (" For forward KL, −p/q times q is −p: ∂D/∂z = q − p, bounded by the teacher's p, so the head "
-                 "(large p) gets the largest pushes although the coefficient is largest where q is small.")
+        text += (" For forward KL, −p/q times q is −p: ∂D/∂z = q − p, bounded by the teacher's p, so the "
+                 "head (large p) gets the largest pushes although the coefficient is largest where q is "
+                 "small.")
     return text
 
 
@@ -178,8 +181,8 @@ def takeaway(res: GradientsResult) -> str:
     have = set(res.coef_names)
     if have:
         at = ", ".join(f"{get_spec(n).label} {_num(_at(res, n, 0))}" for n in res.coef_names)
-        parts.append(f"For a token the student almost never produces (q(y*) = {res.q[0]:.0e}) that the teacher "
-                     f"gives p(y*) = {res.p_star:g}, the coefficients of ∇q(y*) are: {at}.")
+        parts.append(f"For a token the student almost never produces (q(y*) = {res.q[0]:.0e}) that the "
+                     f"teacher gives p(y*) = {res.p_star:g}, the coefficients of ∇q(y*) are: {at}.")
         if "fkl" in have and ({"tvd", "skl"} & have):
             tamed = [n for n in ("tvd", "skl") if n in have]
             ratio = ", ".join(f"{abs(_at(res, 'fkl', 0) / _at(res, n, 0)):.0f}× {get_spec(n).label}'s"
@@ -196,6 +199,6 @@ def takeaway(res: GradientsResult) -> str:
     verdict = (f"{get_spec(ranked[0][0]).label} puts the largest share of its push on the head, "
                f"{get_spec(ranked[-1][0]).label} the smallest" if gap > MARGIN else
                f"the shares differ by at most {MARGIN:g}: too small to call" if np.isfinite(gap) else "")
-    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude ∂D/∂z on the "
-                 f"head classes is {listed}{': ' + verdict if verdict else ''}.")
+    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude ∂D/∂z on "
+                 f"the head classes is {listed}{': ' + verdict if verdict else ''}.")
     return " ".join(parts)

@@ -94,7 +94,8 @@ class HeadTailResult:
 
 
 def teacher(preset: str = "akl_bimodal", n_classes: int = 50, zipf_exponent: float = 1.2,
-            dirichlet_seed: int = 0, values: tuple[float, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            dirichlet_seed: int = 0,
+            values: tuple[float, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(x, p)`` of a discrete preset, or of ``values`` (already a probability vector) if given.
 
     AKL's two toys are defined on 50 classes and ignore ``n_classes``."""
@@ -166,7 +167,8 @@ def head_tail(preset: str = "akl_bimodal", names: tuple[str, ...] = DEFAULT_DIVE
         log_p = np.log(p)
     result = fit(log_p, student, student.init_params(), names, config, params={"akl": {"mu": float(mu)}})
     head = akl_split(torch.as_tensor(p), torch.as_tensor(p), mu)["head_mask"].numpy()
-    return HeadTailResult(x=x, p=p, head_mask=head, mu=float(mu), optimizer=optimizer, lr=float(lr), fit=result)
+    return HeadTailResult(x=x, p=p, head_mask=head, mu=float(mu), optimizer=optimizer, lr=float(lr),
+                          fit=result)
 
 
 # --------------------------------------------------------------------------- the takeaway
@@ -184,7 +186,8 @@ def compare(f: float, r: float, margin: float = MARGIN) -> str:
     if not (np.isfinite(f) and np.isfinite(r)):
         return "the total error of FKL or RKL did not decrease, so there is no share to compare"
     if f - r > margin:
-        return f"FKL puts more of its early progress on the head than RKL (by {f - r:.2f}, more than {margin:g})"
+        return (f"FKL puts more of its early progress on the head than RKL "
+                f"(by {f - r:.2f}, more than {margin:g})")
     if r - f > margin:
         return f"here RKL, not FKL, puts more of its early progress on the head (by {r - f:.2f})"
     return f"the difference, {abs(f - r):.2f}, is within {margin:g}: too small to call"
@@ -216,8 +219,9 @@ def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None
                      f"at the same rate): {verdict}.")
     if teachers is not None:
         more, less, tie = teachers.counts()
-        parts.append(f"On {len(teachers.fkl)} random long-tailed teachers, FKL's head share exceeds RKL's by more "
-                     f"than {MARGIN:g} on {more}, RKL's exceeds FKL's on {less}, and {tie} are too close to call.")
+        parts.append(f"On {len(teachers.fkl)} random long-tailed teachers, FKL's head share exceeds RKL's "
+                     f"by more than {MARGIN:g} on {more}, RKL's exceeds FKL's on {less}, "
+                     f"and {tie} are too close to call.")
     final = res.tvd[:, -1]
     done = [k for k, v in zip(res.names, final) if v < CONVERGED_TVD]
     tvds = ", ".join(f"{get_spec(k).label} {v:.3f}" for k, v in zip(res.names, final))
@@ -295,7 +299,8 @@ def parse_teacher_file(name: str, data: bytes, kind: str = "auto") -> np.ndarray
     probabilities >= 0 with a finite sum.
     """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
+        raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; "
+                         f"the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
     if not data:
         raise ValueError("the file is empty: expected one column (or one row) of numbers")
     is_npy = name.lower().endswith(".npy") or data[:6] == b"\x93NUMPY"

@@ -166,7 +166,8 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
                  mu0: float = DEFAULT_START[0], sigma0: float = DEFAULT_START[1],
                  names: Sequence[str] = DEFAULT_NAMES, *, steps: int = 200, lr: float = 0.1,
                  optimizer: str = "adam", fixed_sigma: bool = False, landscape_name: str = "rkl",
-                 n_frames: int = 100, landscape_shape: tuple[int, int] = LANDSCAPE_SHAPE) -> ModeSeekingResult:
+                 n_frames: int = 100,
+                 landscape_shape: tuple[int, int] = LANDSCAPE_SHAPE) -> ModeSeekingResult:
     """Fit ``N(mu, sigma^2)`` to the mixture under every divergence in ``names`` and evaluate the
     landscape of ``landscape_name`` over ``(mu, sigma)``.
 
@@ -179,7 +180,8 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     for n in [*names, landscape_name]:
         get_spec(n)
         if n in EXCLUDED:
-            raise ValueError(f"{n!r} is too slow to fit on a {GRID.n}-point grid; choose from {list(CHOICES)}")
+            raise ValueError(f"{n!r} is too slow to fit on a {GRID.n}-point grid; "
+                             f"choose from {list(CHOICES)}")
     teacher = GaussianMixture(tuple(map(float, weights)), tuple(map(float, means)), tuple(map(float, stds)))
     if len(teacher.weights) > MAX_COMPONENTS:
         raise ValueError(f"at most {MAX_COMPONENTS} components, got {len(teacher.weights)}")
@@ -209,7 +211,8 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     ends = np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # frozen rows: last good
     return ModeSeekingResult(
         names=names, x=x, p=p / GRID.step, frame_steps=res.frame_steps, frames=res.frames[:K] / GRID.step,
-        loss=res.loss[:K], mu=mu[:K], sigma=sigma[:K], diverged_at=res.diverged_at[:K], q_mean=q_mean, q_std=q_std,
+        loss=res.loss[:K], mu=mu[:K], sigma=sigma[:K], diverged_at=res.diverged_at[:K],
+        q_mean=q_mean, q_std=q_std,
         mixture_mean=teacher.mean(), mixture_std=math.sqrt(teacher.variance()),
         grid_mean=grid_mean, grid_std=grid_std, mass_outside=mass_outside(teacher),
         landscape_name=landscape_name, land_mus=land.mus, land_sigmas=land.sigmas, land_values=land.values,

@@ -23,8 +23,15 @@ import torch
 from kdviz.divergences import akl_split, get_spec
 from kdviz.experiments import SLOW_TO_FIT as ENTROPIC
 from kdviz.experiments.head_tail import AKL_PRESETS
-from kdviz.families import (MAX_COMPONENTS, GaussianMixture, GaussianStudent, Grid, SoftmaxStudent,
-                            discrete_teacher, teacher_from_array)
+from kdviz.families import (
+    MAX_COMPONENTS,
+    GaussianMixture,
+    GaussianStudent,
+    Grid,
+    SoftmaxStudent,
+    discrete_teacher,
+    teacher_from_array,
+)
 from kdviz.fitting import FitConfig, FitResult, FitStopped, fit
 from kdviz.jobs import PROJECTED, Budget
 
@@ -145,7 +152,8 @@ def teacher_distribution(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.
             raise ValueError(f"grid size must be one of {GRID_SIZES}, got {grid_n!r}")
         if len(weights) > MAX_COMPONENTS:
             raise ValueError(f"at most {MAX_COMPONENTS} components, got {len(weights)}")
-        mixture = GaussianMixture(tuple(map(float, weights)), tuple(map(float, means)), tuple(map(float, stds)))
+        mixture = GaussianMixture(tuple(map(float, weights)), tuple(map(float, means)),
+                                  tuple(map(float, stds)))
         grid = Grid(*GMM_RANGE, int(grid_n))
         return grid.points().numpy(), mixture.log_prob(grid).numpy()
     if teacher == "preset":
@@ -190,7 +198,8 @@ def _value_at(spec, kw, p, q) -> float:
         return math.nan
     with np.errstate(divide="ignore"):
         log_p, log_q = torch.as_tensor(np.log(p)), torch.as_tensor(np.log(q))
-    return float(spec.fn(log_p, log_q, **{k: v for k, v in kw.items() if k in {prm.name for prm in spec.params}}))
+    return float(spec.fn(log_p, log_q,
+                         **{k: v for k, v in kw.items() if k in {prm.name for prm in spec.params}}))
 
 
 def _zero_result(spec, kw) -> bool:
@@ -234,20 +243,22 @@ def risks(x: np.ndarray, log_p: np.ndarray, names: Sequence[str], params: Mappin
             continue
         eps, scale = kw[n]["epsilon"], span ** kw[n].get("order", 1)
         if eps < 1e-3 * scale:
-            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is tiny next to the cost scale ({scale:.3g}); "
-                       f"Sinkhorn may stop at its 1000-iteration cap before converging, so the loss and its "
-                       f"gradient are approximate.")
+            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is tiny next to the cost scale "
+                       f"({scale:.3g}); Sinkhorn may stop at its 1000-iteration cap before converging, so "
+                       f"the loss and its gradient are approximate.")
         elif eps > 10 * scale:
-            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is large next to the cost scale ({scale:.3g}); "
-                       f"the plan is almost p⊗q, so the loss barely depends on where the mass is.")
+            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is large next to the cost scale "
+                       f"({scale:.3g}); the plan is almost p⊗q, so the loss barely depends on where "
+                       f"the mass is.")
     width = GMM_RANGE[1] - GMM_RANGE[0]
     if student == "gaussian" and optimizer == "adam" and lr * steps < 0.5 * width:
-        out.append(f"Adam moves the student's μ by about the learning rate per step, in student units where the "
-                   f"support is {width:g} wide: {steps} steps of {lr:g} cover about {lr * steps:.3g}, not half the "
-                   f"support. Raise the learning rate or the steps if the student should be able to travel.")
+        out.append(f"Adam moves the student's μ by about the learning rate per step, in student units where "
+                   f"the support is {width:g} wide: {steps} steps of {lr:g} cover about {lr * steps:.3g}, "
+                   f"not half the support. Raise the learning rate or the steps if the student should be "
+                   f"able to travel.")
     if student == "gaussian" and sigma0 is not None and len(x) > 1 and sigma0 < 0.5 * _spacing(x):
-        out.append(f"The start std σ₀ = {sigma0:g} is below half the grid spacing ({_spacing(x):.3g}): the start "
-                   f"student is a spike on one point.")
+        out.append(f"The start std σ₀ = {sigma0:g} is below half the grid spacing ({_spacing(x):.3g}): "
+                   f"the start student is a spike on one point.")
     return out
 
 
@@ -283,8 +294,8 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
     :class:`kdviz.jobs.Budget`: the fit raises FitStopped past it). Raises ValueError on invalid
     input (message for the user).
     """
-    x, log_p = teacher_distribution(teacher, weights=weights, means=means, stds=stds, grid_n=grid_n, preset=preset,
-                                n_classes=n_classes, zipf_exponent=zipf_exponent,
+    x, log_p = teacher_distribution(teacher, weights=weights, means=means, stds=stds, grid_n=grid_n,
+                                preset=preset, n_classes=n_classes, zipf_exponent=zipf_exponent,
                                 dirichlet_seed=dirichlet_seed, values=values)
     p = np.exp(log_p)
     names = list(dict.fromkeys(names))
@@ -313,10 +324,10 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
               should_stop=should_stop)
     seconds = time.perf_counter() - t0
     head = akl_split(torch.as_tensor(p), torch.as_tensor(p), mu_split)["head_mask"].numpy()
-    return PlaygroundResult(names=names, params={n: kw[n] for n in names}, teacher_kind="gmm" if teacher == "gmm"
-                            else "discrete", student_kind=student, x=x, p=p, step=step, fit=res, head_mask=head,
-                            mu_split=mu_split, optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped,
-                            scale=scale)
+    return PlaygroundResult(names=names, params={n: kw[n] for n in names},
+                            teacher_kind="gmm" if teacher == "gmm" else "discrete", student_kind=student,
+                            x=x, p=p, step=step, fit=res, head_mask=head, mu_split=mu_split,
+                            optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped, scale=scale)
 
 
 def run_notes(res: PlaygroundResult) -> list[str]:
@@ -324,14 +335,14 @@ def run_notes(res: PlaygroundResult) -> list[str]:
     out = []
     for n, t in zip(res.names, res.fit.diverged_at):
         if t >= 0:
-            out.append(f"{get_spec(n).label}: the loss or its gradient stopped being finite at step {t}; its curves "
-                       f"stop there and its student stays at the last finite step. "
+            out.append(f"{get_spec(n).label}: the loss or its gradient stopped being finite at step {t}; "
+                       f"its curves stop there and its student stays at the last finite step. "
                        + ("Lower the learning rate." if t > 0 else "It is infinite from the start."))
     for n, t in zip(res.names, res.flat_from):
         if t >= 0:
-            out.append(f"{get_spec(n).label}: at step {t} the student's σ passed {FLAT_SIGMA:g} times the support's "
-                       f"width (the learning rate is too large for it): the student is flat and its σ curve stops "
-                       f"there.")
+            out.append(f"{get_spec(n).label}: at step {t} the student's σ passed {FLAT_SIGMA:g} times the "
+                       f"support's width (the learning rate is too large for it): the student is flat and "
+                       f"its σ curve stops there.")
     return out
 
 
@@ -382,8 +393,9 @@ def takeaway(res: PlaygroundResult) -> str:
         parts.append(f"{get_spec(n).label}'s student has mean {_r(res.q_mean[k])} and std {_r(res.q_std[k])}"
                      f"{flat}, TVD {final_tvd[k]:.3f} to the teacher")
     best = res.names[int(np.argmin(final_tvd))]
-    return (f"After {res.steps} steps: " + "; ".join(parts) + f". The teacher has mean {_r(res.teacher_mean)} "
-            f"and std {_r(res.teacher_std)}. Closest to the teacher in TVD: {get_spec(best).label}.")
+    return (f"After {res.steps} steps: " + "; ".join(parts)
+            + f". The teacher has mean {_r(res.teacher_mean)} and std {_r(res.teacher_std)}. "
+            f"Closest to the teacher in TVD: {get_spec(best).label}.")
 
 
 def over_budget(stopped: FitStopped, budget: Budget) -> str:

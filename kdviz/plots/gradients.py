@@ -1,4 +1,5 @@
-"""Figures of the "Gradients" lesson from a :class:`GradientsResult` (dict-built and unvalidated, like head_tail)."""
+"""Figures of the "Gradients" lesson from a :class:`GradientsResult` (dict-built and unvalidated,
+like head_tail)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def symlog_ticks(vmax: float) -> tuple[list[float], list[str]]:
     for k in range(top + 1):
         for s in (1, -1):
             vals.append(float(symlog(s * 10.0**k)))
-            text.append(("−" if s < 0 else "") + ("1" if k == 0 else "10" if k == 1 else f"10{str(k).translate(_SUPERSCRIPT)}"))
+            text.append(("−" if s < 0 else "")
+                        + ("1" if k == 0 else "10" if k == 1 else f"10{str(k).translate(_SUPERSCRIPT)}"))
     return vals, text
 
 
@@ -35,14 +37,15 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
     divergence; the dotted line marks ``q = p(y*)`` where TVD switches off."""
     data = [dict(type="scatter", x=res.q, y=symlog(c), customdata=c, mode="lines", name=label(nm),
                  line=dict(color=color(nm), width=4.5 - 0.6 * k, dash=DASHES[k % len(DASHES)]),
-                 hovertemplate="q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}<extra>" + label(nm) + "</extra>")
+                 hovertemplate="q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}"
+                               "<extra>" + label(nm) + "</extra>")
             for k, (nm, c) in enumerate(zip(res.coef_names, res.coefficients))]
     vmax = float(np.abs(res.coefficients).max()) if res.coefficients.size else 1.0
     tickvals, ticktext = symlog_ticks(vmax)
     lay = layout(x="student's probability of the token, q(y*) (log scale)",
                  y="coefficient of ∇q(y*) (symmetric log scale)", height=460,
-                 shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star, y0=0, y1=1,
-                              line=dict(color=TEACHER_COLOR, dash="dot", width=1.5)),
+                 shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star,
+                              y0=0, y1=1, line=dict(color=TEACHER_COLOR, dash="dot", width=1.5)),
                          dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0, y1=0,
                               line=dict(color="#999999", width=1))],
                  annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
@@ -70,7 +73,8 @@ def logit_figure(res: GradientsResult) -> go.Figure:
                  hovertemplate="rank %{x} (class %{customdata})<br>p = %{y:.3e}<extra></extra>"),
             dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
                  line=dict(color=STUDENT_GREY, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
-                 customdata=cls, hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
+                 customdata=cls,
+                 hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
     scale = np.abs(res.grads).max(-1, keepdims=True)  # (K, 1): each row on its own scale
     z = np.where(scale > 0, res.grads / np.where(scale > 0, scale, 1.0), 0.0)[:, order]
     data.append(dict(type="heatmap", x=rank, y=[label(nm) for nm in res.names], z=z, xaxis="x2", yaxis="y2",
@@ -81,7 +85,8 @@ def logit_figure(res: GradientsResult) -> go.Figure:
                   fillcolor=HEAD_SHADE, line=dict(width=0), layer="below"),
              dict(type="line", xref="x2", yref="y2 domain", x0=n_head + 0.5, x1=n_head + 0.5, y0=0, y1=1,
                   line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))]
-    notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes (p ≥ {res.p[res.head_mask].min():.3g})",
+    notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes "
+                       f"(p ≥ {res.p[res.head_mask].min():.3g})",
                   xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
                   font=dict(size=12))]
     lay = layout(height=620, shapes=shade, annotations=notes)
@@ -104,7 +109,8 @@ def link_figure(res: GradientsResult, name: str) -> go.Figure:
     axes, ids = grid_axes(1, 2, vspace=0, hspace=0.1)
     data = [dict(type="bar", x=rank, y=symlog(gq), customdata=np.stack([cls, gq], -1), name="∂D/∂q",
                  marker=dict(color=color(name)), showlegend=False,
-                 hovertemplate="rank %{x} (class %{customdata[0]})<br>∂D/∂q = %{customdata[1]:.4g}<extra></extra>"),
+                 hovertemplate="rank %{x} (class %{customdata[0]})<br>"
+                               "∂D/∂q = %{customdata[1]:.4g}<extra></extra>"),
             dict(type="bar", x=rank, y=gz, customdata=cls, name="∂D/∂z", xaxis="x2", yaxis="y2",
                  marker=dict(color=color(name)), showlegend=False,
                  hovertemplate="rank %{x} (class %{customdata})<br>∂D/∂z = %{y:.4g}<extra></extra>")]

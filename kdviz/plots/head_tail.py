@@ -13,8 +13,16 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.head_tail import MARGIN, HeadTailResult, TeachersResult
 from kdviz.plots import common
-from kdviz.plots.common import (TEACHER_COLOR, animation_controls, color, f32, figure, frame_indices, grid_axes,
-                                label)
+from kdviz.plots.common import (
+    TEACHER_COLOR,
+    animation_controls,
+    color,
+    f32,
+    figure,
+    frame_indices,
+    grid_axes,
+    label,
+)
 
 HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
 TAIL_FILL = "rgba(150, 150, 150, 0.35)"  # ... of the tail classes
@@ -71,8 +79,9 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
             data += _teacher_bars(res, show_legend=k == 0 and c == 0, sfx=sfx)
             data.append(dict(type="bar", x=res.x, y=f32(frames[k, i]), width=_bar_width(res.x) * 0.55,
                              xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=f"student q ({label(name)})",
-                             marker=dict(color=color(name), opacity=0.8, line=dict(width=0)), legendgroup=name,
-                             showlegend=c == 0, hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
+                             marker=dict(color=color(name), opacity=0.8, line=dict(width=0)),
+                             legendgroup=name, showlegend=c == 0,
+                             hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
             shapes.append(dict(type="line", xref=f"x{sfx} domain", yref=f"y{sfx}", x0=0, x1=1,
                                y0=res.head_threshold, y1=res.head_threshold,
                                line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
@@ -145,8 +154,8 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
 
 def weights_figure(res: HeadTailResult) -> go.Figure:
     """AKL's head weight ``w_head = g_head / (g_head + g_tail)`` along each run."""
-    lay = layout(title="AKL's head weight w_head along each run", x="step", y="w_head = g_head / (g_head + g_tail)",
-                 height=360)
+    lay = layout(title="AKL's head weight w_head along each run", x="step",
+                 y="w_head = g_head / (g_head + g_tail)", height=360)
     lay["yaxis"]["range"] = [0, 1]
     return figure(_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), lay)
 
@@ -181,7 +190,8 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
     # each frame replaces the students' y values; the two teacher bar traces come along unchanged: left
     # out of the frames, plotly.js drops them from the plot when a frame plays (redraw=False)
     frames = [dict(name=lab, traces=list(range(2 + K)),
-                   data=[dict(type="bar"), dict(type="bar")] + [dict(type="scatter", y=ys[k, f]) for k in range(K)])
+                   data=[dict(type="bar"), dict(type="bar")]
+                   + [dict(type="scatter", y=ys[k, f]) for k in range(K)])
               for f, lab in enumerate(labels)]
     return figure(data, lay, frames)
 

@@ -12,10 +12,21 @@ import plotly.graph_objects as go
 from plotly.colors import sequential
 
 from kdviz.experiments.mode_seeking import ModeSeekingResult
-from kdviz.plots.common import (TEACHER_COLOR, TEACHER_FILL, animation_controls, color, f32, figure, frame_indices,
-                                label, layout, two_panels)
+from kdviz.plots.common import (
+    TEACHER_COLOR,
+    TEACHER_FILL,
+    animation_controls,
+    color,
+    f32,
+    figure,
+    frame_indices,
+    label,
+    layout,
+    two_panels,
+)
 
-VIRIDIS = [[i / (len(sequential.Viridis) - 1), c] for i, c in enumerate(sequential.Viridis)]  # as plotly expands it
+# the Viridis colorscale as plotly expands it
+VIRIDIS = [[i / (len(sequential.Viridis) - 1), c] for i, c in enumerate(sequential.Viridis)]
 MAX_POINTS = 256  # curves are drawn on at most this many grid points (keeps the animation JSON small)
 
 
@@ -76,7 +87,8 @@ def fit_animation(res: ModeSeekingResult) -> go.Figure:
     # fixed axis; a collapsing student (density ~1/grid step) would squash the teacher: cap at 4x its peak
     top = 1.08 * min(max(float(res.p.max()), float(np.nanmax(res.frames))), 4 * float(res.p.max()))
     labels = [str(int(s)) for s in res.frame_steps[keep]]
-    controls = animation_controls(labels, duration_ms=100)  # 50 frames x 0.1 s: the 5 s of the old 100 x 60 ms
+    # 50 frames x 0.1 s: the 5 s of the old 100 x 60 ms
+    controls = animation_controls(labels, duration_ms=100)
     controls["sliders"][0].update(x=0.22, len=0.78)  # clear of the play/pause buttons (they overlapped)
     lay = layout(x="x", y="density", height=460, **controls)
     lay["xaxis"]["range"] = [float(x[0]), float(x[-1])]
@@ -133,8 +145,8 @@ def parameter_paths(res: ModeSeekingResult) -> go.Figure:
             for k, n in enumerate(res.names) for ax, vals in (("", res.mu[k]), ("2", res.sigma[k]))]
     shapes, notes = [], []
     for ax, v, text in (("", res.mixture_mean, "teacher mean"), ("2", res.mixture_std, "teacher std")):
-        shapes.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1, y0=float(v), y1=float(v),
-                           line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+        shapes.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1,
+                           y0=float(v), y1=float(v), line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
         notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=float(v), xanchor="right",
                           yanchor="top", showarrow=False))
     lay = layout(height=360, shapes=shapes, annotations=notes)
@@ -167,14 +179,15 @@ def landscape_figure(res: ModeSeekingResult, many: bool = False) -> go.Figure:
     z = np.log10(np.where(finite, vals - low, np.nan) + 1e-3)  # 1e-3 keeps the minimum itself finite
     name = res.landscape_name
     path_mu, path_sigma = f32(res.path_mu), f32(res.path_sigma)
-    data = [dict(type="heatmap", x=res.land_mus, y=res.land_sigmas, z=f32(z), colorscale=VIRIDIS, reversescale=True,
-                 colorbar=dict(title=dict(text="log₁₀(D − min D + 10⁻³)", side="right")),
+    data = [dict(type="heatmap", x=res.land_mus, y=res.land_sigmas, z=f32(z), colorscale=VIRIDIS,
+                 reversescale=True, colorbar=dict(title=dict(text="log₁₀(D − min D + 10⁻³)", side="right")),
                  hovertemplate="μ=%{x:.2f}<br>σ=%{y:.2f}<br>log₁₀ gap=%{z:.2f}<extra></extra>"),
             dict(type="scatter", x=path_mu, y=path_sigma, name=f"{label(name)} path", mode="lines",
                  line=dict(color="white", width=5), showlegend=False, hoverinfo="skip"),
             dict(type="scatter", x=path_mu, y=path_sigma, name=f"{label(name)} path", mode="lines",
                  line=dict(color=color(name), width=2.5)),
-            dict(type="scatter", x=[float(res.path_mu[0])], y=[float(res.path_sigma[0])], name="start", mode="markers",
+            dict(type="scatter", x=[float(res.path_mu[0])], y=[float(res.path_sigma[0])], name="start",
+                 mode="markers",
                  marker=dict(symbol="circle", size=12, color="white", line=dict(width=2, color="black")))]
     if many:
         data += many_starts_traces(res)

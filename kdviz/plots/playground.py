@@ -66,8 +66,9 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
     for k, n in enumerate(res.names):
         steps = _subsample(int(res.shown_until[k]))
         for ax, vals in (("", res.mu[k]), ("2", res.sigma[k])):
-            data.append(dict(type="scatter", x=steps, y=vals[steps], name=label(n), mode="lines", legendgroup=n,
-                             showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}", line=dict(color=color(n), width=2)))
+            data.append(dict(type="scatter", x=steps, y=vals[steps], name=label(n), mode="lines",
+                             legendgroup=n, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
+                             line=dict(color=color(n), width=2)))
     lines, notes = [], []
     for ax, v, text in (("", res.teacher_mean, "teacher mean"), ("2", res.teacher_std, "teacher std")):
         lines.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1, y0=v, y1=v,
@@ -86,7 +87,8 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
 
 def _subsample(n: int) -> np.ndarray:
     """At most MAX_LOSS_POINTS evenly spaced step indices out of 0..n-1 (the last one kept)."""
-    return np.unique(np.linspace(0, n - 1, min(n, MAX_LOSS_POINTS)).round().astype(int)) if n > 0 else np.zeros(0, int)
+    return (np.unique(np.linspace(0, n - 1, min(n, MAX_LOSS_POINTS)).round().astype(int)) if n > 0
+            else np.zeros(0, int))
 
 
 def head_tail_errors(res: PlaygroundResult) -> go.Figure:
