@@ -21,8 +21,8 @@ with st.sidebar:
     positions = ui.url.slider("Positions", 8, 128, 48, 8, key="ll_len")
     padding = ui.url.slider("Masked positions at the end", 0, 32, 8, key="ll_pad",
                             help="padding or prompt tokens: mask = False, ignored by every reduction")
-    temperature = ui.url.choice("Temperature T", (0.25, 0.5, 1.0, 2.0, 4.0), key="ll_T", widget=st.select_slider,
-                                value=1.0)
+    temperature = ui.url.choice("Temperature T", (0.25, 0.5, 1.0, 2.0, 4.0), key="ll_T",
+                                widget=st.select_slider, value=1.0)
     noise = ui.url.slider("Student = teacher + noise of std", 0.0, 4.0, 1.5, 0.25, key="ll_noise")
     seed = ui.url.number("Seed", 0, 10_000, 0, key="ll_seed")
 

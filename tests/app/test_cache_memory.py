@@ -65,5 +65,6 @@ def test_all_caches_together_stay_within_the_byte_budget_and_hold_budget_over_si
         AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT).run()
     assert {name.split(".")[0] for name in cache.BUDGETS} >= set(LARGEST)
     total = sum(budget for _, budget in cache.BUDGETS.values())
-    assert total <= cache.BUDGET_BYTES, f"{total / 2**20:.0f} MB of caches > {cache.BUDGET_BYTES / 2**20:.0f} MB"
+    assert total <= cache.BUDGET_BYTES, (f"{total / 2**20:.0f} MB of caches "
+                                         f"> {cache.BUDGET_BYTES / 2**20:.0f} MB")
     assert all(entry <= budget for entry, budget in cache.BUDGETS.values())

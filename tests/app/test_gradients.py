@@ -34,7 +34,8 @@ def trace(spec: dict, name: str) -> dict:
 def test_defaults_render_both_charts_formulas_seed_note_and_the_computed_takeaway():
     at = page()
     assert not at.exception and not at.error
-    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["gr_coef", "gr_link", "gr_logits"]
+    assert ([c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+            == ["gr_coef", "gr_link", "gr_logits"])
     latex = " ".join(el.value for el in at.latex)
     for name in gr.DEFAULT_NAMES:
         assert get_spec(name).grad_latex in latex
@@ -170,7 +171,8 @@ def test_plotted_logit_and_probability_gradients_are_finite_differences_of_the_p
 
     at = page()
     probs = figure(at, "gr_logits")
-    p, q = arr(trace(probs, "teacher p")["y"]).astype(float), arr(trace(probs, "student q")["y"]).astype(float)
+    p, q = (arr(trace(probs, "teacher p")["y"]).astype(float),
+            arr(trace(probs, "student q")["y"]).astype(float))
     link = figure(at, "gr_link")
     dz = arr(trace(link, "∂D/∂z")["y"]).astype(float)
     dq = arr(trace(link, "∂D/∂q")["customdata"]).reshape(len(p), 2)[:, 1].astype(float)

@@ -34,7 +34,8 @@ def page(**query) -> AppTest:
 
 def teacher_in_bars(at: AppTest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, p, head) of the teacher as drawn in the first panel of the bar figure."""
-    data = [t for t in figure(at, "ht_bars")["data"] if t.get("xaxis") == "x" and t["name"].startswith("teacher")]
+    data = [t for t in figure(at, "ht_bars")["data"]
+            if t.get("xaxis") == "x" and t["name"].startswith("teacher")]
     head, tail = data
     x = np.concatenate([arr(head["x"]), arr(tail["x"])])
     p = np.concatenate([arr(head["y"]), arr(tail["y"])])
@@ -101,7 +102,8 @@ def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step():
     assert gaps.min() >= 1 and gaps.max() <= 2 * np.median(gaps)  # spread evenly over the kept steps
     assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == names  # the slider says the step
     # every frame carries the teacher bars (unchanged: without them plotly.js drops the bars while playing)
-    assert all(f["traces"] == [0, 1, 2, 3, 4] and f["data"][:2] == [{"type": "bar"}] * 2 for f in spec["frames"])
+    assert all(f["traces"] == [0, 1, 2, 3, 4] and f["data"][:2] == [{"type": "bar"}] * 2
+               for f in spec["frames"])
     res = ht.head_tail(steps=200)
     last = np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"][2:]])
     np.testing.assert_allclose(last, res.fit.frames[:, -1], rtol=1e-6)  # float32 of the final students
@@ -164,7 +166,8 @@ def test_query_params_restore_the_controls_and_the_figures_follow_them():
               ht_preset=DISCRETE_PRESETS["zipf"][0], ht_zipf="2.0")
     assert not at.exception
     assert at.slider(key="ht_steps").value == 30 and at.radio(key="ht_opt").value == "sgd"
-    assert at.select_slider(key="ht_lr").value == 1.0 and at.multiselect(key="ht_divs").value == ["fkl", "tvd"]
+    assert (at.select_slider(key="ht_lr").value == 1.0
+            and at.multiselect(key="ht_divs").value == ["fkl", "tvd"])
     assert at.slider(key="ht_zipf").value == 2.0
     assert len(arr(figure(at, "ht_errors")["data"][0]["x"])) == 31
     np.testing.assert_allclose(teacher_in_bars(at)[1], discrete_teacher("zipf", 50, exponent=2.0)[1])

@@ -70,7 +70,8 @@ def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_
     first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
     assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
     final = [arr(t["y"]) for t in figure(at, "ms_final")["data"][1:]]
-    np.testing.assert_array_equal(np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"]]), np.stack(final))
+    np.testing.assert_array_equal(np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"]]),
+                                  np.stack(final))
 
 
 def test_every_chart_as_shipped_passes_plotlys_validation():
@@ -107,9 +108,10 @@ def test_choosing_divergences_changes_the_students_drawn_and_their_colours():
     at.multiselect(key="ms_divs").set_value(["fkl", "skl", "wasserstein"]).run()
     assert not at.exception
     spec = figure(at, "ms_anim")
-    assert [t["name"] for t in spec["data"]] == ["teacher p", "Skew KL", "Wasserstein", "Forward KL"]  # FKL on top
-    assert [t["line"]["color"] for t in spec["data"][1:]] == [get_spec(n).color for n in ("skl", "wasserstein",
-                                                                                          "fkl")]
+    # Forward KL last: drawn on top
+    assert [t["name"] for t in spec["data"]] == ["teacher p", "Skew KL", "Wasserstein", "Forward KL"]
+    assert ([t["line"]["color"] for t in spec["data"][1:]]
+            == [get_spec(n).color for n in ("skl", "wasserstein", "fkl")])
 
 
 def test_landscape_selector_redraws_the_landscape_of_that_divergence_with_its_minimum():

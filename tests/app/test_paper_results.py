@@ -52,7 +52,8 @@ def parse_cell(cell: str) -> list[tuple[float, float | None]]:
 
 
 def seed_numbers(header_start: str, skip: int = 0) -> dict[str, list[tuple[float, float | None]]]:
-    return {name: [v for c in cells[skip:] for v in parse_cell(c)] for name, cells in seed_rows(header_start).items()}
+    return {name: [v for c in cells[skip:] for v in parse_cell(c)]
+            for name, cells in seed_rows(header_start).items()}
 
 
 @pytest.mark.parametrize("key, header, skip", [("akl", "Method\tGPT2", 0), ("distillm", "Loss Function\t", 0),
@@ -178,7 +179,8 @@ def test_page_model_selection_changes_the_bars_to_that_model_pairs_numbers():
 
 def test_page_difference_view_plots_gains_over_the_chosen_baseline_with_an_axis_that_says_so():
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    at.query_params.update({"pr_table": "DistiLLM", "pr_view": "difference to a baseline", "pr_distillm_base": "RKLD"})
+    at.query_params.update({"pr_table": "DistiLLM", "pr_view": "difference to a baseline",
+                            "pr_distillm_base": "RKLD"})
     at.run()
     assert not at.exception
     fig = chart(at)

@@ -41,15 +41,18 @@ def test_risks_name_exactly_the_divergences_made_infinite_by_teacher_zeros():
     msgs = [m for m in pg.risks(x, log_p, list(DIVERGENCES), {"srkl": {"alpha": 0.0}}, student="softmax")
             if "probability 0" in m]
     assert len(msgs) == 1
-    named = {n for n, s in DIVERGENCES.items() if s.label + "," in msgs[0] + "," or s.label + " contain" in msgs[0]}
+    named = {n for n, s in DIVERGENCES.items()
+             if s.label + "," in msgs[0] + "," or s.label + " contain" in msgs[0]}
     assert named == {"rkl", "fkl_rkl", "akl", "srkl"}
-    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"), steps=5)
+    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"),
+                        steps=5)
     assert list(res.fit.diverged_at) == [-1, 0] and len(pg.run_notes(res)) == 1
 
 
 def test_entropic_divergences_are_dropped_with_a_message_above_the_size_limit_and_kept_below():
     x, log_p = pg.teacher_distribution(grid_n=256)
-    assert pg.drops(["fkl", "sinkhorn", "sinkhorn_div", "wasserstein"], len(x)) == ["sinkhorn", "sinkhorn_div"]
+    assert (pg.drops(["fkl", "sinkhorn", "sinkhorn_div", "wasserstein"], len(x))
+            == ["sinkhorn", "sinkhorn_div"])
     assert any("Left out" in m for m in pg.risks(x, log_p, ["sinkhorn"], {}, student="gaussian", sigma0=1.0))
     res = pg.playground(grid_n=256, names=("fkl", "sinkhorn"), steps=2)
     assert res.names == ["fkl"] and res.dropped == ["sinkhorn"]
@@ -60,15 +63,18 @@ def test_entropic_divergences_are_dropped_with_a_message_above_the_size_limit_an
 def test_gaussian_student_on_a_discrete_preset_moves_to_the_teacher_mean_under_forward_kl():
     res = pg.playground("preset", preset="akl_unimodal", student="gaussian", mu0=20.0, sigma0=10.0,
                         names=("fkl",), steps=300, lr=0.1)
-    assert res.mu[0, 0] == pytest.approx(20.0) and res.sigma[0, 0] == pytest.approx(10.0)  # the start, in x units
+    # the start, in x units
+    assert res.mu[0, 0] == pytest.approx(20.0) and res.sigma[0, 0] == pytest.approx(10.0)
     assert abs(res.mu[0, -1] - res.teacher_mean) < abs(20.0 - res.teacher_mean) / 10
     assert abs(res.q_std[0] - res.teacher_std) < 0.1 * res.teacher_std  # FKL: moment matching on the support
 
 
 def test_risks_warn_when_adam_cannot_carry_a_gaussian_across_a_wide_support():
     x, log_p = pg.teacher_distribution("preset", preset="akl_unimodal")  # support 0..98
-    slow = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.01, steps=300)
-    fast = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.1, steps=300)
+    slow = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.01,
+                    steps=300)
+    fast = pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=10.0, optimizer="adam", lr=0.1,
+                    steps=300)
     assert any("learning rate" in m for m in slow) and not any("learning rate" in m for m in fast)
 
 
@@ -95,7 +101,8 @@ def test_forward_kl_matches_the_teachers_moments_on_the_support_even_when_sigma_
 
 
 def test_loss_curves_stop_at_a_divergence_and_contain_no_nan():
-    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"), steps=5)
+    res = pg.playground("values", values=[0.5, 0.5, 0.0, 0.0], student="softmax", names=("fkl", "rkl"),
+                        steps=5)
     for relative in (False, True):
         for log_y in (False, True):
             traces = plots.loss_curves(res, relative=relative, log_y=log_y).to_dict()["data"]

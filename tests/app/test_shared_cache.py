@@ -19,10 +19,12 @@ from kdviz.plots import optimal_transport as ot_plots
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 TIMEOUT = 300  # s: an uncached fit on a loaded 2-core machine
-CASES = {  # page: (experiment module, its entry point, its biggest figure, a configuration no other test uses)
+# page: (experiment module, its entry point, its biggest figure, a configuration no other test uses)
+CASES = {
     "mode_seeking": (ms, "mode_seeking", (ms_plots, "fit_animation"), {"ms_mu0": "-2.3", "ms_steps": "150"}),
     "head_tail": (ht, "head_tail", (ht_plots, "animation_figure"), {"ht_seed": "17", "ht_steps": "130"}),
-    "optimal_transport": (otl, "transport_lesson", (ot_plots, "iterations_figure"), {"ot_n": "35", "ot_eps": "0.05"}),
+    "optimal_transport": (otl, "transport_lesson", (ot_plots, "iterations_figure"),
+                          {"ot_n": "35", "ot_eps": "0.05"}),
 }
 
 
@@ -44,13 +46,15 @@ def specs(at: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("page", list(CASES))
-def test_a_second_session_with_the_same_configuration_reuses_the_first_sessions_fit_and_figures(page, monkeypatch):
+def test_a_second_session_with_the_same_configuration_reuses_the_first_sessions_fit_and_figures(
+        page, monkeypatch):
     module, entry, (plots, figure), query = CASES[page]
     fits, builds = count_calls(monkeypatch, module, entry), count_calls(monkeypatch, plots, figure)
     first = session(page, query)
     second = session(page, query)
     assert not first.exception and not second.exception
-    assert (len(fits), len(builds)) == (1, 1), f"{page}: {fits} fits, {builds} figure builds for one configuration"
+    assert (len(fits), len(builds)) == (1, 1), (f"{page}: {fits} fits, {builds} figure builds "
+                                                f"for one configuration")
     assert specs(first) == specs(second) and len(specs(first)) >= 4
 
 
@@ -71,6 +75,7 @@ def test_shipped_figures_send_the_browser_exactly_the_json_of_the_figure_they_we
     _, _, _, query = CASES["optimal_transport"]
     at = session("optimal_transport", query)
     res = otl.transport_lesson(n=35, epsilon=0.05)
-    want = [ot_plots.plan_figure(res, "exact"), ot_plots.plan_figure(res, "sinkhorn"), ot_plots.iterations_figure(res)]
+    want = [ot_plots.plan_figure(res, "exact"), ot_plots.plan_figure(res, "sinkhorn"),
+            ot_plots.iterations_figure(res)]
     got = specs(at)[:3]
     assert [json.loads(g) for g in got] == [json.loads(pio.to_json(f, validate=False)) for f in want]
