@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (FONT, STUDENT_COLOR, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls,
+from kdviz.plots.common import (FONT, STUDENT_COLOR, STUDENT_FILL, TEACHER_COLOR, TEACHER_FILL, TEMPLATE, animation_controls,
                                 color, f32, figure, label)
 
 TOP_HEIGHT = 260  # px of the density panel
@@ -104,7 +104,7 @@ def lesson_figure(res: OverlapResult) -> go.Figure:
              fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2, shape=line_shape),
              xaxis="x", yaxis="y"),
         dict(type="scatter", x=res.x, y=res.q, name="student q<sub>s</sub>", mode="lines",
-             fill="tozeroy", fillcolor="rgba(230, 85, 13, 0.15)",
+             fill="tozeroy", fillcolor=STUDENT_FILL,
              line=dict(color=STUDENT_COLOR, width=2, shape=line_shape), xaxis="x", yaxis="y"),
     ]
     shapes, notes, markers = [], [], []
