@@ -49,7 +49,8 @@ res, figs = run(**config)
 
 if not res.converged:
     st.warning(f"At ε = {epsilon:g} Sinkhorn has not converged after {res.n_iter} iterations: the plan's "
-               f"marginals are off by up to {res.errors.max():.1e} (l1). The numbers stay finite, but the numbers below are those of an unfinished plan; a larger ε converges faster.")
+               f"marginals are off by up to {res.errors.max():.1e} (l1): the numbers below are "
+               "those of an unfinished plan; a larger ε converges faster.")
 
 left, right = st.columns(2)
 with left:
@@ -84,7 +85,8 @@ st.caption(f"{len(res.eps_grid)} values of ε, each solving the pairs (p, q), (p
 st.markdown(
     "**Two 'unbiased Sinkhorn divergences'.** The seed debiases the *linear* Sinkhorn distance: "
     "W_ε(p,q) − ½W_ε(p,p) − ½W_ε(q,q) with W_ε = ⟨Γ_ε, C⟩. "
-    "Feydy et al. (2019) debias OT_ε = ⟨Γ_ε, C⟩ + ε KL(Γ_ε ‖ p⊗q), which includes the entropy term. Feydy's version is proven ≥ 0 and 0 only when p = q; "
+    "Feydy et al. (2019) debias OT_ε = ⟨Γ_ε, C⟩ + ε KL(Γ_ε ‖ p⊗q), which includes the entropy term. "
+    "Feydy's version is proven ≥ 0 and 0 only when p = q; "
     "the seed's comes with no such guarantee: it is 0 at p = q, but nothing prevents it from dipping "
     "slightly "
     f"below 0 (on these 1-D presets it stays ≥ 0; its minimum over the sweep here is "
