@@ -11,14 +11,15 @@ Two shapes on a uniform grid of cells of width ``h``:
 * ``"box"``: uniform on ``[c - w/2, c + w/2]`` on a grid *aligned* with the boxes: ``m`` cells of
   width ``h = w / m`` per box, and shifts that are whole multiples of ``h``. Each box is then exactly
   ``m`` cells of mass ``1/m``, so every value is that of the continuous boxes (JSD = ``(s/w) log 2``
-  while they overlap) and ``dD/ds`` is the central difference of the swept values: exact on each
+  while they overlap) and ``dD/ds`` is the central difference of the swept values, exact on each
   straight piece (``log 2 / w`` for the JSD), the mean of the two slopes at a kink (``s = w``).
   Autograd through cell masses would instead report the slope of the staircase the grid makes of
   a box at one point, which swings with the position of the box edges in their cells.
 * ``"gaussian"``: ``N(c, w^2)`` normalised over the grid, built in log space, so it is never 0:
   the JSD only approaches ``log 2`` (``log 2 - JSD`` decays like the overlap mass, below float64
-  resolution of ``log 2`` after a few standard deviations): a numerical plateau. ``dD/ds`` by
-  autograd (the student's log-probabilities are a smooth function of ``s``).
+  resolution of ``log 2`` after a few standard deviations): a numerical plateau. ``dD/ds`` along the
+  sweep: central differences of the swept values; at the page's shift: autograd (the student's
+  log-probabilities are a smooth function of ``s``).
 """
 
 from __future__ import annotations
@@ -215,7 +216,9 @@ def _values_and_grads(name, shape, x, shifts, width, params):
 
 
 def _gaussian_sweep(names, params, width, shift, end):
-    """Values and autograd derivatives of Gaussians: ``(x, shifts, values, grads, value, grad)``."""
+    """Values of Gaussians: ``(x, shifts, values, grads, value, grad)``. Along the sweep ``dD/ds`` is the
+    slope between neighbouring shifts (the grid makes the value a little bumpy between shifts, and
+    at s = 0 TVD and W1 have a kink autograd would call 0); at the page's shift, autograd."""
     x = grid("gaussian", width, end)
     x_coarse = grid("gaussian", width, end, SINKHORN_POINTS)
     shifts = np.linspace(0.0, end, N_SHIFTS)
@@ -227,7 +230,7 @@ def _gaussian_sweep(names, params, width, shift, end):
         idx = slice(None, None, SINKHORN_EVERY if coarse else 1)
         batch = np.append(shifts[idx], shift)
         val, gr = _values_and_grads(nm, "gaussian", x_coarse if coarse else x, batch, width, params[nm])
-        values[k, idx], grads[k, idx] = val[:-1], gr[:-1]
+        values[k, idx], grads[k, idx] = val[:-1], differences(val[:-1], shifts[idx])
         value[k], grad[k] = val[-1], gr[-1]
     return x, shifts, values, grads, value, grad
 
