@@ -67,8 +67,8 @@ cols[4].metric("Feydy's debiased", f"{res.div_entropic:.4g}")
 
 st.subheader("The iterations")
 st.plotly_chart(figs["iters"], key="ot_iters")
-st.caption(f"{res.n_iter} iterations at ε = {epsilon:g}; the early iterations change most, so more frames show "
-           "them. After each u-update the rows sum to p exactly; the bars on top are the columns' sums, "
+st.caption(f"{res.n_iter} iterations at ε = {epsilon:g}; the early iterations change most, so more frames "
+           "show them. After each u-update the rows sum to p exactly; the bars on top are the columns' sums, "
            "converging to q (the line). Colours are scaled to the last plan: early plans, more concentrated, "
            "saturate.")
 
@@ -80,8 +80,8 @@ with right:
     st.plotly_chart(figs["div"], key="ot_div_fig")
 bad = int((~res.sweep_converged).sum())
 st.caption(f"{len(res.eps_grid)} values of ε, each solving the pairs (p, q), (p, p) and (q, q) together. "
-           f"Open markers: not converged within 1000 iterations ({bad} here; small ε converges slowly). Dotted line: the "
-           f"ε above.")
+           f"Open markers: not converged within 1000 iterations ({bad} here; small ε converges slowly). "
+           "Dotted line: the ε above.")
 st.markdown(
     "**Two 'unbiased Sinkhorn divergences'.** The seed debiases the *linear* Sinkhorn distance: "
     "W_ε(p,q) − ½W_ε(p,p) − ½W_ε(q,q) with W_ε = ⟨Γ_ε, C⟩. "

@@ -62,14 +62,16 @@ if shape == "box" and ov.box_cells(res) < ov.MIN_BOX_CELLS:
 st.plotly_chart(figs["animation"], key="ov_anim")
 infinite = [get_spec(nm).label for k, nm in enumerate(res.names) if np.isinf(res.values[k]).any()]
 if infinite:
-    st.caption(f"**{', '.join(infinite)} = ∞** as soon as the student puts no mass where the teacher has some "
-               "(for reverse KL: where the student has some): drawn as ▲ on a dotted ceiling, gradient undefined.")
+    st.caption(f"**{', '.join(infinite)} = ∞** as soon as the student puts no mass where the teacher has "
+               "some (for reverse KL: where the student has some): drawn as ▲ on a dotted ceiling, gradient "
+               "undefined.")
 st.plotly_chart(figs["curves"], key="ov_fig")
 st.caption(
     "**Which gradient?** dD/ds: how fast D(p, q_s) changes when the student moves; what a student that can "
     "only move would feel. "
-    + (f"Boxes: the grid's cells ({res.step:.3g} wide) fit each box exactly and the shifts are whole cells, so "
-       "the values are those of the true boxes and dD/ds is the slope between neighbouring shifts (at s = w, "
+    + (f"Boxes: the grid's cells ({res.step:.3g} wide) fit each box exactly and the shifts are whole cells, "
+       "so the values are those of the true boxes and dD/ds is the slope between neighbouring shifts (at "
+       "s = w, "
        "where the JSD's slope drops from log 2 / w to 0, it shows the average of the two)."
        if shape == "box" else "Gaussians: the exact derivative of the plotted value.")
     + (" Sinkhorn curves: every 4th shift (each point solves one transport problem per shift)."
@@ -91,9 +93,9 @@ st.dataframe(rows, hide_index=True, key="ov_table")
 if shape == "gaussian" and "jsd" in res.names:
     k = res.index("jsd")
     st.markdown(
-        f"**Gaussians never have disjoint supports.** Here log 2 − JSD = {math.log(2) - res.value[k]:.2e} and "
-        f"dJSD/ds = {res.grad[k]:.2e}: the overlap decays like exp(−s²/8σ²), so a few σ apart the JSD is log 2 "
-        "to plotting precision and its gradient is tiny but not zero.")
+        f"**Gaussians never have disjoint supports.** Here log 2 − JSD = {math.log(2) - res.value[k]:.2e} "
+        f"and dJSD/ds = {res.grad[k]:.2e}: the overlap decays like exp(−s²/8σ²), so a few σ apart the JSD is "
+        "log 2 to plotting precision and its gradient is tiny but not zero.")
 ui.takeaway(ov.takeaway(res))
 
 csv, data = res.export()

@@ -48,7 +48,7 @@ def test_jsd_is_exactly_log2_with_zero_shift_gradient_once_boxes_are_disjoint(wi
     far = res.shared_mass == 0
     assert far.sum() > 20
     np.testing.assert_allclose(res.values[0, far], LOG2, atol=1e-12)
-    beyond = res.shifts > res.disjoint_from()  # at the first disjoint shift the slopes log 2 / w and 0 average
+    beyond = res.shifts > res.disjoint_from()  # at the first disjoint shift: the mean of log 2 / w and 0
     np.testing.assert_allclose(res.grads[0, beyond], 0.0, atol=1e-12)
 
 

@@ -198,7 +198,8 @@ def epsilon_sweep(preset: str, n: int, order: int) -> tuple[np.ndarray, np.ndarr
     return eps_grid.copy(), sweep.copy()
 
 
-def transport_lesson(preset: str = "bimodal", n: int = 40, epsilon: float = DEFAULT_EPSILON, order: int = 2) -> TransportResult:
+def transport_lesson(preset: str = "bimodal", n: int = 40, epsilon: float = DEFAULT_EPSILON,
+                     order: int = 2) -> TransportResult:
     """Exact and entropic transport between the preset's p and q (see the module docstring)."""
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
@@ -234,12 +235,13 @@ def takeaway(res: TransportResult) -> str:
     bias, ok = res.sweep_linear[:, 1], res.sweep_converged
     grows = bool(np.all(np.diff(bias[ok]) >= 0)) if ok.sum() > 1 else False
     text += (f" The bias W_ε(p, p) = {res.linear[1]:.2g} is above 0 although p is compared with itself"
-             + (f", and it grows with ε, to {bias[ok][-1]:.3g} at ε = {res.eps_grid[ok][-1]:g}." if grows else "."))
+             + (f", and it grows with ε, to {bias[ok][-1]:.3g} at ε = {res.eps_grid[ok][-1]:g}." if grows
+                else "."))
     closer = [name for name, v in (("seed's", res.div_linear), ("Feydy's", res.div_entropic))
               if abs(v - res.wasserstein) < abs(over)]
     text += (f" Debiased: seed's version {res.div_linear:.4g}, Feydy's {res.div_entropic:.4g}"
-             + (f"; {'both are' if len(closer) == 2 else closer[0] + ' is'} closer to W than the Sinkhorn distance."
-                if closer else "."))
+             + (f"; {'both are' if len(closer) == 2 else closer[0] + ' is'} closer to W than the Sinkhorn "
+                "distance." if closer else "."))
     if res.preset == "same":
         text += " With p = q both debiased divergences are 0 while W_ε(p, q) is not."
     return text

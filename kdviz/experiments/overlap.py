@@ -191,8 +191,10 @@ def _box_sweep(names, params, width, shift, end):
         val = val.numpy()
         values[k, idx], grads[k, idx] = val[:-3], differences(val[:-3], t[idx] * h)
         value[k] = val[-2]
-        grad[k] = differences(val[-3:], around * h)[1] if now > 0 else differences(val[-2:], around[1:] * h)[0]
-    return xt, t * h, values, grads, now * h, value, grad, log_p, box_log_density(n_cells, m, j + np.append(t, now))
+        grad[k] = (differences(val[-3:], around * h)[1] if now > 0
+                   else differences(val[-2:], around[1:] * h)[0])  # one-sided at s = 0
+    log_q = box_log_density(n_cells, m, j + np.append(t, now))
+    return xt, t * h, values, grads, now * h, value, grad, log_p, log_q
 
 
 def disjoint_value(name: str, params: dict) -> float:
@@ -264,11 +266,12 @@ def overlap_sweep(shape: str = "box", width: float = 1.0, shift: float = 3.0, ma
         params[nm] = spec.resolve({k: v for k, v in given.items() if k in {p.name for p in spec.params}})
     with nx.torch_threads(1):
         if shape == "box":
-            x, shifts, values, grads, shift, value, grad, log_p, log_q = _box_sweep(names, params, width, shift, end)
+            x, shifts, values, grads, shift, value, grad, log_p, log_q = _box_sweep(names, params, width, shift,
+                                                                                    end)
         else:
             x, shifts, values, grads, value, grad = _gaussian_sweep(names, params, width, shift, end)
             log_p = log_density(shape, x, torch.zeros(1, dtype=torch.float64), width)[0]  # (V,)
-            log_q = log_density(shape, x, torch.as_tensor(np.append(shifts, shift)), width).detach()  # (S + 1, V)
+            log_q = log_density(shape, x, torch.as_tensor(np.append(shifts, shift)), width)  # (S + 1, V)
         q = nx.exp(log_q).where(log_q > -math.inf, 0.0)
         p = nx.exp(log_p).where(log_p > -math.inf, 0.0)
         shared = torch.minimum(p, q).sum(-1)
@@ -294,14 +297,14 @@ def takeaway(res: OverlapResult) -> str:
             near = (res.shifts > 0) & (res.shifts < res.width)
             if near.any():
                 rate = np.abs(res.grads[k, near]).mean()
-                parts.append(f"While the boxes overlap (s < {res.width:g}) the JSD is (s/w)·log 2: it climbs at a "
-                             f"constant rate, |dJSD/ds| = {rate:.3f} = log 2 / w.")
+                parts.append(f"While the boxes overlap (s < {res.width:g}) the JSD is (s/w)·log 2: it climbs "
+                             f"at a constant rate, |dJSD/ds| = {rate:.3f} = log 2 / w.")
             if far.any():
                 dev = np.abs(res.values[k, far] - math.log(2)).max()
                 g = np.abs(res.grads[k, far]).max()
                 exact = dev < 1e-12 and g < 1e-12
-                parts.append(f"From s = {res.disjoint_from():.2f} on the boxes no longer overlap: the JSD is log 2 "
-                             + ("and its gradient 0 (to 12 decimals)" if exact else
+                parts.append(f"From s = {res.disjoint_from():.2f} on the boxes no longer overlap: the JSD is "
+                             "log 2 " + ("and its gradient 0 (to 12 decimals)" if exact else
                                 f"(within {dev:.1e}) and its gradient at most {g:.1e}")
                              + ": no signal where to move.")
             else:

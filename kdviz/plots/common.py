@@ -26,7 +26,7 @@ pio.templates["kdviz"] = go.layout.Template(layout=dict(
 TEMPLATE = "kdviz"
 TEACHER_COLOR = "#333333"
 TEACHER_FILL = "rgba(120, 120, 120, 0.25)"
-STUDENT_COLOR = "#E69F00"  # a single student's density or marginal (not a divergence colour): Okabe–Ito orange
+STUDENT_COLOR = "#E69F00"  # one student's density or marginal (not a divergence colour): Okabe–Ito orange
 STUDENT_FILL = "rgba(230, 159, 0, 0.18)"
 # Dashes for students drawn in one panel: the k-th gets DASHES[k], so overlapping curves stay apart
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")

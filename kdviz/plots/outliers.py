@@ -59,9 +59,9 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     controls["sliders"][0].update(active=len(labels) - 1, y=-0.18)
     d = float(res.distance)
     ymax = 1.15 * float(max(res.p.max(), res.frames.max()))
-    lay = layout(x="x", height=460, **controls, shapes=[dict(
-        type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1, line=dict(color=TEACHER_COLOR, dash="dot",
-                                                                                 width=1))], annotations=[dict(
+    outlier = dict(type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
+                   line=dict(color=TEACHER_COLOR, dash="dot", width=1))
+    lay = layout(x="x", height=460, **controls, shapes=[outlier], annotations=[dict(
         text=f"outlier ({res.weight:.0%} of the mass)", xref="x", yref="y domain", x=d, y=1, xanchor="center",
         yanchor="bottom", showarrow=False)])
     lay.update(margin=dict(l=60, r=20, t=90, b=110), yaxis=dict(title=dict(text="density"), range=[0, ymax]))
@@ -81,7 +81,8 @@ def robustness(res: OutliersResult) -> go.Figure:
         for ax, vals in (("", res.sweep_mu[k]), ("2", res.sweep_sigma[k])):
             shown = np.where(res.sweep_diverged[k], np.nan, vals)  # a failed fit is a gap, not a point
             data.append(dict(type="scatter", x=w, y=f32(shown), name=label(n), mode="lines+markers", legendgroup=n,
-                             legendrank=k, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}", line=_line(res, k),
+                             legendrank=k, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
+                             line=_line(res, k),
                              marker=dict(size=7, symbol=SYMBOLS[k % len(SYMBOLS)])))
     v = float(res.weight)
     lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0, y1=1,

@@ -136,12 +136,13 @@ def animation_figure(res: OverlapResult) -> go.Figure:
         template=TEMPLATE, height=ANIMATION_HEIGHT, font=FONT, margin=dict(l=60, r=20, t=50, b=45),
         updatemenus=[play], hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
-        xaxis=dict(range=[x0, float(res.x[-1])], title=dict(text="x (teacher centred at 0, student at the shift s)")),
+        xaxis=dict(range=[x0, float(res.x[-1])],
+                   title=dict(text="x (teacher centred at 0, student at the shift s)")),
         yaxis=dict(range=[0, float(ymax)], title=dict(text="probability per cell"))), frames)
 
 
 def curves_figure(res: OverlapResult) -> go.Figure:
-    """Per divergence, D(p, q_s) and |dD/ds| against the shift; markers and a dotted line at the page's shift."""
+    """Per divergence, D(p, q_s) and |dD/ds| against the shift; markers and dotted lines at the page's shift."""
     K = len(res.names)
     plot_height = K * (ROW_HEIGHT + GAP)
     axes, ids = _axes(K, plot_height)

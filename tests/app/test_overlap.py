@@ -183,13 +183,14 @@ def test_query_params_restore_every_control():
 
 
 def test_huge_shift_with_a_narrow_box_warns_and_draws_only_finite_numbers():
-    at = page(ov_shift="40.0", ov_range="2", ov_width="0.2", ov_divs=["JSD", "Forward KL", "Wasserstein", "AKL"])
+    at = page(ov_shift="40.0", ov_range="2", ov_width="0.2",
+              ov_divs=["JSD", "Forward KL", "Wasserstein", "AKL"])
     assert not at.exception
     assert "beyond the sweep range" in " ".join(w.value for w in at.warning)
     fig = spec(at)
     assert all_finite(fig)
     assert arr(spec(at, "ov_anim")["data"][0]["x"])[-1] > 40.0  # the sweep was extended to the shift
-    assert ov.box_cells(ov.overlap_sweep("box", 0.2, 40.0, 2.0)) >= ov.MIN_BOX_CELLS  # the aligned grid follows
+    assert ov.box_cells(ov.overlap_sweep("box", 0.2, 40.0, 2.0)) >= ov.MIN_BOX_CELLS  # aligned grid
 
 
 def test_a_narrow_box_with_sinkhorn_on_a_long_sweep_warns_that_the_boxes_are_spikes():
