@@ -72,7 +72,7 @@ st.caption(
     + (f"Boxes: the grid's cells ({res.step:.3g} wide) fit each box exactly and the shifts are whole cells, "
        "so the values are those of the true boxes and dD/ds is the slope between neighbouring shifts (at "
        "s = w, where the JSD's slope drops from log 2 / w to 0, it shows the average of the two)."
-       if shape == "box" else "Curves: the slope between neighbouring shifts; table: the exact derivative at s.")
+       if shape == "box" else "Curves: the slope between neighbouring shifts; table: the exact derivative.")
     + (" Sinkhorn curves: every 4th shift (each point solves one transport problem per shift)."
        if any(nm in SLOW_TO_FIT for nm in names) else ""))
 
