@@ -45,7 +45,7 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     x = f32(res.x[idx])
     order = drawing_order(res.names)
     data = [dict(type="scatter", x=x, y=f32(res.p[idx]), name="teacher p", mode="lines", fill="tozeroy",
-                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2))]
+                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2), legendrank=-1)]
     data += [dict(type="scatter", x=x, y=f32(res.q[k, idx]), name=label(res.names[k]), mode="lines",
                   legendrank=k, line=_line(res, k)) for k in order]
     labels = [f"{int(t)}" for t in res.frame_steps]
