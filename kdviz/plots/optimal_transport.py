@@ -56,7 +56,7 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
     if which not in ("exact", "sinkhorn"):
         raise ValueError(f"which must be 'exact' or 'sinkhorn', got {which!r}")
     plan = res.exact_plan if which == "exact" else res.plan
-    title = (f"Exact plan (POT ot.emd): W = {res.wasserstein:.4g}" if which == "exact" else
+    title = (f"Exact plan: W = {res.wasserstein:.4g}" if which == "exact" else
              f"Sinkhorn plan, ε = {res.epsilon:g}: W<sub>ε</sub> = {res.sinkhorn:.4g}")
     data = [_heatmap(plan, res.x, float(plan.max())),
             _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
