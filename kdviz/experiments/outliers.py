@@ -130,14 +130,15 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     for n in names:
         get_spec(n)
         if n in EXCLUDED:
-            raise ValueError(f"{n!r} is too slow to fit on a {grid.n}-point grid; choose from {list(CHOICES)}")
+            raise ValueError(f"{n!r} is too slow to fit on a {grid.n}-point grid; choose from "
+                             f"{list(CHOICES)}")
     if not (math.isfinite(distance) and math.isfinite(outlier_std) and outlier_std > 0):
         raise ValueError(f"need a finite distance and outlier std > 0, got {distance!r}, {outlier_std!r}")
     if not 2 <= sweep_n <= 100 or not 0 < sweep_max < 1:
         raise ValueError(f"sweep needs 2..100 weights in [0, <1], got {sweep_n!r} up to {sweep_max!r}")
     sweep = np.linspace(0.0, sweep_max, int(sweep_n))
     shared = np.flatnonzero(np.isclose(sweep, weight, rtol=0, atol=1e-12))
-    weights = sweep if len(shared) else np.append(sweep, float(weight))  # chosen weight: a sweep row or the last
+    weights = sweep if len(shared) else np.append(sweep, float(weight))  # the chosen weight: a sweep row or last
     teachers = [outlier_teacher(float(w), distance, outlier_std) for w in weights]
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)

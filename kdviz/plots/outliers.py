@@ -80,12 +80,14 @@ def robustness(res: OutliersResult) -> go.Figure:
         n = res.names[k]
         for ax, vals in (("", res.sweep_mu[k]), ("2", res.sweep_sigma[k])):
             shown = np.where(res.sweep_diverged[k], np.nan, vals)  # a failed fit is a gap, not a point
-            data.append(dict(type="scatter", x=w, y=f32(shown), name=label(n), mode="lines+markers", legendgroup=n,
-                             legendrank=k, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
+            data.append(dict(type="scatter", x=w, y=f32(shown), name=label(n), mode="lines+markers",
+                             legendgroup=n, legendrank=k, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
                              line=_line(res, k),
                              marker=dict(size=7, symbol=SYMBOLS[k % len(SYMBOLS)])))
     v = float(res.weight)
-    lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0, y1=1,
-                                          line=dict(color="#888888", dash="dot", width=1)) for ax in ("", "2")])
-    lay.update(two_panels("outlier weight w", "fitted mean μ (outlier pull)", "fitted std σ", tickformat=".0%"))
+    lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0,
+                                          y1=1, line=dict(color="#888888", dash="dot", width=1))
+                                     for ax in ("", "2")])
+    lay.update(two_panels("outlier weight w", "fitted mean μ (outlier pull)", "fitted std σ",
+                          tickformat=".0%"))
     return figure(data, lay)

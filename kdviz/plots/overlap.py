@@ -142,7 +142,7 @@ def animation_figure(res: OverlapResult) -> go.Figure:
 
 
 def curves_figure(res: OverlapResult) -> go.Figure:
-    """Per divergence, D(p, q_s) and |dD/ds| against the shift; markers and dotted lines at the page's shift."""
+    """Per divergence, D(p, q_s) and |dD/ds| against the shift; markers, dotted lines at the page's shift."""
     K = len(res.names)
     plot_height = K * (ROW_HEIGHT + GAP)
     axes, ids = _axes(K, plot_height)
