@@ -37,9 +37,9 @@ from kdviz.experiments import SLOW_TO_FIT as SINKHORN_NAMES
 SHAPES = {"box": "Boxes (supports become disjoint)", "gaussian": "Gaussians (always overlap a little)"}
 DIVERGENCE_OPTIONS = tuple(DIVERGENCES)
 DEFAULT_DIVERGENCES = ("jsd", "wasserstein")
-N_POINTS = 158  # grid cells: 15 per box of width 1 over a sweep of 8. 157 intervals (prime): swept and
-# slider shifts are almost never whole multiples of the cell width, where POT's order-2 Wasserstein
-# gradient is wrong (exact ties between the two CDFs give a zero gradient instead of 2s)
+N_POINTS = 158  # the Gaussians' grid points. 157 intervals (prime): slider shifts are almost never whole
+# multiples of the cell width, where the order-2 Wasserstein gradient is wrong (exact ties between the
+# two CDFs give a zero gradient instead of 2s)
 N_SHIFTS = 121  # shifts in the sweep, 0 .. max_shift
 # Entropic OT (SINKHORN_NAMES) costs one (S, V, V) log-sum-exp per iteration, so those run
 SINKHORN_POINTS = 40  # ... on a coarser grid of the same range
@@ -109,47 +109,27 @@ class OverlapResult:
                      "takeaway": takeaway(self)}
 
 
-def grid(shape: str, width: float, max_shift: float, n: int = N_POINTS) -> torch.Tensor:
-    """The grid covering the teacher at 0 and the student at every shift in [0, max_shift].
+def grid(width: float, max_shift: float, n: int = N_POINTS) -> torch.Tensor:
+    """The Gaussians' grid, covering the teacher at 0 and the student at every shift in [0, max_shift].
 
-    The cells are offset by an irrational fraction of a cell (GRID_PHASE) so that the edges of boxes
-    with round widths and shifts never fall exactly on a cell edge: there a cell's mass is exactly
-    0 while its derivative is not, autograd drops that one-sided derivative through log 0, and the
-    mass moved by a shift no longer adds up (a spurious JSD gradient of log 2 / 2w at disjoint supports).
-    """
-    margin = GAUSS_MARGIN * width if shape == "gaussian" else (0.5 + BOX_MARGIN) * width
+    Offset by an irrational fraction of a cell (GRID_PHASE): round shifts never put the two
+    Gaussians' grid points in exact ties, where the order-2 Wasserstein gradient is wrong."""
+    margin = GAUSS_MARGIN * width
     step = (max_shift + 2 * margin) / (n - 1)
     return torch.linspace(-margin, max_shift + margin, n, dtype=torch.float64) + GRID_PHASE * step  # (V,)
 
 
-def log_density(shape: str, x: torch.Tensor, centre: torch.Tensor, width: float) -> torch.Tensor:
-    """log q for centres ``(S,)`` on the grid ``(V,)`` -> ``(S, V)``, differentiable in ``centre``.
-
-    Box: mass per cell = |cell ∩ [c - w/2, c + w/2]| / w; cells outside the box get log 0 = -inf
-    with a zero gradient (their mass does not change for small moves of the box).
-    """
-    c = centre[:, None]  # (S, 1)
-    if shape == "gaussian":
-        z = -0.5 * ((x - c) / width) ** 2  # (S, V)
-        return z - nx.logsumexp(z, dim=-1, keepdim=True)
-    if shape != "box":
-        raise ValueError(f"shape must be one of {sorted(SHAPES)}, got {shape!r}")
-    h = float(x[1] - x[0])
-    lo = torch.maximum(x - h / 2, c - width / 2)
-    hi = torch.minimum(x + h / 2, c + width / 2)
-    mass = torch.relu(hi - lo) / width  # (S, V); relu: an empty intersection has length 0
-    pos = mass > 0
-    return torch.where(pos, torch.log(torch.where(pos, mass, 1.0)), float("-inf"))
+def log_density(x: torch.Tensor, centre: torch.Tensor, width: float) -> torch.Tensor:
+    """log N(c, width^2) normalised over the grid ``(V,)``, for centres ``(S,)`` -> ``(S, V)``;
+    differentiable in ``centre``."""
+    z = -0.5 * ((x - centre[:, None]) / width) ** 2  # (S, V)
+    return z - nx.logsumexp(z, dim=-1, keepdim=True)
 
 
-def box_grid(width: float, end: float, max_cells: int = MAX_CELLS) -> tuple[int, int, np.ndarray]:
-    """``(m, j, x)``: cells per box, index of the teacher's first cell, the cell centres ``(V,)`` of a
-    grid whose cells are ``h = width / m`` wide and whose edges fall on the teacher's edges."""
-    m = max(1, min(CELLS_PER_BOX, math.floor(max_cells * width / (end + 2 * width))))
-    h = width / m
-    j = math.ceil(BOX_MARGIN * m)  # margin cells before the teacher (and after the student at the end)
-    n = 2 * j + math.ceil(end / h - 1e-9) + m
-    return m, j, -width / 2 + (np.arange(n) - j + 0.5) * h
+def cells_per_box(width: float, end: float, max_cells: int = MAX_CELLS) -> int:
+    """``m``: cells per box of the boxes' grid (CELLS_PER_BOX, fewer if the sweep to ``end`` would
+    need more than ``max_cells`` cells)."""
+    return max(1, min(CELLS_PER_BOX, math.floor(max_cells * width / (end + 2 * width))))
 
 
 def box_log_density(n_cells: int, m: int, first: np.ndarray) -> torch.Tensor:
@@ -168,33 +148,33 @@ def differences(values: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 
 
 def _box_sweep(names, params, width, shift, end):
-    """Values and derivatives on the aligned box grid: ``(x, shifts, t, values, grads, value, grad)``."""
-    sinkhorn = any(nm in SINKHORN_NAMES for nm in names)
-    m, j, x = box_grid(width, end, SINKHORN_CELLS if sinkhorn else MAX_CELLS)
+    """Boxes on their aligned grid: ``(x, shifts, values, grads, shift, value, grad, log_p, log_q)``,
+    the page's shift rounded to whole cells, ``log_q`` at the swept shifts and then at that shift."""
+    m = cells_per_box(width, end, SINKHORN_CELLS if any(nm in SINKHORN_NAMES for nm in names) else MAX_CELLS)
     h = width / m
     last = math.ceil(end / h - 1e-9)  # the last shift, in cells
     stride = max(1, math.ceil(last / (N_SHIFTS - 1)))
     t = np.arange(0, last + stride, stride)  # shifts in cells (the last one >= end)
     now = int(round(shift / h))
     around = np.array([max(now - 1, 0), now, now + 1])  # the page's shift and its neighbours
-    n_cells = len(x) + max(0, int(t[-1]) + m + j - len(x), now + 1 + m + j - len(x))
-    x = -width / 2 + (np.arange(n_cells) - j + 0.5) * h
+    j = math.ceil(BOX_MARGIN * m)  # empty cells before the teacher and after the furthest student
+    n_cells = 2 * j + max(int(t[-1]), now + 1) + m
+    x = torch.from_numpy(-width / 2 + (np.arange(n_cells) - j + 0.5) * h)  # cell edges on the boxes' edges
     log_p = box_log_density(n_cells, m, np.array([j]))[0]
-    xt = torch.from_numpy(x)
     values = np.full((len(names), len(t)), np.nan)
     grads = np.full_like(values, np.nan)
     value, grad = np.empty(len(names)), np.empty(len(names))
     for k, nm in enumerate(names):
         idx = slice(None, None, SINKHORN_EVERY if nm in SINKHORN_NAMES else 1)
         cells = np.append(t[idx], around)
-        val = divergence_from_log(nm, log_p, box_log_density(n_cells, m, j + cells), x=xt, **params[nm])
+        val = divergence_from_log(nm, log_p, box_log_density(n_cells, m, j + cells), x=x, **params[nm])
         val = val.numpy()
         values[k, idx], grads[k, idx] = val[:-3], differences(val[:-3], t[idx] * h)
         value[k] = val[-2]
         grad[k] = (differences(val[-3:], around * h)[1] if now > 0
                    else differences(val[-2:], around[1:] * h)[0])  # one-sided at s = 0
     log_q = box_log_density(n_cells, m, j + np.append(t, now))
-    return xt, t * h, values, grads, now * h, value, grad, log_p, log_q
+    return x, t * h, values, grads, now * h, value, grad, log_p, log_q
 
 
 def disjoint_value(name: str, params: dict) -> float:
@@ -207,10 +187,10 @@ def disjoint_value(name: str, params: dict) -> float:
     return float(divergence_from_log(name, lp, lp.flip(0), **params))
 
 
-def _values_and_grads(name, shape, x, shifts, width, params):
-    log_p = log_density(shape, x, torch.zeros(1, dtype=torch.float64), width)[0]  # (V,)
+def _values_and_grads(name, x, shifts, width, params):
+    log_p = log_density(x, torch.zeros(1, dtype=torch.float64), width)[0]  # (V,)
     s = torch.as_tensor(shifts, dtype=torch.float64).requires_grad_(True)
-    log_q = log_density(shape, x, s, width)  # (S, V)
+    log_q = log_density(x, s, width)  # (S, V)
     val = divergence_from_log(name, log_p, log_q, x=x, **params)  # (S,)
     (grad,) = torch.autograd.grad(val.sum(), s)  # row k depends on s_k only: d val_k / d s_k
     val, grad = val.detach().numpy(), grad.numpy()
@@ -221,8 +201,8 @@ def _gaussian_sweep(names, params, width, shift, end):
     """Values of Gaussians: ``(x, shifts, values, grads, value, grad)``. Along the sweep ``dD/ds`` is the
     slope between neighbouring shifts (the grid makes the value a little bumpy between shifts, and
     at s = 0 TVD and W1 have a kink autograd would call 0); at the page's shift, autograd."""
-    x = grid("gaussian", width, end)
-    x_coarse = grid("gaussian", width, end, SINKHORN_POINTS)
+    x = grid(width, end)
+    x_coarse = grid(width, end, SINKHORN_POINTS)
     shifts = np.linspace(0.0, end, N_SHIFTS)
     values = np.full((len(names), N_SHIFTS), np.nan)
     grads = np.full_like(values, np.nan)
@@ -231,7 +211,7 @@ def _gaussian_sweep(names, params, width, shift, end):
         coarse = nm in SINKHORN_NAMES
         idx = slice(None, None, SINKHORN_EVERY if coarse else 1)
         batch = np.append(shifts[idx], shift)
-        val, gr = _values_and_grads(nm, "gaussian", x_coarse if coarse else x, batch, width, params[nm])
+        val, gr = _values_and_grads(nm, x_coarse if coarse else x, batch, width, params[nm])
         values[k, idx], grads[k, idx] = val[:-1], differences(val[:-1], shifts[idx])
         value[k], grad[k] = val[-1], gr[-1]
     return x, shifts, values, grads, value, grad
@@ -266,12 +246,12 @@ def overlap_sweep(shape: str = "box", width: float = 1.0, shift: float = 3.0, ma
         params[nm] = spec.resolve({k: v for k, v in given.items() if k in {p.name for p in spec.params}})
     with nx.torch_threads(1):
         if shape == "box":
-            x, shifts, values, grads, shift, value, grad, log_p, log_q = _box_sweep(names, params, width, shift,
-                                                                                    end)
+            box = _box_sweep(names, params, width, shift, end)
+            x, shifts, values, grads, shift, value, grad, log_p, log_q = box
         else:
             x, shifts, values, grads, value, grad = _gaussian_sweep(names, params, width, shift, end)
-            log_p = log_density(shape, x, torch.zeros(1, dtype=torch.float64), width)[0]  # (V,)
-            log_q = log_density(shape, x, torch.as_tensor(np.append(shifts, shift)), width)  # (S + 1, V)
+            log_p = log_density(x, torch.zeros(1, dtype=torch.float64), width)[0]  # (V,)
+            log_q = log_density(x, torch.as_tensor(np.append(shifts, shift)), width)  # (S + 1, V)
         q = nx.exp(log_q).where(log_q > -math.inf, 0.0)
         p = nx.exp(log_p).where(log_p > -math.inf, 0.0)
         shared = torch.minimum(p, q).sum(-1)
@@ -296,7 +276,7 @@ def takeaway(res: OverlapResult) -> str:
             far = res.shifts > res.disjoint_from()  # beyond the kink, where the two slopes average
             near = (res.shifts > 0) & (res.shifts < res.width)
             if near.any():
-                rate = np.abs(res.grads[k, near]).mean()
+                rate = np.median(np.abs(res.grads[k, near]))
                 parts.append(f"While the boxes overlap (s < {res.width:g}) the JSD is (s/w)·log 2: it climbs "
                              f"at a constant rate, |dJSD/ds| = {rate:.3f} = log 2 / w.")
             if far.any():
