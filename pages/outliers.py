@@ -13,7 +13,7 @@ LRS = (0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 OUTLIER_STD_MIN = 0.2
 
 
-@ui.cached(entry_mb=0.5, budget_mb=16, spinner="Fitting the students for every outlier weight...")
+@ui.cached(entry_mb=2.5, budget_mb=24, spinner="Fitting the students for every outlier weight...")
 def run(weight, distance, outlier_std, names, steps, lr):
     res = ol.outliers(weight, distance, outlier_std, names, steps=steps, lr=lr)
     return res, {"fits": plots.fitted_students(res), "sweep": plots.robustness(res)}

@@ -153,7 +153,7 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     n = len(sweep)
     shown = frame_steps(int(steps), N_FRAMES)  # (F,)
     frames = student.log_prob(torch.as_tensor(params[c][:, shown].reshape(-1, 2))).exp().numpy() / grid.step
-    frames = frames.reshape(K, len(shown), -1)  # (K, F, V)
+    frames = frames.reshape(K, len(shown), -1).astype(np.float32)  # (K, F, V); float32, as shipped
     return OutliersResult(
         names=names, weight=float(weight), distance=float(distance), outlier_std=float(outlier_std),
         x=grid.points().numpy(), p=log_ps[c].exp().numpy() / grid.step, q=frames[:, -1],
