@@ -138,7 +138,7 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
         raise ValueError(f"sweep needs 2..100 weights in [0, <1], got {sweep_n!r} up to {sweep_max!r}")
     sweep = np.linspace(0.0, sweep_max, int(sweep_n))
     shared = np.flatnonzero(np.isclose(sweep, weight, rtol=0, atol=1e-12))
-    weights = sweep if len(shared) else np.append(sweep, float(weight))  # the chosen weight: a sweep row or last
+    weights = sweep if len(shared) else np.append(sweep, float(weight))  # chosen weight: a sweep row or last
     teachers = [outlier_teacher(float(w), distance, outlier_std) for w in weights]
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)
