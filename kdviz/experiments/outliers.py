@@ -153,11 +153,11 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     n = len(sweep)
     shown = frame_steps(int(steps), N_FRAMES)  # (F,)
     frames = student.log_prob(torch.as_tensor(params[c][:, shown].reshape(-1, 2))).exp().numpy() / grid.step
-    frames = frames.reshape(K, len(shown), -1).astype(np.float32)  # (K, F, V); float32, as shipped
+    frames = frames.reshape(K, len(shown), -1)  # (K, F, V)
     return OutliersResult(
         names=names, weight=float(weight), distance=float(distance), outlier_std=float(outlier_std),
         x=grid.points().numpy(), p=log_ps[c].exp().numpy() / grid.step, q=frames[:, -1],
-        frame_steps=shown, frames=frames,
+        frame_steps=shown, frames=frames.astype(np.float32),  # float32, as the figure ships them
         mu=mu[c], sigma=sigma[c], loss=loss[c], diverged_at=first_bad[c],
         sweep_weights=sweep, sweep_mu=mu[:n, :, -1].T, sweep_sigma=sigma[:n, :, -1].T,
         sweep_diverged=(first_bad[:n] >= 0).T,
