@@ -69,8 +69,9 @@ if weight == 0:
 
 st.subheader(f"Fitted students at w = {weight:.0%}")
 st.plotly_chart(figs["fits"], key="ol_fits")
-st.caption(f"▶ replays the {steps} steps of the fit from N(0, 1): watch forward KL stretch toward the "
-           "outlier while TVD stays on the main mass. Thick lines: forward KL and TVD, drawn on top.")
+st.caption(f"▶ replays the {steps} steps of the fit from N(0, 1)"
+           + (": watch forward KL stretch toward the outlier while TVD stays on the main mass (thick lines, "
+              "drawn on top)." if {"fkl", "tvd"} <= set(names) else "."))
 st.subheader("Robustness: fitted mean and std as the outlier grows")
 st.plotly_chart(figs["sweep"], key="ol_sweep")
 st.caption(f"{len(res.sweep_weights)} outlier weights × {len(res.names)} divergences, all fitted together "
