@@ -301,14 +301,14 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         behaviour="zero-avoiding, mean-seeking: covers every mode of p",
         source="Hinton et al. 2015; MiniLLM (Gu et al. 2023)",
         grad_latex=r"-\frac{1}{q}",
-        color="#1f77b4"),
+        color="#0072B2"),
     DivergenceSpec(
         "rkl", "Reverse KL", reverse_kl, _gradient_of(reverse_kl),
         r"\mathrm{RKL}(p,q)=\mathrm{KL}(q\|p)=\sum_y q(y)\log\frac{q(y)}{p(y)}",
         behaviour="zero-forcing, mode-seeking: locks onto one mode of p",
         source="MiniLLM (Gu et al. 2023)",
         grad_latex=r"\frac{1}{p}\left(\log\frac{q}{p}+1\right)",
-        color="#d62728"),
+        color="#D55E00"),
     DivergenceSpec(
         "jsd", "JSD", generalized_jsd, _gradient_of(generalized_jsd),
         r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),"
@@ -316,7 +316,7 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         params=(BETA,), symmetric=True, bounded="<= log 2 (beta = 0.5)",
         behaviour="symmetric and bounded; saturates at log 2 and loses its gradient without overlap",
         source="Lin 1991; generalised in GKD (Agarwal et al. 2024)",
-        color="#2ca02c"),
+        color="#CC79A7"),
     DivergenceSpec(
         "tvd", "TVD", total_variation, _gradient_of(total_variation),
         r"\mathrm{TVD}(p,q)=\tfrac12\sum_y|p(y)-q(y)|=1-\sum_y\min(p(y),q(y))",
@@ -324,7 +324,7 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         behaviour="gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to outliers",
         source="f-distill (Wen et al. 2023)",
         grad_latex=r"-\frac{1}{p}\,[q<p]",
-        color="#9467bd"),
+        color="#009E73"),
     DivergenceSpec(
         "skl", "Skew KL", skew_kl, _gradient_of(skew_kl),
         r"\mathrm{SKL}_\alpha(p,q)=\mathrm{KL}\big(p\,\|\,\alpha p+(1-\alpha)q\big)",
@@ -332,7 +332,7 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         behaviour="forward KL with the 1/q gradient tamed by mixing p into q",
         source="DistiLLM (Ko et al. 2024)",
         grad_latex=r"-\frac{1-\alpha}{\tilde q},\;\tilde q=\alpha p+(1-\alpha)q",
-        color="#17becf"),
+        color="#56B4E9"),
     DivergenceSpec(
         "srkl", "Skew reverse KL", skew_reverse_kl, _gradient_of(skew_reverse_kl),
         r"\mathrm{SRKL}_\alpha(p,q)=\mathrm{KL}\big(q\,\|\,\alpha q+(1-\alpha)p\big)",
@@ -341,14 +341,14 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         source="DistiLLM (Ko et al. 2024)",
         grad_latex=(r"\frac{1}{p}\left(\log\frac{q}{\tilde p}+1-\frac{\alpha q}{\tilde p}\right),\;"
                     r"\tilde p=\alpha q+(1-\alpha)p"),
-        color="#ff7f0e"),
+        color="#E69F00"),
     DivergenceSpec(
         "fkl_rkl", "FKL+RKL", fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
         r"\mathrm{KL}(p\|q)+\mathrm{KL}(q\|p)",
         symmetric=True,
         behaviour="both directions at once: covers modes and penalises mass where p has none",
         source="AKL paper's baseline (Wu et al. 2024)",
-        color="#8c564b"),
+        color="#882255"),
     DivergenceSpec(
         "akl", "AKL", adaptive_kl, _gradient_of(adaptive_kl),
         r"\mathrm{AKL}(p,q)=\frac{g_{head}}{g_{head}+g_{tail}}\mathrm{KL}(p\|q)"
@@ -356,14 +356,14 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         params=(MU,),
         behaviour="weights FKL (head) and RKL (tail) by where the student's error is",
         source="AKL (Wu et al. 2024)",
-        color="#e377c2"),
+        color="#999933"),
     DivergenceSpec(
         "wasserstein", "Wasserstein", _wasserstein, _gradient_of(_wasserstein),
         r"W(p,q)=\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle,\;C_{ij}=|x_i-x_j|^{r}",
         params=(ORDER,), symmetric=True, needs_support=True,
         behaviour="moves mass along the support: grows with distance even without overlap",
         source="Kantorovich; seed slides (linear-programming form)",
-        color="#bcbd22"),
+        color="#332288"),
     DivergenceSpec(
         "sinkhorn", "Sinkhorn", _sinkhorn, None,
         r"W_\varepsilon(p,q)=\langle\Gamma_\varepsilon,C\rangle,\;"
@@ -371,14 +371,14 @@ DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
         params=(ORDER, EPSILON), symmetric=True, needs_support=True,
         behaviour="entropic OT: smooth and fast, but biased (W_eps(p, p) > 0)",
         source="Cuturi 2013; SinKD (Cui et al. 2024)",
-        color="#7f7f7f"),
+        color="#44AA99"),
     DivergenceSpec(
         "sinkhorn_div", "Sinkhorn divergence", _sinkhorn_div, None,
         r"S_\varepsilon(p,q)=W_\varepsilon(p,q)-\tfrac12W_\varepsilon(p,p)-\tfrac12W_\varepsilon(q,q)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True, flags=frozenset({"entropic"}),
         behaviour="removes the entropic bias: 0 at p = q",
         source="seed slides; entropic=True: Feydy et al. 2019",
-        color="#6b6ecf"),
+        color="#AA4499"),
 ]}
 
 

@@ -25,11 +25,11 @@ with st.sidebar:
     st.subheader("Transport")
     epsilon = ui.url.choice("ε = 1/λ (log scale; max cost = 1)", EPSILONS, key="ot_eps",
                             widget=st.select_slider,
-                            value=0.02, format_func=lambda e: f"{e:g}")
+                            value=otl.DEFAULT_EPSILON, format_func=lambda e: f"{e:g}")
     order = ui.url.choice("Ground cost |x − y|^r, r =", [1, 2], index=1, key="ot_order", horizontal=True,
-                          help="r = 1: when all mass moves the same way, every such plan is optimal "
-                     "(POT returns one of them) and ⟨Γ, C⟩ hardly depends on ε; r = 2: the optimal plan is "
-                     "unique")
+                          help="r = 1: when all mass moves the same way, many plans are optimal (the "
+                               "exact solver shows one of them) and ⟨Γ, C⟩ hardly depends on ε; r = 2: the "
+                               "optimal plan is unique")
 
 ui.lesson_header(
     "Optimal transport and Sinkhorn",
@@ -39,7 +39,8 @@ ui.lesson_header(
     "and at the two ways to remove it.",
     formulas=("wasserstein", "sinkhorn", "sinkhorn_div"))
 ui.guide("optimal_transport")
-st.markdown("The seed's Sinkhorn iteration (computed here in the log domain, as POT's `sinkhorn_log`):")
+st.markdown("The seed's Sinkhorn iteration (computed with logarithms of u and v, which stay finite even "
+            "when e^(−C/ε) underflows for small ε):")
 st.latex(r"u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\quad K=e^{-\lambda C},\quad"
          r"\Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\quad W_\lambda(P,Q)=\langle\Gamma,C\rangle,\quad"
          r"\varepsilon=1/\lambda")
@@ -49,9 +50,8 @@ res, figs = run(**config)
 
 if not res.converged:
     st.warning(f"At ε = {epsilon:g} Sinkhorn has not converged after {res.n_iter} iterations: the plan's "
-               f"marginals are off by up to {res.errors.max():.1e} (l1). The log-domain solver stays "
-               f"finite, but "
-               "the numbers below are those of an unfinished plan; a larger ε converges faster.")
+               f"marginals are off by up to {res.errors.max():.1e} (l1): the numbers below are "
+               "those of an unfinished plan; a larger ε converges faster.")
 
 left, right = st.columns(2)
 with left:
@@ -68,11 +68,10 @@ cols[4].metric("Feydy's debiased", f"{res.div_entropic:.4g}")
 
 st.subheader("The iterations")
 st.plotly_chart(figs["iters"], key="ot_iters")
-st.caption(f"{res.n_iter} iterations at ε = {epsilon:g} (frames at geometrically spaced iterations). After "
-           f"each "
-           "u-update the rows sum to p exactly; the bars on top are the columns' sums, converging to q (the "
-           "line). "
-           "Colours are scaled to the last plan: more concentrated early iterates saturate.")
+st.caption(f"{res.n_iter} iterations at ε = {epsilon:g}; the early iterations change most, so more frames "
+           "show them. After each u-update the rows sum to p exactly; the bars on top are the columns' sums, "
+           "converging to q (the line). Colours are scaled to the last plan: early plans, more concentrated, "
+           "saturate.")
 
 st.subheader("Sinkhorn against ε")
 left, right = st.columns(2)
@@ -81,20 +80,20 @@ with left:
 with right:
     st.plotly_chart(figs["div"], key="ot_div_fig")
 bad = int((~res.sweep_converged).sum())
-st.caption(f"{len(res.eps_grid)} values of ε, each a batched solve of the pairs (p, q), (p, p), (q, q). "
-           f"Open markers: "
-           f"not converged within 1000 iterations ({bad} here; small ε converges slowly). Dotted line: the "
-           f"ε above.")
+st.caption(f"{len(res.eps_grid)} values of ε, each solving the pairs (p, q), (p, p) and (q, q) together. "
+           f"Open markers: not converged within 1000 iterations ({bad} here; small ε converges slowly). "
+           "Dotted line: the ε above.")
 st.markdown(
     "**Two 'unbiased Sinkhorn divergences'.** The seed debiases the *linear* Sinkhorn distance: "
-    "W_ε(p,q) − ½W_ε(p,p) − ½W_ε(q,q) with W_ε = ⟨Γ_ε, C⟩ (POT's `sinkhorn2`; `sinkhorn_div` in kdviz). "
-    "Feydy et al. (2019) debias OT_ε = ⟨Γ_ε, C⟩ + ε KL(Γ_ε ‖ p⊗q), which includes the entropy term "
-    "(geomloss; `sinkhorn_div` with `entropic=True`). Feydy's version is proven ≥ 0 and 0 only when p = q; "
+    "W_ε(p,q) − ½W_ε(p,p) − ½W_ε(q,q) with W_ε = ⟨Γ_ε, C⟩. "
+    "Feydy et al. (2019) debias OT_ε = ⟨Γ_ε, C⟩ + ε KL(Γ_ε ‖ p⊗q), which includes the entropy term. "
+    "Feydy's version is proven ≥ 0 and 0 only when p = q; "
     "the seed's comes with no such guarantee: it is 0 at p = q, but nothing prevents it from dipping "
     "slightly "
     f"below 0 (on these 1-D presets it stays ≥ 0; its minimum over the sweep here is "
     f"{otl.debias(res.sweep_linear).min():.3g}). "
-    "Both tend to W as ε → 0; as ε grows they shrink towards an MMD-like quantity.")
+    "Both tend to W as ε → 0; as ε grows they shrink towards a smooth comparison of the two histograms' "
+    "overall shapes (a kernel distance), no longer a transport cost.")
 st.markdown(
     "**SinKD** (Cui et al. 2024) distils with a Sinkhorn distance between the samples of a batch: a b×b cost "
     "of L1 distances between student and teacher probability vectors, 20 plain Sinkhorn normalisations at "

@@ -48,7 +48,19 @@ def test_jsd_is_exactly_log2_with_zero_shift_gradient_once_boxes_are_disjoint(wi
     far = res.shared_mass == 0
     assert far.sum() > 20
     np.testing.assert_allclose(res.values[0, far], LOG2, atol=1e-12)
-    np.testing.assert_allclose(res.grads[0, far], 0.0, atol=1e-12)
+    beyond = res.shifts > res.disjoint_from()  # at the first disjoint shift: the mean of log 2 / w and 0
+    np.testing.assert_allclose(res.grads[0, beyond], 0.0, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=15)
+@given(width=st.floats(0.5, 2.0))
+def test_box_jsd_is_s_over_w_log2_while_overlapping_with_the_constant_slope_log2_over_w(width):
+    """The closed form for two boxes of width w at distance s < w: JSD = (s / w) log 2."""
+    res = ov.overlap_sweep("box", width, 0.0, max_shift=8.0, names=("jsd",))
+    near = res.shifts < width - 1e-9
+    np.testing.assert_allclose(res.values[0, near], res.shifts[near] / width * LOG2, atol=1e-12)
+    inside = res.shifts + res.shifts[1] < width - 1e-9  # both neighbours before the kink at s = w
+    np.testing.assert_allclose(res.grads[0, inside], LOG2 / width, rtol=1e-9)
 
 
 def test_jsd_below_log2_with_a_nonzero_gradient_while_boxes_overlap():
@@ -95,9 +107,9 @@ def test_forward_kl_is_infinite_for_boxes_with_an_undefined_gradient_and_finite_
     assert inf[res.shared_mass == 0].all() and inf.sum() > 100
     assert np.isnan(res.grads[0, inf]).all()
     assert res.value[0] == math.inf and math.isnan(res.grad[0])
-    fig = ov_plots.lesson_figure(res)
+    fig = ov_plots.curves_figure(res)
     assert finite_json(fig)
-    ceiling = [s for s in fig.layout.shapes if s.yref == "y2" and s.line.dash == "dot"]
+    ceiling = [s for s in fig.layout.shapes if s.yref == "y" and s.line.dash == "dot"]
     assert len(ceiling) == 1 and ceiling[0].y0 == res.ceiling(0) >= ov.CEILING
 
 
@@ -106,6 +118,7 @@ def test_gaussian_forward_kl_is_finite_and_matches_the_closed_form():
     res = ov.overlap_sweep("gaussian", sigma, 2.0, names=("fkl",))
     assert np.isfinite(res.values).all()
     np.testing.assert_allclose(res.values[0], res.shifts**2 / (2 * sigma**2), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(res.grads[0, 1:-1], res.shifts[1:-1] / sigma**2, rtol=1e-5)  # the swept slope
     assert res.grad[0] == pytest.approx(2.0 / sigma**2, rel=1e-6)
 
 
@@ -134,7 +147,7 @@ def test_sinkhorn_curves_run_on_a_subsample_and_grow_with_the_distance():
     assert (np.diff(res.values[0, done]) > 0).all()
     assert res.values[0, 0] > 0  # the entropic bias at s = 0
     assert res.values[1, 0] == pytest.approx(0.0, abs=1e-12)  # removed by debiasing
-    assert finite_json(ov_plots.lesson_figure(res))
+    assert finite_json(ov_plots.curves_figure(res))
 
 
 @pytest.mark.parametrize("kwargs", [dict(shape="triangle"), dict(width=0.0), dict(shift=-1.0),
@@ -144,22 +157,21 @@ def test_overlap_rejects_bad_input_with_a_value_error(kwargs):
         ov.overlap_sweep(**kwargs)
 
 
-def test_overlap_figure_is_valid_plotly_with_one_animation_frame_per_kept_shift_and_one_at_the_pages_shift():
-    res = ov.overlap_sweep(shift=3.03)  # between two swept shifts
-    fig = ov_plots.lesson_figure(res)
+def test_overlap_animation_is_valid_plotly_sliding_the_student_along_the_sweep_from_the_pages_shift():
+    res = ov.overlap_sweep(shift=3.03)
+    fig = ov_plots.animation_figure(res)
     validated(fig)
     assert len(fig.frames) == ov_plots.MAX_FRAMES
     spec = json.loads(fig.to_json())
-    # the figure ships float32, hence rtol=1e-6
-    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)
-    slider = spec["layout"]["sliders"][0]
-    assert slider["steps"][slider["active"]]["label"] == "3.03"  # the slider starts where the page is
-    now = next(f for f in spec["frames"] if f["name"] == "3.03")
-    np.testing.assert_allclose(arr(now["data"][0]["y"]), res.q, rtol=1e-6)
+    np.testing.assert_allclose(arr(spec["data"][1]["y"]), res.q, rtol=1e-6)  # starts where the page is
+    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
     assert [f["name"] for f in spec["frames"]] == sorted((f["name"] for f in spec["frames"]), key=float)
-    jsd_line = [s for s in fig.layout.shapes if s.yref == "y2" and s.line.dash == "dash"]
+    assert "JSD 0.693" in spec["frames"][-1]["data"][1]["text"][0]  # the values written on the picture
+    curves = ov_plots.curves_figure(res)
+    validated(curves)
+    jsd_line = [s for s in curves.layout.shapes if s.yref == "y" and s.line.dash == "dash"]
     assert jsd_line and jsd_line[0].y0 == pytest.approx(LOG2)
-    assert finite_json(fig)
+    assert finite_json(fig) and finite_json(curves)
 
 
 # =========================================================================== optimal transport

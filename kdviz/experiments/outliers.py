@@ -13,7 +13,8 @@ barely move.
 
 The robustness sweep fits one student per (outlier weight, divergence) pair. All of them are rows
 of *one* call of the fit loop (:func:`kdviz.fitting.fit`, one teacher per row), with Adam and a
-cosine-decayed learning rate.
+learning rate that shrinks smoothly (cosine decay) to LR_FINAL of itself. The animation's frames are
+the students of that same fit at the chosen weight, step by step.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from kdviz.experiments import FIT_CHOICES as CHOICES
 from kdviz.experiments import GRID, escaped, mass_outside
 from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
-from kdviz.fitting import FitConfig, fit
+from kdviz.fitting import FitConfig, fit, frame_steps
 
 DEFAULT_NAMES = ("fkl", "rkl", "tvd", "skl", "jsd")
 MAIN = (0.0, 1.0)  # (mean, std) of the main mass; also the students' start
 SWEEP_MAX = 0.3  # the robustness curve runs over outlier weights 0 .. SWEEP_MAX
 SWEEP_N = 13  # number of outlier weights in the sweep (step 0.025)
 LR_FINAL = 0.02  # cosine decay of the learning rate to this fraction: settles TVD's kinks
+N_FRAMES = 50  # animation frames: the students at evenly spaced steps of the fit
 
 
 def outlier_teacher(weight: float, distance: float, outlier_std: float = 0.5) -> GaussianMixture:
@@ -61,6 +63,8 @@ class OutliersResult:
     sigma: np.ndarray  # (K, S+1)
     loss: np.ndarray  # (K, S+1)
     diverged_at: np.ndarray  # (K,) first non-finite step at the chosen weight, -1 = never
+    frame_steps: np.ndarray  # (F,) steps shown by the animation (0 = the start, the last = the fit)
+    frames: np.ndarray  # (K, F, V) student densities at those steps
     sweep_weights: np.ndarray  # (W,)
     sweep_mu: np.ndarray  # (K, W) fitted mean per outlier weight
     sweep_sigma: np.ndarray  # (K, W)
@@ -126,14 +130,15 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     for n in names:
         get_spec(n)
         if n in EXCLUDED:
-            raise ValueError(f"{n!r} is too slow to fit on a {grid.n}-point grid; choose from {list(CHOICES)}")
+            raise ValueError(f"{n!r} is too slow to fit on a {grid.n}-point grid; choose from "
+                             f"{list(CHOICES)}")
     if not (math.isfinite(distance) and math.isfinite(outlier_std) and outlier_std > 0):
         raise ValueError(f"need a finite distance and outlier std > 0, got {distance!r}, {outlier_std!r}")
     if not 2 <= sweep_n <= 100 or not 0 < sweep_max < 1:
         raise ValueError(f"sweep needs 2..100 weights in [0, <1], got {sweep_n!r} up to {sweep_max!r}")
     sweep = np.linspace(0.0, sweep_max, int(sweep_n))
     shared = np.flatnonzero(np.isclose(sweep, weight, rtol=0, atol=1e-12))
-    weights = sweep if len(shared) else np.append(sweep, float(weight))  # chosen weight: a sweep row or the last
+    weights = sweep if len(shared) else np.append(sweep, float(weight))  # chosen weight: a sweep row or last
     teachers = [outlier_teacher(float(w), distance, outlier_std) for w in weights]
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)
@@ -146,10 +151,13 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     first_bad = res.diverged_at.reshape(K, W).T  # (W', K)
     c = int(shared[0]) if len(shared) else -1  # row of the chosen weight
     n = len(sweep)
-    q = student.log_prob(torch.as_tensor(params[c, :, -1])).exp().numpy() / grid.step  # (K, V)
+    shown = frame_steps(int(steps), N_FRAMES)  # (F,)
+    frames = student.log_prob(torch.as_tensor(params[c][:, shown].reshape(-1, 2))).exp().numpy() / grid.step
+    frames = frames.reshape(K, len(shown), -1)  # (K, F, V)
     return OutliersResult(
         names=names, weight=float(weight), distance=float(distance), outlier_std=float(outlier_std),
-        x=grid.points().numpy(), p=log_ps[c].exp().numpy() / grid.step, q=q,
+        x=grid.points().numpy(), p=log_ps[c].exp().numpy() / grid.step, q=frames[:, -1],
+        frame_steps=shown, frames=frames.astype(np.float32),  # float32, as the figure ships them
         mu=mu[c], sigma=sigma[c], loss=loss[c], diverged_at=first_bad[c],
         sweep_weights=sweep, sweep_mu=mu[:n, :, -1].T, sweep_sigma=sigma[:n, :, -1].T,
         sweep_diverged=(first_bad[:n] >= 0).T,

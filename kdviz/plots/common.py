@@ -1,4 +1,5 @@
-"""Shared plotting conventions: one colour per divergence (from the registry), one template,
+"""Shared plotting conventions: one colour per divergence (from the registry: Okabe–Ito's colour-blind-safe
+palette, extended by Paul Tol's muted colours; every colour reads on the white plot background), one template,
 and the play/pause + step-slider machinery for animations that play in the browser."""
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ pio.templates["kdviz"] = go.layout.Template(layout=dict(
 TEMPLATE = "kdviz"
 TEACHER_COLOR = "#333333"
 TEACHER_FILL = "rgba(120, 120, 120, 0.25)"
-STUDENT_COLOR = "#e6550d"  # a single student's density or marginal (not a divergence colour)
+STUDENT_COLOR = "#E69F00"  # one student's density or marginal (not a divergence colour): Okabe–Ito orange
+STUDENT_FILL = "rgba(230, 159, 0, 0.18)"
+# Dashes for students drawn in one panel: the k-th gets DASHES[k], so overlapping curves stay apart
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 FONT = dict(size=13)
 
 

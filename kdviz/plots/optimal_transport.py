@@ -56,7 +56,7 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
     if which not in ("exact", "sinkhorn"):
         raise ValueError(f"which must be 'exact' or 'sinkhorn', got {which!r}")
     plan = res.exact_plan if which == "exact" else res.plan
-    title = (f"Exact plan (POT ot.emd): W = {res.wasserstein:.4g}" if which == "exact" else
+    title = (f"Exact plan: W = {res.wasserstein:.4g}" if which == "exact" else
              f"Sinkhorn plan, ε = {res.epsilon:g}: W<sub>ε</sub> = {res.sinkhorn:.4g}")
     data = [_heatmap(plan, res.x, float(plan.max())),
             _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
@@ -120,9 +120,12 @@ def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
     """W_eps(p, q), W_eps(p, p), W_eps(q, q) against epsilon; the exact W as a horizontal line."""
     eps, lin, ok = res.eps_grid, res.sweep_linear, res.sweep_converged
     col = color("sinkhorn")
+    # three colours and three dashes: the bias curves (p against itself, q against itself) are the headline
     data = [_curve(eps, lin[:, 0], "W<sub>ε</sub>(p, q)  Sinkhorn distance", col, converged=ok),
-            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias", col, "dash", ok, "square"),
-            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias", col, "dot", ok, "diamond"),
+            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias: p against itself", TEACHER_COLOR, "dash", ok,
+                   "square"),
+            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias: q against itself", STUDENT_COLOR, "dot", ok,
+                   "diamond"),
             dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
                  line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
             dict(type="scatter", x=[res.epsilon], y=[res.sinkhorn], mode="markers", name=f"ε = {res.epsilon:g}",

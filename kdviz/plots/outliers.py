@@ -1,5 +1,8 @@
 """Figures of the "Outliers and TVD" lesson (from :class:`OutliersResult`), built from plain dicts
-of float32 arrays without plotly's validation (:func:`kdviz.plots.common.figure`)."""
+of float32 arrays without plotly's validation (:func:`kdviz.plots.common.figure`).
+
+Students drawn together get their own dash (overlapping fits stay apart), and the lesson's two main
+characters, forward KL and TVD, are drawn last, on top, a little wider."""
 
 from __future__ import annotations
 
@@ -7,26 +10,62 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.outliers import OutliersResult
-from kdviz.plots.common import TEACHER_COLOR, TEACHER_FILL, color, f32, figure, label, layout, two_panels
+from kdviz.plots.common import (
+    DASHES,
+    TEACHER_COLOR,
+    TEACHER_FILL,
+    animation_controls,
+    color,
+    f32,
+    figure,
+    label,
+    layout,
+    two_panels,
+)
 
 MAX_POINTS = 400  # grid points drawn per curve
+MAIN = ("tvd", "fkl")  # drawn last (on top), in this order
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down", "pentagon")
 
 
+def drawing_order(names) -> list[int]:
+    """Row indices with the main characters last (on top of the others)."""
+    return sorted(range(len(names)), key=lambda k: MAIN.index(names[k]) + 1 if names[k] in MAIN else 0)
+
+
+def _line(res: OutliersResult, k: int) -> dict:
+    main = res.names[k] in MAIN
+    return dict(color=color(res.names[k]), width=3.5 if main else 2.5, dash=DASHES[k % len(DASHES)])
+
+
 def fitted_students(res: OutliersResult) -> go.Figure:
-    """The teacher (main mass + outlier) and every divergence's fitted Gaussian."""
+    """The teacher (main mass + outlier) and every divergence's Gaussian, fitted; ▶ replays the fits
+    step by step from the start N(0, 1)."""
     idx = np.unique(np.linspace(0, len(res.x) - 1, min(MAX_POINTS, len(res.x))).round().astype(int))
     x = f32(res.x[idx])
+    order = drawing_order(res.names)
     data = [dict(type="scatter", x=x, y=f32(res.p[idx]), name="teacher p", mode="lines", fill="tozeroy",
-                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2))]
-    data += [dict(type="scatter", x=x, y=f32(res.q[k, idx]), name=label(n), mode="lines",
-                  line=dict(color=color(n), width=2.5)) for k, n in enumerate(res.names)]
+                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2), legendrank=-1)]
+    data += [dict(type="scatter", x=x, y=f32(res.q[k, idx]), name=label(res.names[k]), mode="lines",
+                  legendrank=k, line=_line(res, k)) for k in order]
+    labels = [f"{int(t)}" for t in res.frame_steps]
+    frames = [dict(name=lab, traces=list(range(1, len(order) + 1)),
+                   data=[dict(type="scatter", y=f32(res.frames[k, f, idx])) for k in order])
+              for f, lab in enumerate(labels)]
+    controls = animation_controls(labels, prefix="step ", duration_ms=70)
+    play = controls["updatemenus"][0]
+    play.update(x=0, y=1.0, yanchor="bottom", pad=dict(t=0, b=30, r=10))  # on the picture, above the legend
+    play["buttons"][0]["args"][1]["fromcurrent"] = False  # the figure shows the fits: ▶ replays from step 0
+    controls["sliders"][0].update(active=len(labels) - 1, y=-0.18)
     d = float(res.distance)
-    return figure(data, layout(x="x", y="density", height=420, shapes=[dict(
-        type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
-        line=dict(color=TEACHER_COLOR, dash="dot", width=1))], annotations=[dict(
+    ymax = 1.15 * float(max(res.p.max(), res.frames.max()))
+    outlier = dict(type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
+                   line=dict(color=TEACHER_COLOR, dash="dot", width=1))
+    lay = layout(x="x", height=460, **controls, shapes=[outlier], annotations=[dict(
         text=f"outlier ({res.weight:.0%} of the mass)", xref="x", yref="y domain", x=d, y=1, xanchor="center",
-        yanchor="bottom", showarrow=False)]))
+        yanchor="bottom", showarrow=False)])
+    lay.update(margin=dict(l=60, r=20, t=90, b=110), yaxis=dict(title=dict(text="density"), range=[0, ymax]))
+    return figure(data, lay, frames)
 
 
 def robustness(res: OutliersResult) -> go.Figure:
@@ -37,14 +76,18 @@ def robustness(res: OutliersResult) -> go.Figure:
                  legendgroup="moments", showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
                  line=dict(color=TEACHER_COLOR, dash="dash", width=1.5))
             for ax, moment in (("", res.moment_mu), ("2", res.moment_sigma))]
-    for k, n in enumerate(res.names):
+    for k in drawing_order(res.names):
+        n = res.names[k]
         for ax, vals in (("", res.sweep_mu[k]), ("2", res.sweep_sigma[k])):
             shown = np.where(res.sweep_diverged[k], np.nan, vals)  # a failed fit is a gap, not a point
-            data.append(dict(type="scatter", x=w, y=f32(shown), name=label(n), mode="lines+markers", legendgroup=n,
-                             showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}", line=dict(color=color(n), width=2),
+            data.append(dict(type="scatter", x=w, y=f32(shown), name=label(n), mode="lines+markers",
+                             legendgroup=n, legendrank=k, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
+                             line=_line(res, k),
                              marker=dict(size=7, symbol=SYMBOLS[k % len(SYMBOLS)])))
     v = float(res.weight)
-    lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0, y1=1,
-                                          line=dict(color="#888888", dash="dot", width=1)) for ax in ("", "2")])
-    lay.update(two_panels("outlier weight w", "fitted mean μ (outlier pull)", "fitted std σ", tickformat=".0%"))
+    lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0,
+                                          y1=1, line=dict(color="#888888", dash="dot", width=1))
+                                     for ax in ("", "2")])
+    lay.update(two_panels("outlier weight w", "fitted mean μ (outlier pull)", "fitted std σ",
+                          tickformat=".0%"))
     return figure(data, lay)

@@ -44,6 +44,38 @@ def test_defaults_render_every_chart_with_the_takeaway_of_the_default_setting():
     assert any(r"K=e^{-\lambda C}" in lx.value for lx in at.latex)  # the seed's iteration is shown
 
 
+def test_the_default_takeaway_states_the_numbers_on_screen_and_they_support_it():
+    """Each number of the takeaway is one of the metrics shown, and each comparison it makes holds."""
+    at = page()
+    text = at.info[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    res = otl.transport_lesson()
+    shown = f"distance is {metrics['Sinkhorn W_ε(p, q)']} against the exact W = {metrics['Exact W(p, q)']}"
+    assert shown in text
+    assert res.sinkhorn > res.wasserstein and "over by" in text  # the blurred plan costs more
+    assert res.linear[1] > 0 and "above 0" in text
+    bias = res.sweep_linear[res.sweep_converged, 1]
+    assert np.all(np.diff(bias) >= 0) and "grows with ε" in text
+    assert abs(res.div_linear - res.wasserstein) < res.sinkhorn - res.wasserstein and "closer to W" in text
+
+
+def test_the_default_iteration_animation_keeps_moving_for_more_than_a_hundred_iterations():
+    """At the default ε Sinkhorn needs > 100 iterations, and the plan changes between most frames."""
+    at = page()
+    fig = spec(at, "ot_iters")
+    assert otl.transport_lesson().n_iter > 100
+    plans = [arr(f["data"][0]["z"]) for f in fig["frames"]]
+    moved = [np.abs(b - a).max() for a, b in zip(plans, plans[1:])]
+    assert len(plans) >= 30 and sum(m > 1e-4 * plans[-1].max() for m in moved) >= 25
+
+
+def test_the_three_curves_against_epsilon_have_distinct_colours_dashes_and_legend_entries():
+    fig = spec(page(), "ot_eps_fig")
+    curves = [t for t in fig["data"] if t["name"].startswith("W<sub>ε</sub>")]
+    assert len(curves) == 3 and fig["layout"]["showlegend"]
+    assert len({t["line"]["color"] for t in curves}) == 3 and len({t["line"]["dash"] for t in curves}) == 3
+
+
 def test_changing_epsilon_changes_the_sinkhorn_heatmap_and_not_the_exact_one():
     at = page()
     exact, sink = heatmap(at, "ot_exact"), heatmap(at, "ot_sinkhorn")
@@ -96,7 +128,7 @@ def test_tiny_epsilon_warns_about_convergence_and_every_figure_stays_finite():
     assert "NOT converged" in anim["layout"]["title"]["text"]
     names = [f["name"] for f in anim["frames"]]  # "<iteration> · error <l1 error>"
     res = otl.transport_lesson("zipf", epsilon=0.001, order=2)
-    assert len(names) == min(MAX_FRAMES, len(res.history_iters)) >= 40  # geometric frames over the 1000 iterations
+    assert len(names) == min(MAX_FRAMES, len(res.history_iters)) >= 40  # geometric frames over 1000 iterations
     assert names[0].startswith(f"{res.history_iters[0]} ·") and names[-1].startswith(f"{res.n_iter} ·")
     assert [s["label"] for s in anim["layout"]["sliders"][0]["steps"]] == names
     for key in CHARTS:  # built without plotly's validation: what ships must still pass it

@@ -1,5 +1,6 @@
 """pages/outliers.py under AppTest: defaults, controls -> figure JSON, URL, extremes."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,9 @@ def test_defaults_render_both_charts_forward_kl_pulled_and_tvd_not():
     assert not at.exception and not at.error and not at.warning
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == CHARTS
     fits = figure(at, "ol_fits")
-    assert [t["name"] for t in fits["data"]] == ["teacher p"] + [get_spec(n).label for n in ol.DEFAULT_NAMES]
+    drawn = [t["name"] for t in fits["data"]]
+    assert sorted(drawn) == sorted(["teacher p"] + [get_spec(n).label for n in ol.DEFAULT_NAMES])
+    assert drawn[-2:] == ["TVD", "Forward KL"]  # the lesson's main characters on top
     assert abs(mean_of(*trace(fits, "Forward KL")) - 0.6) < 0.05  # w * d = 0.1 * 6
     assert abs(mean_of(*trace(fits, "TVD"))) < 0.1
     sweep = figure(at, "ol_sweep")
@@ -49,6 +52,42 @@ def test_defaults_render_both_charts_forward_kl_pulled_and_tvd_not():
     assert len(w) == ol.SWEEP_N and fkl_mu[-1] > 1.5 and tvd_mu[-1] < 0.25 * fkl_mu[-1]
     assert "move less than a quarter as far as forward KL" in at.info[0].value
     assert any("coincide" in c.value for c in at.caption)  # RKL, skew KL and JSD lie on top of each other
+
+
+def test_the_default_takeaway_states_the_means_the_figures_show():
+    """Every fitted mean the takeaway names is the mean of the plotted final student, and its "at 30%"
+    means are the last points of the robustness curves."""
+    at = page()
+    text = at.info[0].value
+    fits, sweep = figure(at, "ol_fits"), figure(at, "ol_sweep")
+    for name in ol.DEFAULT_NAMES:
+        lab = get_spec(name).label
+        said = float(re.search(re.escape(lab) + r" ([+-]\d+\.\d\d) \(", text).group(1))
+        assert abs(said - mean_of(*trace(fits, lab))) < 0.011, lab
+        at_top = float(re.search(re.escape(lab) + r" μ = (-?\d+\.\d\d)", text).group(1))
+        assert abs(at_top - trace(sweep, lab)[1][-1]) < 0.006, lab
+    _, fkl_mu = trace(sweep, "Forward KL")
+    calm = re.search(r"\. ([^.]*) move less than a quarter", text).group(1).split(", ")
+    for lab in calm:
+        assert abs(trace(sweep, lab)[1][-1]) < 0.25 * fkl_mu[-1], lab
+
+
+def test_the_fit_is_animated_step_by_step_forward_kl_dragged_to_the_outlier_tvd_staying():
+    at = page()
+    fits = figure(at, "ol_fits")
+    frames, x = fits["frames"], arr(fits["data"][0]["x"])
+    assert len(frames) == ol.N_FRAMES and frames[0]["name"] == "0" and frames[-1]["name"] == "200"
+    names = [t["name"] for t in fits["data"][1:]]
+    mean = lambda f, lab: mean_of(x, arr(f["data"][names.index(lab)]["y"]))  # noqa: E731
+    fkl = [mean(f, "Forward KL") for f in frames]
+    tvd = [mean(f, "TVD") for f in frames]
+    assert abs(fkl[0]) < 0.01 and abs(tvd[0]) < 0.01  # every student starts on the main mass
+    assert abs(fkl[-1] - 0.6) < 0.02 and max(abs(m) for m in tvd) < 0.15 * 0.6  # w d = 0.6; TVD stays
+    assert fkl[len(fkl) // 4] > 0.2  # it is dragged during the fit, not only at the end
+    (menu,) = fits["layout"]["updatemenus"]
+    assert menu["y"] >= 1.0 and menu["buttons"][0]["args"][1]["fromcurrent"] is False  # ▶ on top, from step 0
+    dashes = [t["line"]["dash"] for t in fits["data"][1:]]
+    assert len(set(dashes)) == len(dashes)  # overlapping students stay apart
 
 
 def test_every_chart_as_shipped_passes_plotlys_validation():
@@ -86,10 +125,11 @@ def test_choosing_divergences_changes_the_curves_of_both_figures():
     at.multiselect(key="ol_divs").set_value(["fkl", "srkl"]).run()
     assert not at.exception
     names = ["Forward KL", "Skew reverse KL"]
-    assert [t["name"] for t in figure(at, "ol_fits")["data"]] == ["teacher p", *names]
+    on_top = names[::-1]  # forward KL, a main character, is drawn last
+    assert [t["name"] for t in figure(at, "ol_fits")["data"]] == ["teacher p", *on_top]
     sweep = [t for t in figure(at, "ol_sweep")["data"] if t.get("xaxis", "x") == "x"]
-    assert [t["name"] for t in sweep] == ["teacher's moments (FKL optimum)", *names]
-    assert [t["line"]["color"] for t in sweep[1:]] == [get_spec("fkl").color, get_spec("srkl").color]
+    assert [t["name"] for t in sweep] == ["teacher's moments (FKL optimum)", *on_top]
+    assert [t["line"]["color"] for t in sweep[1:]] == [get_spec("srkl").color, get_spec("fkl").color]
 
 
 def test_query_params_restore_the_controls_and_the_figures():
