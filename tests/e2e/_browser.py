@@ -80,6 +80,7 @@ CHART_STATE = """
         for (const w of v) walk(w);
         return;
       }
+      if (typeof v === 'string') return;  // categories (a heatmap's row labels) are not values
       total += 1;
       if (typeof v === 'number' && Number.isFinite(v)) n += 1;
     };
