@@ -12,7 +12,7 @@ from kdviz.losses import call_example
 from kdviz.plots import mode_seeking as plots
 
 
-@ui.cached(entry_mb=6, budget_mb=12, spinner="Fitting two students...")
+@ui.cached(entry_mb=6, budget_mb=6, spinner="Fitting two students...")
 def at_a_glance():
     """The mode-seeking lesson at its defaults, forward and reverse KL only: the picture of Home."""
     res = ms.mode_seeking(names=("fkl", "rkl"))

@@ -9,7 +9,7 @@ from kdviz.experiments import llm_logits as ll
 from kdviz.plots import llm_logits as plots
 
 
-@ui.cached(entry_mb=2, budget_mb=32, spinner="Computing every divergence...")
+@ui.cached(entry_mb=2, budget_mb=16, spinner="Computing every divergence...")
 def run(positions, vocab, temperature, padding, noise, seed):
     res = ll.llm_logits_batch(positions, vocab, temperature, padding, noise, seed)
     return res, {"heatmap": plots.heatmap(res)}

@@ -13,7 +13,7 @@ LARGE_LR = {"adam": 0.3, "sgd": 1.0}  # above these the fits oscillate or blow u
 STD_MIN, SIGMA0_MIN = 0.25, 0.2  # slider minima (at the grid's spacing: 5-6 points per std)
 
 
-@ui.cached(entry_mb=6, budget_mb=384, spinner="Fitting the students...")
+@ui.cached(entry_mb=6, budget_mb=360, spinner="Fitting the students...")
 def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_sigma, landscape_name):
     res = ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
                           fixed_sigma=fixed_sigma, landscape_name=landscape_name)
