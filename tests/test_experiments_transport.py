@@ -164,7 +164,8 @@ def test_overlap_animation_is_valid_plotly_sliding_the_student_along_the_sweep_f
     assert len(fig.frames) == ov_plots.MAX_FRAMES
     spec = json.loads(fig.to_json())
     np.testing.assert_allclose(arr(spec["data"][1]["y"]), res.q, rtol=1e-6)  # starts where the page is
-    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)  # float32
+    # the frames are shipped as float32
+    np.testing.assert_allclose(arr(spec["frames"][-1]["data"][0]["y"]), res.students[-1], rtol=1e-6)
     assert [f["name"] for f in spec["frames"]] == sorted((f["name"] for f in spec["frames"]), key=float)
     assert "JSD 0.693" in spec["frames"][-1]["data"][1]["text"][0]  # the values written on the picture
     curves = ov_plots.curves_figure(res)

@@ -20,7 +20,6 @@ What :func:`transport_lesson` computes (plain values in, numpy arrays out):
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,8 +228,8 @@ def transport_lesson(preset: str = "bimodal", n: int = 40, epsilon: float = DEFA
 def takeaway(res: TransportResult) -> str:
     """The sentence under the figures, from the numbers on screen; each comparison it states is checked."""
     over = res.sinkhorn - res.wasserstein
-    text = (f"The Sinkhorn plan is the exact plan blurred by ε: at ε = {res.epsilon:g} the Sinkhorn distance is "
-            f"{res.sinkhorn:.4g} against the exact W = {res.wasserstein:.4g} "
+    text = (f"The Sinkhorn plan is the exact plan blurred by ε: at ε = {res.epsilon:g} "
+            f"the Sinkhorn distance is {res.sinkhorn:.4g} against the exact W = {res.wasserstein:.4g} "
             f"({'over' if over >= 0 else 'under'} by {abs(over):.2g}).")
     bias, ok = res.sweep_linear[:, 1], res.sweep_converged
     grows = bool(np.all(np.diff(bias[ok]) >= 0)) if ok.sum() > 1 else False

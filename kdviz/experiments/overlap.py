@@ -288,11 +288,13 @@ def takeaway(res: OverlapResult) -> str:
                                 f"(within {dev:.1e}) and its gradient at most {g:.1e}")
                              + ": no signal where to move.")
             else:
-                parts.append("The boxes overlap over the whole sweep: sweep further to see the JSD saturate.")
+                parts.append("The boxes overlap over the whole sweep: "
+                             "sweep further to see the JSD saturate.")
         else:
             gap, g = math.log(2) - res.values[k, -1], abs(res.grads[k, -1])
-            parts.append(f"At the end of the sweep (s = {res.shifts[-1]:g}, {res.shifts[-1] / res.width:.3g} σ) the "
-                         f"Gaussian JSD is log 2 - {gap:.1e} and its gradient {g:.1e}: a numerical plateau, "
+            parts.append(f"At the end of the sweep (s = {res.shifts[-1]:g}, "
+                         f"{res.shifts[-1] / res.width:.3g} σ) the Gaussian JSD is log 2 - {gap:.1e} "
+                         f"and its gradient {g:.1e}: a numerical plateau, "
                          "exponentially small but not exactly flat.")
     for nm in ("wasserstein", "sinkhorn", "sinkhorn_div"):
         if nm in res.names:
@@ -300,16 +302,20 @@ def takeaway(res: OverlapResult) -> str:
             ok = np.isfinite(res.values[k]) & (res.shifts >= res.shifts[-1] / 2)
             if res.params[nm]["order"] == 1:
                 slope = np.polyfit(res.shifts[ok], res.values[k, ok], 1)[0]
-                parts.append(f"{get_spec(nm).label} keeps growing with the distance (slope {slope:.2f} over the "
-                             "second half of the sweep) and its gradient does not vanish.")
+                parts.append(f"{get_spec(nm).label} keeps growing with the distance "
+                             f"(slope {slope:.2f} over the second half of the sweep) "
+                             "and its gradient does not vanish.")
             else:
-                parts.append(f"{get_spec(nm).label} with the squared cost grows like shift², its gradient like 2 × shift.")
+                parts.append(f"{get_spec(nm).label} with the squared cost grows like shift², "
+                             "its gradient like 2 × shift.")
             break
     if "fkl" in res.names:
         k = res.index("fkl")
         inf = ~np.isfinite(res.values[k])
         if inf.any():
-            parts.append(f"Forward KL is infinite from shift {res.shifts[inf][0]:.2f} on: the student misses teacher mass.")
+            parts.append(f"Forward KL is infinite from shift {res.shifts[inf][0]:.2f} on: "
+                         "the student misses teacher mass.")
         else:
-            parts.append(f"Forward KL stays finite here but grows fast ({res.values[k, -1]:.3g} at the end of the sweep).")
+            parts.append("Forward KL stays finite here but grows fast "
+                         f"({res.values[k, -1]:.3g} at the end of the sweep).")
     return " ".join(parts) or "Pick JSD, Wasserstein or forward KL to see the saturation story."

@@ -20,8 +20,10 @@ _GRID = "#E5ECF6"
 pio.templates["kdviz"] = go.layout.Template(layout=dict(
     paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#2a3f5f"), hovermode="closest",
     hoverlabel=dict(align="left"), colorscale=dict(sequential="Viridis"),
-    xaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True, zerolinewidth=2),
-    yaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True, zerolinewidth=2),
+    xaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True,
+               zerolinewidth=2),
+    yaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True,
+               zerolinewidth=2),
     legend=dict(bgcolor="rgba(255,255,255,0.6)")))
 TEMPLATE = "kdviz"
 TEACHER_COLOR = "#333333"
@@ -58,7 +60,8 @@ MAX_FRAMES = 50  # animation frames shipped per figure (each frame carries every
 
 def frame_indices(n: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
     """At most ``max_frames`` evenly spaced indices into ``n`` kept frames, first and last included."""
-    return np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int)) if n > 0 else np.zeros(0, int)
+    return (np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int)) if n > 0
+            else np.zeros(0, int))
 
 
 def f32(a) -> np.ndarray:
@@ -103,7 +106,8 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
                                           **({} if r == 0 else {"matches": f"x{c + 1 if c else ''}"}))
             # max(0, .): for 2 rows the bottom edge comes out as -5.6e-17, which plotly rejects
             entries[f"yaxis{sfx}"] = dict(domain=[max(0.0, top - height), top], anchor=f"x{sfx}",
-                                          showticklabels=c == 0, **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
+                                          showticklabels=c == 0,
+                                          **({} if c == 0 else {"matches": f"y{r * cols + 1 if r else ''}"}))
             ids[-1].append(sfx)
     return entries, ids
 
@@ -134,5 +138,7 @@ def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration
                           yanchor="top", pad=dict(t=10, r=10), buttons=[play, pause])],
         sliders=[dict(active=0, x=0.16, y=-0.12, len=0.84, xanchor="left", yanchor="top", pad=dict(t=10),
                       currentvalue=dict(prefix=prefix, visible=True),
-                      steps=[dict(label=str(lab), method="animate", args=[[str(lab)], dict(
-                          mode="immediate", frame=frame(0), transition=dict(duration=0))]) for lab in labels])])
+                      steps=[dict(label=str(lab), method="animate",
+                                  args=[[str(lab)], dict(mode="immediate", frame=frame(0),
+                                                         transition=dict(duration=0))])
+                             for lab in labels])])

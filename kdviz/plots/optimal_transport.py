@@ -13,7 +13,17 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.optimal_transport import TransportResult, debias
-from kdviz.plots.common import FONT, STUDENT_COLOR, TEACHER_COLOR, TEMPLATE, animation_controls, color, f32, figure, frame_indices
+from kdviz.plots.common import (
+    FONT,
+    STUDENT_COLOR,
+    TEACHER_COLOR,
+    TEMPLATE,
+    animation_controls,
+    color,
+    f32,
+    figure,
+    frame_indices,
+)
 
 COLORSCALE = "Viridis"
 MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
@@ -23,16 +33,20 @@ def _marginal_axes() -> dict:
     """Heatmap bottom-right, q's bars on top, p's bars on the left (x = q's support, y = p's)."""
     return dict(
         xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
-        yaxis=dict(domain=[0.0, 0.76], anchor="x", showticklabels=False),  # ticks drawn left of p's bars
+        # ticks drawn left of p's bars
+        yaxis=dict(domain=[0.0, 0.76], anchor="x", showticklabels=False),
         xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
         yaxis2=dict(domain=[0.8, 1.0], anchor="x2", rangemode="tozero", showticklabels=False),
-        xaxis3=dict(domain=[0.0, 0.2], anchor="y3", showticklabels=False),  # range set reversed by the callers
-        yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y", title=dict(text="x<sub>i</sub> (teacher p)")),
+        # range set reversed by the callers
+        xaxis3=dict(domain=[0.0, 0.2], anchor="y3", showticklabels=False),
+        yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y",
+                    title=dict(text="x<sub>i</sub> (teacher p)")),
     )
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    return dict(template=TEMPLATE, font=FONT, height=height, title=dict(text=title, x=0.01, font=dict(size=15)),
+    return dict(template=TEMPLATE, font=FONT, height=height,
+                title=dict(text=title, x=0.01, font=dict(size=15)),
                 margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
 
@@ -40,15 +54,16 @@ def _bars(values, x, axes: str, horizontal: bool, col: str, name: str) -> dict:
     ax, ay = ("x3", "y3") if horizontal else ("x2", "y2")
     xy = dict(x=values, y=x, orientation="h") if horizontal else dict(x=x, y=values)
     return dict(type="bar", name=name, marker=dict(color=col, line=dict(width=0)), xaxis=ax, yaxis=ay,
-                hovertemplate=f"{name}(%{{{'y' if horizontal else 'x'}:.3f}}) = %{{{'x' if horizontal else 'y'}:.4f}}"
-                              "<extra></extra>", **xy)
+                hovertemplate=f"{name}(%{{{'y' if horizontal else 'x'}:.3f}}) = "
+                              f"%{{{'x' if horizontal else 'y'}:.4f}}<extra></extra>", **xy)
 
 
 def _heatmap(plan, x, zmax: float) -> dict:
     return dict(type="heatmap", z=plan, x=x, y=x, zmin=0.0, zmax=zmax, colorscale=COLORSCALE,
-                colorbar=dict(title=dict(text="Γ<sub>ij</sub>", side="right"), len=0.76, y=0.0, yanchor="bottom",
-                              thickness=12),
-                hovertemplate="from x<sub>i</sub> = %{y:.3f} to x<sub>j</sub> = %{x:.3f}: %{z:.3g}<extra></extra>")
+                colorbar=dict(title=dict(text="Γ<sub>ij</sub>", side="right"), len=0.76, y=0.0,
+                              yanchor="bottom", thickness=12),
+                hovertemplate="from x<sub>i</sub> = %{y:.3f} to x<sub>j</sub> = %{x:.3f}: "
+                              "%{z:.3g}<extra></extra>")
 
 
 def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470) -> go.Figure:
@@ -80,7 +95,8 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
     data = [_heatmap(f32(plans[0]), res.x, zmax),
             _bars(f32(plans[0].sum(-2)), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
-            dict(type="scatter", x=res.x, y=res.q, mode="lines", line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
+            dict(type="scatter", x=res.x, y=res.q, mode="lines",
+                 line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
                  name="target q", xaxis="x2", yaxis="y2", hoverinfo="skip"),
             _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
     labels = [f"{it} · error {e:.1e}" for it, e in zip(iters, errs)]
@@ -94,7 +110,9 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     conv = "converged" if res.converged else f"NOT converged after {res.n_iter} iterations"
     title = (f"Sinkhorn iterations, ε = {res.epsilon:g} ({conv}); slider: iteration · "
              "‖Γᵀ1 − q‖<sub>1</sub>")
-    return figure(data, _layout(title, height, **axes, **controls, bargap=0.05) | dict(margin=dict(l=60, r=10, t=50, b=110)),
+    return figure(data,
+                  _layout(title, height, **axes, **controls, bargap=0.05)
+                  | dict(margin=dict(l=60, r=10, t=50, b=110)),
                   frames)
 
 
@@ -128,7 +146,8 @@ def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
                    "diamond"),
             dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
                  line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
-            dict(type="scatter", x=[res.epsilon], y=[res.sinkhorn], mode="markers", name=f"ε = {res.epsilon:g}",
+            dict(type="scatter", x=[res.epsilon], y=[res.sinkhorn], mode="markers",
+                 name=f"ε = {res.epsilon:g}",
                  marker=dict(size=13, color=col, symbol="star", line=dict(color="white", width=1)))]
     lay = _layout("Sinkhorn distance and its bias against ε",
                   height, xaxis=_log_eps_axis(res), yaxis=dict(title=dict(text="⟨Γ<sub>ε</sub>, C⟩"),
@@ -144,12 +163,14 @@ def divergence_figure(res: TransportResult, height: int = 430) -> go.Figure:
     eps, ok = res.eps_grid, res.sweep_converged
     col = color("sinkhorn_div")
     seed, feydy = debias(res.sweep_linear), debias(res.sweep_entropic)
-    data = [_curve(eps, seed, "seed: W<sub>ε</sub>(p,q) − ½W<sub>ε</sub>(p,p) − ½W<sub>ε</sub>(q,q)", col, "solid", ok),
-            _curve(eps, feydy, "Feydy et al.: same with OT<sub>ε</sub> (entropy included)", col, "dash", ok, "square"),
+    data = [_curve(eps, seed, "seed: W<sub>ε</sub>(p,q) − ½W<sub>ε</sub>(p,p) − ½W<sub>ε</sub>(q,q)",
+                   col, "solid", ok),
+            _curve(eps, feydy, "Feydy et al.: same with OT<sub>ε</sub> (entropy included)",
+                   col, "dash", ok, "square"),
             dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
                  line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
-            dict(type="scatter", x=[eps[0], eps[-1]], y=[0, 0], mode="lines", line=dict(color="#444444", width=1),
-                 name="0", hoverinfo="skip")]
+            dict(type="scatter", x=[eps[0], eps[-1]], y=[0, 0], mode="lines",
+                 line=dict(color="#444444", width=1), name="0", hoverinfo="skip")]
     lay = _layout("Debiased Sinkhorn divergences against ε", height, xaxis=_log_eps_axis(res),
                   yaxis=dict(title=dict(text="S<sub>ε</sub>(p, q)")), shapes=[_vline(res.epsilon)])
     lay.update(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
