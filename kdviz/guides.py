@@ -136,9 +136,10 @@ GUIDES: dict[str, tuple[Step, ...]] = {
         Step("Seed: Wasserstein sees the distance", _OV,
              "What does Wasserstein (cost |x − y|) read at shift 3?", ("log 2", "1", "3"), 2,
              "3.00: the distance every bit of mass must move.", "The sliding boxes and the value curves"),
-        Step("Half overlap", _OV | dict(ov_shift=0.5),
-             "At shift 0.5 the boxes half overlap. What is JSD?", ("½·log 2 ≈ 0.35", "log 2", "0"), 0,
-             "0.34 ≈ (s/w)·log 2: while the boxes overlap, JSD grows in proportion to the shift.",
+        Step("Partial overlap", _OV | dict(ov_shift=0.6),
+             "At shift 0.6 the boxes still share 40% of their width. What is JSD?",
+             ("0.6·log 2 ≈ 0.42", "log 2", "0"), 0,
+             "0.42 = (s/w)·log 2: while the boxes overlap, JSD grows in proportion to the shift.",
              "The sliding boxes and the value curves"),
     ),
     "optimal_transport": (
