@@ -77,12 +77,13 @@ def _students(text: str) -> tuple[str, ...]:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``lab`` (with ``build-teacher`` and ``run``) to an ``add_subparsers()`` object."""
-    lab = subparsers.add_parser("lab", help="the tiny-LM distillation lab: build the teacher, distil students",
+    lab = subparsers.add_parser("lab", help="the tiny-LM distillation lab: build the teacher, distil",
                                 description="Distil a ~1M-parameter GPT trained on CPython's docs into "
                                             "smaller students, one per loss.")
     sub = lab.add_subparsers(dest="lab_command", required=True, metavar="{build-teacher,run}")
-    b = sub.add_parser("build-teacher", help="train the teacher from scratch (reproducible, ~10-20 min on 2 cores)")
-    b.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the shipped 1500)")
+    b = sub.add_parser("build-teacher", help="train the teacher from scratch (reproducible)")
+    b.add_argument("--steps", type=_positive_int, default=None,
+                   help="training steps (default: the shipped 1500)")
     b.add_argument("--seed", type=int, default=0, help="default 0 (the shipped teacher)")
     b.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     b.add_argument("--out", type=Path, default=None,
@@ -99,8 +100,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="layers x width (default %(default)s)")
     r.add_argument("--lr", type=_positive_float, default=LabConfig.lr, help="default %(default)s")
     r.add_argument("--temperature", type=_positive_float, default=LabConfig.temperature, help="default 1")
-    r.add_argument("--batch-size", type=_positive_int, default=LabConfig.batch_size, help="default %(default)s")
-    r.add_argument("--eval-every", type=_positive_int, default=LabConfig.eval_every, help="default %(default)s")
+    r.add_argument("--batch-size", type=_positive_int, default=LabConfig.batch_size,
+                   help="windows of 64 tokens per step (default %(default)s)")
+    r.add_argument("--eval-every", type=_positive_int, default=LabConfig.eval_every,
+                   help="held-out evaluation period in steps (default %(default)s)")
     r.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     r.add_argument("--label", default="", help="a name for the stored run")
     r.add_argument("--json", action="store_true", help="print one JSON object (progress on stderr)")
@@ -187,7 +190,8 @@ def _run(args) -> int:
 
     cfg = LabConfig(students=args.divergences, steps=args.steps, seed=args.seed, on_policy=args.on_policy,
                     student_size=args.student_size, lr=args.lr, temperature=args.temperature,
-                    batch_size=args.batch_size, eval_every=args.eval_every, device=resolve_device(args.device))
+                    batch_size=args.batch_size, eval_every=args.eval_every,
+                    device=resolve_device(args.device))
     bar = _Progress(f"{len(cfg.students)} students")
     t0 = time.perf_counter()
     with RunStore() as store:
@@ -204,7 +208,8 @@ def _run(args) -> int:
         store.finish(run_id, result)
     sys.stderr.write(f"{len(cfg.students)} students x {cfg.steps} steps on {cfg.device}: "
                      f"{time.perf_counter() - t0:.1f} s in all, training {result['train_seconds']:.1f} s, "
-                     f"{result['tokens_per_s']:,.0f} student tokens/s; stored as run {run_id} in {store.path}\n")
+                     f"{result['tokens_per_s']:,.0f} student tokens/s; stored as run {run_id} in "
+                     f"{store.path}\n")
     print(json.dumps(json_output(result), allow_nan=False) if args.json else table(result))
     return 0
 

@@ -85,13 +85,13 @@ class LabQueue:
             return self._cond.wait_for(lambda: job.finished, timeout)
 
     def _work(self) -> None:
-        store = RunStore(self.store_path)
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._waiting)
                 job = self._running = self._waiting.pop(0)
                 job.status = "running"
-            self._run(store, job)
+            with RunStore(self.store_path) as store:  # opened per job: the data folder setting is read then
+                self._run(store, job)
             with self._cond:
                 self._running = None
                 self._cond.notify_all()

@@ -19,7 +19,8 @@ from kdviz.divergences import get_spec
 N_SE = 2.0  # a difference is claimed beyond two combined standard errors
 DISTINCT_MARGIN = 0.02  # distinct-n is pooled over samples (no standard error): an absolute margin
 TABLE_COLUMNS = {  # metric -> (column title, lower is better?)
-    "ce": ("CE (nats)", True), "ppl": ("perplexity", True), "fkl": ("KL(t‖s)", True), "rkl": ("KL(s‖t)", True),
+    "ce": ("CE (nats)", True), "ppl": ("perplexity", True),
+    "fkl": ("KL(t‖s)", True), "rkl": ("KL(s‖t)", True),
     "top1": ("top-1 agree", False), "entropy": ("entropy", None), "head_err": ("head err", True),
     "tail_err": ("tail err", True), "distinct2": ("distinct-2", None), "distinct3": ("distinct-3", None),
     "teacher_nll": ("teacher NLL of samples", True),
@@ -63,7 +64,8 @@ def _leader(run: dict, metric: str, lowest: bool) -> tuple[str, list[str]]:
 
 def _claim(run: dict, metric: str, lowest: bool, what: str, fmt: str = "{:.3f}") -> str:
     best, ties = _leader(run, metric, lowest)
-    vals = ", ".join(f"{student_label(n)} {fmt.format(r['metrics'][metric])}" for n, r in run["results"].items())
+    vals = ", ".join(f"{student_label(n)} {fmt.format(r['metrics'][metric])}"
+                     for n, r in run["results"].items())
     if len(run["results"]) < 2:
         return f"{what}: {vals}."
     if len(ties) == len(run["results"]) - 1:
@@ -78,12 +80,15 @@ def takeaway(run: dict) -> str:
     parts = [
         _claim(run, "fkl", True, "Closest to the teacher, KL(t‖s)"),
         _claim(run, "ce", True, "Best held-out cross-entropy"),
-        _claim(run, "entropy", True, f"Most confident, lowest entropy (teacher {t['entropy']:.2f})", "{:.2f}"),
+        _claim(run, "entropy", True, f"Most confident, lowest entropy (teacher {t['entropy']:.2f})",
+               "{:.2f}"),
         _claim(run, "teacher_nll", True, f"Samples the teacher likes most, lowest teacher NLL (teacher's own "
                                          f"{t['teacher_nll']:.2f})", "{:.2f}"),
-        _claim(run, "distinct2", False, f"Most diverse samples, distinct-2 (teacher {t['distinct2']:.2f})", "{:.2f}"),
+        _claim(run, "distinct2", False, f"Most diverse samples, distinct-2 (teacher {t['distinct2']:.2f})",
+               "{:.2f}"),
     ]
-    return " ".join(parts) + (f" Margins: {N_SE:g} combined standard errors (over the held-out windows, or the "
+    return " ".join(parts) + (f" Margins: {N_SE:g} combined standard errors (over the held-out windows, "
+                              f"or the "
                               f"samples for NLL); {DISTINCT_MARGIN:g} for distinct-n.")
 
 

@@ -110,7 +110,8 @@ class RunStore:
     # ------------------------------------------------------------------ writing
     def start(self, config: dict, label: str = "", owner: str = _OWNER) -> int:
         """A new ``running`` run; returns its id."""
-        cur = self.db.execute("INSERT INTO runs (created, status, owner, label, config) VALUES (?, 'running', ?, ?, ?)",
+        cur = self.db.execute("INSERT INTO runs (created, status, owner, label, config) "
+                              "VALUES (?, 'running', ?, ?, ?)",
                               (_now(), owner, label, json.dumps(config)))
         _unfinished[cur.lastrowid] = str(self.path)
         return cur.lastrowid
@@ -140,7 +141,8 @@ class RunStore:
         """Mark a run that did not finish ``interrupted`` or ``failed`` (nothing else is written)."""
         if status not in ("interrupted", "failed"):
             raise ValueError(f"status must be interrupted or failed, got {status!r}")
-        self.db.execute("UPDATE runs SET status = ?, finished = ?, error = ? WHERE id = ? AND status = 'running'",
+        self.db.execute("UPDATE runs SET status = ?, finished = ?, error = ? "
+                        "WHERE id = ? AND status = 'running'",
                         (status, _now(), error, run_id))
         _unfinished.pop(run_id, None)
 
@@ -175,7 +177,8 @@ class RunStore:
                               (run_id,)).fetchone()
         if row is None:
             raise ValueError(f"no run with id {run_id!r} in {self.path}")
-        out = {"id": run_id, "created": row[0], "status": row[1], "label": row[2], "config": json.loads(row[3]),
+        out = {"id": run_id, "created": row[0], "status": row[1], "label": row[2],
+               "config": json.loads(row[3]),
                **json.loads(row[4] or "{}"), "results": {}}
         for student, div, params in self.db.execute(
                 "SELECT student, divergence, params FROM students WHERE run_id = ? ORDER BY pos", (run_id,)):
@@ -185,7 +188,8 @@ class RunStore:
                 "SELECT student, metric, value FROM metrics WHERE run_id = ?", (run_id,)):
             out["results"][student]["metrics"][metric] = value
         for student, metric, step, value in self.db.execute(
-                "SELECT student, metric, step, value FROM curves WHERE run_id = ? ORDER BY student, metric, step",
+                "SELECT student, metric, step, value FROM curves WHERE run_id = ? "
+                "ORDER BY student, metric, step",
                 (run_id,)):
             curve = out["results"][student]["curve"]
             curve.setdefault(metric, []).append(value)

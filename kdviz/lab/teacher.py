@@ -105,7 +105,8 @@ def train_teacher(cfg: TeacherTrainConfig = TeacherTrainConfig(), *, device: str
     return model, record
 
 
-def write_teacher(model: GPT, record: dict, weights: Path = TEACHER_PATH, record_path: Path = RECORD_PATH) -> None:
+def write_teacher(model: GPT, record: dict, weights: Path = TEACHER_PATH,
+                  record_path: Path = RECORD_PATH) -> None:
     save(model.cpu(), weights, held_out_ppl=record["held_out_ppl"])
     Path(record_path).write_text(json.dumps(record, indent=1) + "\n")
 

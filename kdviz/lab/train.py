@@ -62,7 +62,8 @@ class LabConfig:
             raise ValueError(f"students must be distinct, got {list(self.students)}")
         for s in self.students:
             parse_student(s)
-        for name in ("steps", "batch_size", "eval_every", "eval_windows", "n_samples", "sample_len", "prompt_len"):
+        for name in ("steps", "batch_size", "eval_every", "eval_windows", "n_samples", "sample_len",
+                     "prompt_len"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -74,6 +75,9 @@ class LabConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        if self.n_samples > self.eval_windows:
+            raise ValueError(f"n_samples must be <= eval_windows (samples continue held-out prompts), got "
+                             f"{self.n_samples} > {self.eval_windows}")
         if self.prompt_len + self.sample_len > STUDENT_SIZES[self.student_size].block_size:
             raise ValueError(f"prompt_len + sample_len must fit the context of 64 tokens, got "
                              f"{self.prompt_len} + {self.sample_len}")
@@ -125,7 +129,8 @@ class _Student:
     model: GPT
     opt: torch.optim.Optimizer
     gen: torch.Generator  # its own sampling stream (on-policy rows)
-    curve: dict = field(default_factory=dict)
+    curve: dict = field(default_factory=dict)  # held-out metric means over steps
+    last: dict = field(default_factory=dict)  # the latest evaluation, with standard errors
 
 
 @lru_cache(maxsize=2)
@@ -137,11 +142,8 @@ def _references(device: str, eval_windows: int, n_samples: int, prompt_len: int,
     windows = data.fixed_windows(data.load_corpus().held_out, eval_windows, block).to(device)  # (W, T + 1)
     with torch.no_grad():
         t_logits = teacher(windows[:, :-1])  # (W, T, V)
-    prompts = windows[:n_samples, :prompt_len] if n_samples <= eval_windows else None
-    if prompts is None:
-        raise ValueError(f"n_samples must be <= eval_windows, got {n_samples} > {eval_windows}")
     gen = torch.Generator(device=device).manual_seed(seed)
-    samples = teacher.generate(prompts, sample_len, generator=gen)
+    samples = teacher.generate(windows[:n_samples, :prompt_len], sample_len, generator=gen)
     head = metrics.teacher_head_mask(t_logits)
     ref = metrics.held_out_metrics(t_logits, t_logits, windows[:, 1:], head)
     ref.update(metrics.sample_metrics(teacher, samples, prompt_len))
@@ -209,7 +211,8 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     for step in range(cfg.steps):
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped at step {step} of {cfg.steps}")
-        batch = data.random_windows(corpus.train, cfg.batch_size, s_cfg.block_size, gen).to(device)  # (B, T+1)
+        batch = data.random_windows(corpus.train, cfg.batch_size, s_cfg.block_size, gen)  # (B, T + 1)
+        batch = batch.to(device)
         with torch.no_grad():
             t_batch_logits = teacher(batch[:, :-1])  # (B, T, V): shared by the teacher-forced rows
         for st in students:
@@ -229,18 +232,18 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
             st.opt.step()
             tokens += int(mask.sum())
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                m = _evaluate(st.model, windows, t_logits, head)
+                st.last = _evaluate(st.model, windows, t_logits, head)
                 st.curve["step"].append(step + 1)
                 for k in metrics.HELD_OUT_METRICS:
-                    st.curve[k].append(m[k])
+                    st.curve[k].append(st.last[k])
         if on_progress is not None:
             on_progress({"step": step + 1, "total": cfg.steps,
                          "tokens_per_s": tokens / (time.perf_counter() - t0),
-                         "curves": {st.name: st.curve for st in students}})
+                         "curves": {st.name: {k: list(v) for k, v in st.curve.items()} for st in students}})
     train_seconds = time.perf_counter() - t0
     results = {}
     for st in students:
-        final = _evaluate(st.model, windows, t_logits, head)
+        final = dict(st.last)  # the evaluation at the last step
         samples = st.model.generate(windows[:cfg.n_samples, :cfg.prompt_len], cfg.sample_len,
                                     generator=torch.Generator(device=device).manual_seed(cfg.seed))
         final.update(metrics.sample_metrics(teacher, samples, cfg.prompt_len))
