@@ -11,7 +11,7 @@ import torch
 from kdviz.lab import data, metrics, teacher, train
 from kdviz.lab.model import GPT, GPTConfig, load, save
 
-TINY = train.LabConfig(students=("fkl", "rkl", "akl"), steps=24, batch_size=4, eval_every=8, eval_windows=4,
+TINY = train.LabConfig(students=("fkl", "rkl", "akl"), steps=16, batch_size=4, eval_every=8, eval_windows=4,
                        n_samples=2, sample_len=12)
 
 
@@ -53,7 +53,7 @@ def test_tiny_run_has_finite_metrics_for_teacher_untrained_and_every_student(tin
 def test_every_students_kl_teacher_to_student_falls(tiny_run):
     for name, r in tiny_run["results"].items():
         kl = r["curve"]["fkl"]
-        assert r["curve"]["step"] == [0, 8, 16, 24]
+        assert r["curve"]["step"] == [0, 8, 16]
         assert kl[-1] < 0.9 * kl[0], (name, kl)
 
 
@@ -62,13 +62,14 @@ def test_all_students_start_from_the_same_untrained_model(tiny_run):
     assert firsts == {tiny_run["untrained"]["metrics"]["fkl"]}
 
 
-def test_same_seed_gives_the_same_run_and_another_seed_does_not(tiny_run):
-    again = train.run_lab(TINY)
-    for name, r in tiny_run["results"].items():
-        assert again["results"][name]["metrics"] == r["metrics"]
-        assert again["results"][name]["samples"] == r["samples"]
-    other = train.run_lab(replace(TINY, seed=1, students=("fkl",)))
-    assert other["results"]["fkl"]["metrics"]["fkl"] != tiny_run["results"]["fkl"]["metrics"]["fkl"]
+def test_same_seed_gives_the_same_run_and_another_seed_does_not():
+    cfg = replace(TINY, students=("akl",), steps=4, eval_every=2)
+    first, again = train.run_lab(cfg), train.run_lab(cfg)
+    assert again["results"]["akl"]["metrics"] == first["results"]["akl"]["metrics"]
+    assert again["results"]["akl"]["curve"] == first["results"]["akl"]["curve"]
+    assert again["results"]["akl"]["samples"] == first["results"]["akl"]["samples"]
+    other = train.run_lab(replace(cfg, seed=1))
+    assert other["results"]["akl"]["metrics"]["fkl"] != first["results"]["akl"]["metrics"]["fkl"]
 
 
 def test_on_policy_rows_are_the_students_continuations_of_corpus_prompts():

@@ -26,7 +26,7 @@ def test_first_visit_shows_the_shipped_default_run_without_training():
     shipped = report.shipped_default_run()
     assert at.selectbox(key="lab_shown").value == "shipped default run"
     assert at.info[-1].value.endswith(report.takeaway(shipped))
-    table = at.dataframe(key="lab_table").value
+    table = at.dataframe[0].value
     assert list(table["model"]) == ["teacher", "untrained", *shipped["results"]]
     assert table["fkl"].iloc[2] == pytest.approx(shipped["results"]["fkl"]["metrics"]["fkl"])
     assert len(at.get("plotly_chart")) == 4
@@ -52,7 +52,7 @@ def test_a_short_run_goes_through_the_queue_is_stored_and_shown(data_folder):
     assert at.selectbox(key="lab_shown").value.startswith(f"#{job.run_id} ")
     with RunStore() as st:
         stored = st.load(job.run_id)
-    table = at.dataframe(key="lab_table").value
+    table = at.dataframe[0].value
     assert list(table["model"]) == ["teacher", "untrained", "fkl", "rkl"]
     assert table["ce"].iloc[2] == pytest.approx(stored["results"]["fkl"]["metrics"]["ce"])
     assert at.info[-1].value.endswith(report.takeaway(stored))
