@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from kdviz.lab.train import LOGIT_DIVERGENCES, STUDENT_SIZES, LabConfig
+from kdviz.lab.train import LOGIT_DIVERGENCES, STUDENT_SIZES, LabConfig, parse_student
 
 JSON_METRICS = ("ce", "fkl", "rkl", "top1", "entropy", "distinct2", "teacher_nll")  # fixed keys of --json
 
@@ -60,8 +60,6 @@ def _positive_float(text: str) -> float:
 
 
 def _students(text: str) -> tuple[str, ...]:
-    from kdviz.lab.train import parse_student
-
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     if not names:
         raise argparse.ArgumentTypeError("give at least one divergence")

@@ -125,7 +125,7 @@ def save(model: GPT, path: str | Path, **metadata) -> None:
 
     meta = {"config": json.dumps(asdict(model.cfg))}
     meta.update({k: json.dumps(v) for k, v in metadata.items()})
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k != "lm_head"}
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata=meta)
 
 
