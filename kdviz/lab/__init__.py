@@ -1,0 +1,1 @@
+"""The tiny-LM distillation lab: corpus and tokenizer, models, training, metrics, run store."""

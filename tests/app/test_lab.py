@@ -1,0 +1,58 @@
+"""pages/lab.py under AppTest: a first visit shows the shipped default run with no waiting; a short run
+through the server queue is stored and then shown, its table and takeaway computed from its numbers."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kdviz.lab import report
+from kdviz.lab.store import RunStore
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")
+TIMEOUT = 300
+
+
+@pytest.fixture(autouse=True)
+def data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDVIZ_DATA", str(tmp_path))
+    return tmp_path
+
+
+def test_first_visit_shows_the_shipped_default_run_without_training():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    shipped = report.shipped_default_run()
+    assert at.selectbox(key="lab_shown").value == "shipped default run"
+    assert at.info[-1].value.endswith(report.takeaway(shipped))
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["teacher", "untrained", *shipped["results"]]
+    assert table["fkl"].iloc[2] == pytest.approx(shipped["results"]["fkl"]["metrics"]["fkl"])
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_a_short_run_goes_through_the_queue_is_stored_and_shown(data_folder):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"lab_steps": "20", "lab_seed": "5"})
+    at.run()
+    at.multiselect(key="lab_divs").set_value(["fkl", "rkl"])
+    at.button(key="lab_run").click().run()
+    assert not at.exception
+    job = at.session_state["lab_job"]
+    assert job.config.steps == 20 and job.config.students == ("fkl", "rkl") and job.config.seed == 5
+    shown_while_running = [p.proto.text for p in at.get("progress")] + [i.value for i in at.info]
+    assert any("Training step" in t or "Waiting" in t for t in shown_while_running), shown_while_running
+    deadline = time.time() + TIMEOUT
+    while not job.finished and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.status == "done", job.error
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="lab_shown").value.startswith(f"#{job.run_id} ")
+    with RunStore() as st:
+        stored = st.load(job.run_id)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["teacher", "untrained", "fkl", "rkl"]
+    assert table["ce"].iloc[2] == pytest.approx(stored["results"]["fkl"]["metrics"]["ce"])
+    assert at.info[-1].value.endswith(report.takeaway(stored))
