@@ -84,7 +84,8 @@ def log_probs(logits: torch.Tensor, temperature: float, dtype: torch.dtype) -> t
 
 def row_values(spec, kw, student, teacher, temperature, dtype) -> torch.Tensor:
     """Per-row ``D(p, q)`` of the registry function (the forward of a student that needs no gradient)."""
-    return spec.fn(log_probs(teacher.detach(), temperature, dtype), log_probs(student, temperature, dtype), **kw)
+    log_p = log_probs(teacher.detach(), temperature, dtype)
+    return spec.fn(log_p, log_probs(student, temperature, dtype), **kw)
 
 
 def row_values_and_grads(spec, kw, student, teacher, temperature, dtype, scale=1.0):
