@@ -2,6 +2,7 @@
 
     python benchmarks/kd_loss_memory.py        # N in {256, 1024} x V in {32000, 128256}
     python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep   # the README row + chunk sweep
+    python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep-only --repeats 1   # the sweep alone
 
 Each configuration runs in a fresh subprocess (fp32, CPU, H = 256, one torch thread so that the two
 shared cores give steadier times). Memory: the process's peak resident set (``ru_maxrss``) after
