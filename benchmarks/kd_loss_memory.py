@@ -2,6 +2,7 @@
 
     python benchmarks/kd_loss_memory.py        # N in {256, 1024} x V in {32000, 128256}
     python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep   # the README row + chunk sweep
+    python benchmarks/kd_loss_memory.py --sizes 1024x128256 --sweep-only --repeats 1   # the sweep alone
 
 Each configuration runs in a fresh subprocess (fp32, CPU, H = 256, one torch thread so that the two
 shared cores give steadier times). Memory: the process's peak resident set (``ru_maxrss``) after
@@ -13,7 +14,7 @@ live buffers, not the allocator's retained heap. Time: the median of ``--repeats
 same process. Ratios are against ``dense`` at the same size.
 
 What runs:
-  dense       student and teacher logits (N, V) materialised, ``kd_loss(s, t, "jsd")``, autograd
+  dense       student and teacher logits (N, V) materialised, ``kd_loss(s, t, "jsd")`` (closed-form gradient)
   chunked     the same logits, ``kd_loss(..., chunk_size=C)``
   fused       ``FusedLinearKDLoss("jsd", chunk_size=C)``: logits C rows at a time
   liger       ``LigerFusedLinearJSDLoss(weight_hard_loss=0, weight_soft_loss=1, compiled=False)``
@@ -51,19 +52,21 @@ def _run_one(method: str, n: int, vocab: int, chunk: int, repeats: int) -> dict:
     _step(method, 16, 64, chunk)[0]()
     step, params = _step(method, n, vocab, chunk)
     base = _peak_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loss = step()
-    first = time.perf_counter() - t0
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _peak_mb() - base
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
         for p in params:
             p.grad = None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
-    return {"method": method, "n": n, "vocab": vocab, "chunk": chunk, "peak_mb": peak, "loss": float(loss),
-            "time_s": statistics.median(times) if times else first, "first_s": first}
+        cpu.append(time.process_time() - c0)
+    return {"method": method, "n": n, "vocab": vocab, "chunk": chunk, "peak_mb": peak,
+            "loss": float(loss.detach()), "time_s": statistics.median(times) if times else first,
+            "cpu_s": statistics.median(cpu) if cpu else first_cpu, "first_s": first}
 
 
 def _step(method: str, n: int, vocab: int, chunk: int):
@@ -124,6 +127,9 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=None, help="chunk rows (default: the fused loss's)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sweep", action="store_true", help="sweep the fused chunk size at the last size")
+    ap.add_argument("--sweep-only", action="store_true", help="the sweep without the table")
+    ap.add_argument("--chunks", type=lambda s: [int(c) for c in s.split(",")],
+                    default=[64, 128, 256, 512, 1024], help="chunk sizes of the sweep")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -134,23 +140,25 @@ def main() -> None:
 
     chunk = args.chunk or DEFAULT_CHUNK_SIZE
     sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
-    print(f"fp32 CPU, H = {H}, one thread, chunk = {chunk} rows; peak MB above the inputs, median of "
-          f"{args.repeats} runs\n")
-    print("| N | V | method | peak MB | x dense | time s | x dense |")
-    print("|---|---|---|---|---|---|---|")
-    for n, vocab in sizes:
-        rows = [measure(m, n, vocab, chunk, args.repeats) for m in METHODS]
-        d = rows[0]
-        for r in rows:
-            mem, tim = r["peak_mb"] / d["peak_mb"], r["time_s"] / d["time_s"]
-            print(f"| {n} | {vocab} | {r['method']} | {r['peak_mb']:.0f} | {mem:.2f} | {r['time_s']:.2f} | "
-                  f"{tim:.2f} |", flush=True)
-    if args.sweep:
+    print(f"fp32 CPU, H = {H}, one thread, chunk = {chunk} rows; peak MB above the inputs; wall and CPU "
+          f"(process) seconds, medians of {args.repeats} runs\n")
+    if not args.sweep_only:
+        print("| N | V | method | peak MB | x dense | time s | CPU s | CPU x dense |")
+        print("|---|---|---|---|---|---|---|---|")
+        for n, vocab in sizes:
+            rows = [measure(m, n, vocab, chunk, args.repeats) for m in METHODS]
+            d = rows[0]
+            for r in rows:
+                mem, cpu = r["peak_mb"] / d["peak_mb"], r["cpu_s"] / d["cpu_s"]
+                print(f"| {n} | {vocab} | {r['method']} | {r['peak_mb']:.0f} | {mem:.2f} | "
+                      f"{r['time_s']:.2f} | {r['cpu_s']:.2f} | {cpu:.2f} |", flush=True)
+    if args.sweep or args.sweep_only:
         n, vocab = sizes[-1]
-        print(f"\nfused chunk size at N = {n}, V = {vocab}\n\n| chunk | peak MB | time s |\n|---|---|---|")
-        for c in (64, 128, 256, 512, 1024):
+        print(f"\nfused chunk size at N = {n}, V = {vocab}\n")
+        print("| chunk | peak MB | time s | CPU s |\n|---|---|---|---|")
+        for c in args.chunks:
             r = measure("fused", n, vocab, c, args.repeats)
-            print(f"| {c} | {r['peak_mb']:.0f} | {r['time_s']:.2f} |", flush=True)
+            print(f"| {c} | {r['peak_mb']:.0f} | {r['time_s']:.2f} | {r['cpu_s']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

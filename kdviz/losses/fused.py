@@ -7,25 +7,27 @@ import torch
 from kdviz.losses.tokens import (
     check_chunk_size,
     check_temperature,
-    chunks,
     math_dtype,
     resolve,
     row_values_and_grads,
     valid_rows,
 )
 
-# Rows per chunk: at N = 1024, V = 128256 (fp32 CPU, H = 256) 128 rows took 13% of the dense loss's
-# memory and 0.84x its time (benchmarks/kd_loss_memory.py, README); 1024 rows is a single chunk there.
+# Rows per chunk, from the sweep at N = 1024, V = 128256 (fp32 CPU, H = 256, one thread, 2026-11-29,
+# benchmarks/kd_loss_memory.py --sweep-only): peak MB above the inputs / CPU s of one forward + backward
+# 64: 325 / 14.9, 128: 645 / 12.5, 256: 1287 / 13.6, 512: 2330 / 12.8, 1024 (one chunk): 4180 / 13.7.
+# The time is flat within the noise from 128 rows up, the memory grows with the chunk: 128.
 DEFAULT_CHUNK_SIZE = 128
 
 
 def _linear(hidden, weight, bias):
-    out = hidden @ weight.T  # (c, V)
-    return out if bias is None else out + bias
+    return hidden @ weight.T if bias is None else torch.addmm(bias, hidden, weight.T)  # (c, V)
 
 
 class _FusedLinearKD(torch.autograd.Function):
-    """Loss and the student's gradients computed together, chunk by chunk, in the forward."""
+    """Loss and the student's gradients computed together, chunk by chunk, in the forward: each chunk's
+    student logits are made once, and the registry's closed-form logit gradient goes straight into
+    ``mm`` / ``addmm_`` on preallocated gradients."""
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, t_hidden, t_weight, t_bias, labels, valid, cfg):
@@ -34,29 +36,36 @@ class _FusedLinearKD(torch.autograd.Function):
         w32, tw32 = weight.to(dtype), t_weight.to(dtype)
         b32 = None if bias is None else bias.to(dtype)
         tb32 = None if t_bias is None else t_bias.to(dtype)
-        n = max(int(valid.sum()), 1)  # the number of valid tokens; none: every sum below is 0
+        rows = valid.nonzero()[:, 0]  # (n,) the valid tokens, gathered once: chunks are then row slices
+        every = rows.numel() == valid.numel()
+        h_all = (hidden if every else hidden[rows]).to(dtype)  # (n, Hs)
+        th_all = (t_hidden if every else t_hidden[rows]).to(dtype)  # (n, Ht)
+        n = max(rows.numel(), 1)  # the number of valid tokens; none: every sum below is 0
         loss = torch.zeros((), dtype=dtype)
-        grad_h = torch.zeros(hidden.shape, dtype=dtype)  # (N, Hs)
+        grad_h = torch.empty(h_all.shape, dtype=dtype)  # (n, Hs), every row written below
         grad_w = torch.zeros(weight.shape, dtype=dtype)  # (V, Hs)
         grad_b = None if bias is None else torch.zeros(bias.shape, dtype=dtype)
-        for sel in chunks(valid, chunk_size):
-            h = hidden[sel].to(dtype)  # (c, Hs)
+        for i in range(0, rows.numel(), chunk_size):
+            sel = slice(i, i + chunk_size)
+            h = h_all[sel]  # (c, Hs)
             logits = _linear(h, w32, b32)  # (c, V)
-            teacher = _linear(t_hidden[sel].to(dtype), tw32, tb32)  # (c, V)
-            soft, g = row_values_and_grads(spec, kw, logits, teacher, temperature, dtype)  # (c,), (c, V)
+            soft, g = row_values_and_grads(spec, kw, logits, _linear(th_all[sel], tw32, tb32), temperature,
+                                           dtype, scale=w_soft / n)  # (c,), (c, V)
             loss += w_soft * soft.sum() / n
-            g *= w_soft / n
             if w_hard:
                 # cross-entropy on the raw (T = 1) logits; its logit gradient is softmax - one-hot
                 log_q = torch.log_softmax(logits, dim=-1)  # (c, V)
-                target = labels[sel][:, None]  # (c, 1)
+                target = labels[rows[sel]][:, None]  # (c, 1)
                 loss -= w_hard * log_q.gather(1, target).sum() / n
                 minus_one = torch.full_like(target, -1, dtype=dtype)
                 g += (w_hard / n) * log_q.exp_().scatter_add_(1, target, minus_one)
-            grad_h[sel] = g @ w32
+            del logits
+            torch.mm(g, w32, out=grad_h[sel])
             grad_w.addmm_(g.T, h)
             if grad_b is not None:
                 grad_b += g.sum(0)
+        if not every:
+            grad_h = torch.zeros(hidden.shape, dtype=dtype).index_copy_(0, rows, grad_h)  # (N, Hs)
         ctx.save_for_backward(grad_h, grad_w, grad_b)
         ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         return loss

@@ -78,56 +78,51 @@ def chunks(valid: torch.Tensor, size: int | None) -> Iterator[slice | torch.Tens
 
 # --------------------------------------------------------------------------- one block of rows
 def log_probs(logits: torch.Tensor, temperature: float, dtype: torch.dtype) -> torch.Tensor:
-    return torch.log_softmax(logits.to(dtype) / temperature, dim=-1)
+    logits = logits.to(dtype)
+    return torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
 
 
 def row_values(spec, kw, student, teacher, temperature, dtype) -> torch.Tensor:
-    """Per-row ``D(p, q)`` of the registry function, differentiable in ``student``; teacher detached."""
+    """Per-row ``D(p, q)`` of the registry function (the forward of a student that needs no gradient)."""
     log_p = log_probs(teacher.detach(), temperature, dtype)
-    values = spec.fn(log_p, log_probs(student, temperature, dtype), **kw)
-    if student.requires_grad and not values.requires_grad:
-        # a parameter endpoint where D does not depend on q (skl/srkl at alpha = 1): keep the loss in
-        # the student's graph (an empty sum: exact zeros, no 0 * inf) so that backward() still works
-        values = values + student.narrow(-1, 0, 0).sum(-1).to(values.dtype)
-    return values
+    return spec.fn(log_p, log_probs(student, temperature, dtype), **kw)
 
 
-def row_values_and_grads(spec, kw, student, teacher, temperature, dtype):
-    """Per-row values ``(n,)`` and their gradients w.r.t. the student logits ``(n, V)``, no graph kept.
+def row_values_and_grads(spec, kw, student, teacher, temperature, dtype, scale=1.0):
+    """Per-row values ``(n,)`` and ``scale`` x their gradients w.r.t. the student logits ``(n, V)``,
+    no graph kept.
 
-    With the registry's closed-form gradient (``spec.grad``, w.r.t. log q) the logit gradient is
-    ``logit_grad(grad, log q) / T``; otherwise the block's value is differentiated by autograd,
-    whose graph lives only as long as this block.
+    The gradient w.r.t. ``log q`` is the registry's closed form where it has one (one
+    ``spec.fn(..., with_grad=True)`` call: value and gradient from shared intermediates), autograd
+    through ``spec.fn`` on this block only where it has none (:func:`kdviz.divergences.spec_value_and_grad`);
+    the logit gradient is then ``logit_grad(grad, log q) / T``.
     """
     with torch.no_grad():
         log_p = log_probs(teacher, temperature, dtype)
-        closed = getattr(spec, "grad", None)
-        if closed is not None:
-            log_q = log_probs(student, temperature, dtype)
-            grad = closed(log_p, log_q, **kw)
-            if grad is not None:
-                return spec.fn(log_p, log_q, **kw), dv.logit_grad(grad, log_q) / temperature
-    with torch.enable_grad():
-        s = student.detach().to(dtype).requires_grad_()
-        value = spec.fn(log_p, log_probs(s, temperature, dtype), **kw)
-        if not value.requires_grad:  # D does not depend on q at this parameter (skl/srkl at alpha = 1)
-            return value, torch.zeros_like(s)
-        (grad,) = torch.autograd.grad(value.sum(), s)
-    return value.detach(), grad
+        del teacher  # its logits are free (when the caller keeps no reference) before log q exists
+        log_q = log_probs(student, temperature, dtype)
+    values, grad = dv.spec_value_and_grad(spec, log_p, log_q, kw)
+    del log_p
+    return values, dv.logit_grad(grad, log_q).mul_(scale / temperature)
 
 
 class _ChunkedRows(torch.autograd.Function):
-    """Per-row values computed ``chunk_size`` rows at a time; the backward scales the per-row
-    gradients computed in the forward (a row's value depends on its own logits only)."""
+    """Per-row values computed ``chunk_size`` rows at a time (all at once for ``None``) with their
+    gradients; the backward scales those gradients (a row's value depends on its own logits only)."""
 
     @staticmethod
     def forward(ctx, student, teacher, valid, spec, kw, temperature, chunk_size):
         dtype = math_dtype(student.dtype, teacher.dtype)
         values = torch.zeros(valid.numel(), dtype=dtype, device=student.device)  # (N,), 0 where invalid
-        grads = torch.zeros(student.shape, dtype=dtype, device=student.device)  # (N, V)
+        grads, every_row = None, slice(0, valid.numel())
         for sel in chunks(valid, chunk_size):
-            values[sel], grads[sel] = row_values_and_grads(spec, kw, student[sel], teacher[sel], temperature,
-                                                           dtype)
+            values[sel], g = row_values_and_grads(spec, kw, student[sel], teacher[sel], temperature, dtype)
+            if isinstance(sel, slice) and sel == every_row:  # one block of every row: no copy
+                grads = g
+                continue
+            if grads is None:
+                grads = torch.zeros(student.shape, dtype=dtype, device=student.device)  # (N, V)
+            grads[sel] = g
         ctx.save_for_backward(grads)
         ctx.student_dtype = student.dtype
         return values
@@ -158,8 +153,8 @@ def per_token_values(student_logits, teacher_logits, divergence="fkl", *, valid=
     dtype = math_dtype(student.dtype, teacher.dtype)
     if chunk_size is not None:
         check_chunk_size(chunk_size)
-        if torch.is_grad_enabled() and student.requires_grad:
-            return _ChunkedRows.apply(student, teacher, valid, spec, kw, temperature, chunk_size)
+    if torch.is_grad_enabled() and student.requires_grad:  # the closed-form gradient, in the forward
+        return _ChunkedRows.apply(student, teacher, valid, spec, kw, temperature, chunk_size)
     if chunk_size is None and bool(valid.all()):
         return row_values(spec, kw, student, teacher, temperature, dtype)
     values = student.new_zeros(student.shape[0], dtype=dtype)  # (N,), 0 where invalid
@@ -188,7 +183,9 @@ def kd_loss(student_logits, teacher_logits, divergence="fkl", *, labels=None, ig
         reduction: ``"mean"`` (sum over valid tokens / their number; 0 if there are none),
             ``"sum"``, or ``"none"`` (per-token ``(...)``, 0 at ignored positions).
         chunk_size: rows per chunk; extra memory O(chunk_size x V), same values and gradients.
-            The chunked backward is first-order only (no double backward).
+            The student's gradient is computed in the forward pass, from the registry's closed form
+            (``spec.fn(..., with_grad=True)``; autograd per chunk only for a divergence without
+            one), and kept until backward: it is first-order only (no double backward).
         t2_scale: multiply by T^2 (Hinton et al. 2015), keeping gradient magnitudes comparable across T.
         **params: the divergence's parameters (``beta``, ``alpha``, ``mu``), validated by the registry.
 
