@@ -42,6 +42,7 @@ PAGES = [
     ("Lessons", "pages/llm_logits.py", "From toys to LLM logits", ":material/memory:"),
     ("Papers", "pages/paper_results.py", "Results from the papers", ":material/table_chart:"),
     ("Lab", "pages/playground.py", "Playground", ":material/science:"),
+    ("Lab", "pages/lab.py", "Distillation lab", ":material/model_training:"),
 ]
 
 sections: dict[str, list] = {}

@@ -227,7 +227,7 @@ def divergence_list(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m kdviz",
                      description="Divergences as knowledge-distillation losses: list them, fit students.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{divergences,fit}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{divergences,fit,lab}")
     sub.add_parser("divergences", help="list the registry (name, label, parameters with defaults and ranges)")
     f = sub.add_parser("fit", help="fit one student per divergence to a teacher",
                        description="Fit one student per divergence to the same teacher, from the same start.",
@@ -257,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the random softmax start (default 1, as AKL)")
     f.add_argument("--fixed-sigma", action="store_true", help="gaussian student: fit the mean only")
     f.add_argument("--json", action="store_true", help="print one strict JSON object instead of a table")
+    from kdviz.lab import cli as lab_cli  # the lab's own subcommands (imports torch only when run)
+
+    lab_cli.add_parser(sub)
     return parser
 
 
@@ -469,6 +472,10 @@ def main(argv=None) -> int:
         if args.command == "divergences":
             print(_list_divergences())
             return 0
+        if args.command == "lab":
+            from kdviz.lab import cli as lab_cli
+
+            return lab_cli.handle(args)
         out = run_fit(args)
     except UsageError as err:
         message = f"{err.prog or prog}: error: {err}"

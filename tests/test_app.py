@@ -29,6 +29,7 @@ EXPECTED = [
     ("Lessons", "pages/llm_logits.py", "From toys to LLM logits"),
     ("Papers", "pages/paper_results.py", "Results from the papers"),
     ("Lab", "pages/playground.py", "Playground"),
+    ("Lab", "pages/lab.py", "Distillation lab"),
 ]
 
 
