@@ -33,11 +33,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--headless", "--disable-backg
 VIEWPORT = {"width": 1400, "height": 900}
 
 # Records every change of Streamlit's script state with a timestamp (performance.now(), ms),
-# installed before any page script runs so no transition is missed.
+# installed before any page script runs so no transition is missed. The attribute alone misses quick
+# reruns: when a run's new_session and script_finished messages are handled before React renders,
+# the two state updates are batched and data-test-script-state never leaves notRunning. So the
+# server's own messages are counted too: every WebSocket frame's top-level protobuf fields are read
+# (ForwardMsg field 4 = new_session, sent when a run starts; 6 = script_finished, when it ends).
 STATE_OBSERVER = """
 (() => {
   window.__kdStates = [];
   window.__kdRuns = 0;
+  window.__kdStarted = 0;
+  window.__kdFinished = 0;
+  window.__kdFinishedAt = null;
   const ATTR = 'data-test-script-state';
   let last = null;
   const push = (s) => {
@@ -61,6 +68,41 @@ STATE_OBSERVER = """
       el, {attributes: true, attributeOldValue: true, attributeFilter: [ATTR]});
   });
   finder.observe(document, {subtree: true, childList: true});
+
+  const countFrame = (buf) => {
+    const b = new Uint8Array(buf);
+    let i = 0;
+    const varint = () => {
+      let v = 0, m = 1;
+      while (i < b.length) {
+        const x = b[i++];
+        v += (x & 127) * m;
+        m *= 128;
+        if (x < 128) break;
+      }
+      return v;
+    };
+    while (i < b.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+      if (wire === 0) varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 2) { const n = varint(); i += n; }  // not i += varint(): i is read first
+      else if (wire === 5) i += 4;
+      else return;  // not a protobuf message we can read
+      if (field === 4 && wire === 2) window.__kdStarted += 1;
+      if (field === 6 && wire === 0) { window.__kdFinished += 1; window.__kdFinishedAt = performance.now(); }
+    }
+  };
+  const Native = window.WebSocket;
+  // Added in the constructor, this listener runs before the app's own onmessage handler.
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (e.data instanceof ArrayBuffer) countFrame(e.data);
+      });
+    }
+  };
 })();
 """
 
@@ -279,12 +321,22 @@ def poll(page, predicate, timeout: float, what: str, interval_ms: int = 50):
 
 
 def script_state(page) -> dict:
+    """The script's state: ``runs`` finished since the page loaded (counted from the server's
+    script_finished messages; from the attribute's running transitions when none were seen),
+    ``pending`` when a run has started and not finished, ``since`` ms since the last change."""
     return page.evaluate("""() => {
       const el = document.querySelector('[data-test-script-state]');
       const log = window.__kdStates || [];
+      const now = performance.now();
+      let since = log.length ? now - log[log.length - 1][1] : 0;
+      if (window.__kdFinishedAt !== null && window.__kdFinishedAt !== undefined) {
+        since = Math.min(since, now - window.__kdFinishedAt);
+      }
+      const fromServer = (window.__kdFinished || 0) > 0;
       return {state: el ? el.getAttribute('data-test-script-state') : null,
               connection: el ? el.getAttribute('data-test-connection-state') : null,
-              runs: window.__kdRuns || 0, since: log.length ? performance.now() - log[log.length - 1][1] : 0,
+              runs: fromServer ? window.__kdFinished : (window.__kdRuns || 0),
+              pending: (window.__kdStarted || 0) > (window.__kdFinished || 0), since,
               skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length};
     }""")
 
@@ -298,7 +350,9 @@ def wait_until_idle(page, timeout: float = 90.0, settle_ms: float = 300, min_run
     ``notRunning`` for ``settle_ms``, nothing is loading and every visible chart is drawn."""
     def done():
         s = script_state(page)
-        if s["state"] != "notRunning" or s["connection"] != "CONNECTED" or s["runs"] < min_runs:
+        if s["state"] != "notRunning" or s["connection"] != "CONNECTED" or s["pending"]:
+            return False
+        if s["runs"] < min_runs:
             return False
         if s["since"] < settle_ms or s["skeletons"]:
             return False
