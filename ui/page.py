@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from kdviz.divergences import DIVERGENCES
+from kdviz.losses import call_example
 from ui import url
 
 
@@ -25,6 +26,8 @@ def lesson_header(title: str, intro: str, formulas: Sequence[str] = ()) -> None:
                 spec = DIVERGENCES[name]
                 st.markdown(f"**{spec.label}** (`{name}`): {spec.behaviour}. *{spec.source}*")
                 st.latex(spec.latex)
+                st.caption("The same loss on real LLM logits:")
+                st.code(call_example(name), language="python")
 
 
 def takeaway(text: str) -> None:

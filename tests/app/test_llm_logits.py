@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from kdviz.divergences import get_spec
 from kdviz.experiments import llm_logits as ll
-from kdviz.losses import PER_TOKEN
+from kdviz.losses import PER_TOKEN, call_example
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "llm_logits.py")
 TIMEOUT = 300  # s: a cold run on a loaded 2-core machine
@@ -62,3 +62,15 @@ def test_query_params_restore_every_control_and_too_much_padding_warns():
     assert at.select_slider(key="ll_T").value == 0.5 and at.number_input(key="ll_seed").value == 3
     assert any("leave none" in w.value for w in at.warning)
     assert z(at).shape == (len(PER_TOKEN), 16)
+
+
+def test_a_lessons_formulas_panel_shows_the_kd_loss_call_of_each_divergence_it_lists():
+    """The lessons' Formulas panels end in the call that gives each listed divergence on real logits."""
+    lesson = Path(PAGE).with_name("outliers.py")
+    at = AppTest.from_file(str(lesson), default_timeout=TIMEOUT)
+    at.query_params.update({"ol_divs": ["fkl", "skl"]})
+    at.run()
+    assert not at.exception
+    calls = [c.value for c in at.code]
+    assert calls == [call_example("fkl"), call_example("skl")]
+    assert all("kd_loss(student_logits, teacher_logits" in c for c in calls)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from benchmarks import _browser as B
+import _browser as B
 
 pytestmark = pytest.mark.e2e
 
