@@ -7,6 +7,7 @@
   second of the real configuration projects past it, or when its token is cancelled.
 - :class:`JobQueue`: runs submitted jobs one at a time in a worker thread, in order; a waiting job
   knows its position; a cancelled waiting job is skipped, a running one is told through its token.
+  A running job may :meth:`Token.report` its progress; a queue with ``max_waiting`` refuses more.
 
 Generic on purpose: a job is any ``fn(token) -> value`` whose long loops check the token.
 """
@@ -23,14 +24,23 @@ from typing import Any, Callable
 OVER_BUDGET, PROJECTED, CANCELLED = "over budget", "projected over budget", "cancelled"
 
 
+class QueueFull(ValueError):
+    """Raised by :meth:`JobQueue.submit` when ``max_waiting`` live jobs already wait."""
+
+
 class Token:
     """A cancel flag. With ``heartbeat_s``, it also counts as cancelled once :meth:`touch` has not
-    been called for that long (whoever wanted the result stopped asking)."""
+    been called for that long (whoever wanted the result stopped asking). The job's side may
+    :meth:`report` its progress (any value; the latest is kept in :attr:`progress`)."""
 
     def __init__(self, heartbeat_s: float | None = None):
         self._event = threading.Event()
         self.heartbeat_s = heartbeat_s
         self.last_seen = time.monotonic()
+        self.progress: Any = None
+
+    def report(self, progress: Any) -> None:
+        self.progress = progress
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
@@ -94,6 +104,11 @@ class Job:
         self.error: BaseException | None = None
         self.finished = threading.Event()
 
+    @property
+    def progress(self) -> Any:
+        """The latest value the job reported through its token (None before any)."""
+        return self.token.progress
+
     def touch(self) -> None:
         self.token.touch()
 
@@ -107,11 +122,12 @@ class JobQueue:
     ``heartbeat_s``: a job whose submitter stops calling :meth:`Job.touch` for this long is
     cancelled (skipped while waiting; its token reports it while running). ``nice``: the worker
     thread's niceness on Linux (per thread), so that light requests served by other threads of the
-    process go first when the cores are busy.
+    process go first when the cores are busy. ``max_waiting``: with this many live jobs waiting,
+    :meth:`submit` raises :class:`QueueFull`.
     """
 
-    def __init__(self, heartbeat_s: float | None = 2.0, nice: int = 10):
-        self.heartbeat_s, self.nice = heartbeat_s, nice
+    def __init__(self, heartbeat_s: float | None = 2.0, nice: int = 10, max_waiting: int | None = None):
+        self.heartbeat_s, self.nice, self.max_waiting = heartbeat_s, nice, max_waiting
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
         self._cond = threading.Condition()
@@ -119,8 +135,12 @@ class JobQueue:
         self._worker: threading.Thread | None = None
 
     def submit(self, fn: Callable[[Token], Any]) -> Job:
-        job = Job(next(self._ids), fn, Token(self.heartbeat_s))
         with self._cond:
+            waiting = sum(not j.token.cancelled for j in self._waiting)
+            if self.max_waiting is not None and waiting >= self.max_waiting:
+                raise QueueFull(f"{waiting} heavy runs are already waiting on this server; "
+                                "try again in a minute")
+            job = Job(next(self._ids), fn, Token(self.heartbeat_s))
             self._waiting.append(job)
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="kdviz-jobs", daemon=True)

@@ -1,22 +1,18 @@
-"""Lab: a real (tiny) language model distilled under each loss. Widgets -> the server's run queue ->
-stored runs -> table, curves, samples and a takeaway computed from the numbers."""
+"""Lab: a real (tiny) language model distilled under each loss. Widgets -> the server's one queue of
+heavy runs (shared with the Playground) -> stored runs -> table, curves, samples and a takeaway."""
 
 import streamlit as st
 
 import ui
 from kdviz.divergences import DIVERGENCES
-from kdviz.lab import jobs, plots, report, train
+from kdviz.jobs import Job, QueueFull
+from kdviz.lab import plots, report, train
 from kdviz.lab.store import RunStore, data_dir
+from ui import jobs
 
 STEPS = (20, 50, 100, 200, 300, 500, 1000)
 SOURCES = {"corpus": "Corpus (token-level KD)", "on_policy": "On-policy: part of each batch from the student"}
 SHIPPED = "shipped default run"
-
-
-@st.cache_resource(show_spinner=False)
-def lab_queue() -> jobs.LabQueue:
-    """One queue (one training at a time) per server process, shared by every session."""
-    return jobs.LabQueue()
 
 
 def run_options(store: RunStore) -> dict:
@@ -33,24 +29,26 @@ def load(store: RunStore, key) -> dict:
     return report.shipped_default_run() if key == SHIPPED else store.load(key)
 
 
-@st.fragment(run_every=1.0)
-def live(job: jobs.Job, queue: jobs.LabQueue):
-    """Queue position, progress bar and live curves of this session's job, refreshed every second."""
-    if job.finished:
+@st.fragment(run_every=jobs.POLL_S * 2)
+def live(config: train.LabConfig, job: Job):
+    """Place in the server's queue, then progress bar and live curves of this session's job. Each
+    refresh is the job's heartbeat: a session that leaves stops it within ``jobs.HEARTBEAT_S``."""
+    job.touch()
+    if job.finished.is_set():
         st.rerun()  # the whole page, to show the stored run
-    ahead = queue.position(job)
-    if job.status == "queued":
-        st.info(f"Waiting: {ahead} run(s) ahead of yours in this server's queue (one run at a time). "
-                f"Position {ahead + 1}.")
+    if st.button("Stop", key="lab_stop"):
+        job.cancel()
+        st.rerun()
+    place = jobs.server_queue().position(job)
+    if place != 0:
+        st.info(jobs.waiting_text(place))
         return
-    ev = job.progress
-    step, total = ev.get("step", 0), ev.get("total", job.config.steps)
+    ev = job.progress or {}
+    step, total = ev.get("step", 0), ev.get("total", config.steps)
     st.progress(step / total, text=f"Training step {step} / {total} "
                                    f"({ev.get('tokens_per_s', 0):,.0f} student tokens/s)")
     if ev.get("curves"):
         st.plotly_chart(plots.pair_figure(ev["curves"], ("fkl", "ce"), height=300), key="lab_live")
-    if st.button("Cancel", key="lab_cancel"):
-        queue.cancel(job)
 
 
 with st.sidebar:
@@ -85,19 +83,24 @@ ui.lesson_header(
     "teacher, how confident each becomes (entropy) and what their samples look like.",
     formulas=names or train.LabConfig.students)
 
-queue = lab_queue()
+config, job = st.session_state.get("lab_job", (None, None))
 if run_clicked:
+    if job is not None:
+        job.cancel()  # a new Run replaces this session's previous one
     config = train.LabConfig(students=tuple(students), steps=steps, seed=seed, on_policy=lam,
                              student_size=size)
     try:
-        st.session_state["lab_job"] = queue.submit(config)
-    except jobs.QueueFull as err:
+        job = jobs.server_queue().submit(lambda token, cfg=config: train.run_and_store(cfg, token))
+        st.session_state["lab_job"] = config, job
+    except QueueFull as err:
         st.warning(str(err))
-job = st.session_state.get("lab_job")
-if job is not None and not job.finished:
-    live(job, queue)
-elif job is not None and job.status != "done":
-    st.warning(f"Your run was {job.status}: {job.error}")
+        job = None
+if job is not None and not job.finished.is_set():
+    live(config, job)
+elif job is not None and job.status == "cancelled":
+    st.info("Your run was stopped (a run stopped while training is stored as interrupted).")
+elif job is not None and job.status == "failed":
+    st.warning(f"Your run failed: {type(job.error).__name__}: {job.error}")
 
 store = RunStore()
 options = run_options(store)
@@ -106,7 +109,7 @@ if not options:
     st.stop()
 if job is not None and job.status == "done" and st.session_state.get("lab_seen_job") != job.id:
     st.session_state["lab_seen_job"] = job.id  # show this session's new run once, then let the user choose
-    st.session_state["lab_shown"] = next(k for k, v in options.items() if v == job.run_id)
+    st.session_state["lab_shown"] = next(k for k, v in options.items() if v == job.result)
 shown = st.selectbox("Run (newest first)", list(options), key="lab_shown")
 run = load(store, options[shown])
 cfg = run["config"]

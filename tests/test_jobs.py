@@ -1,15 +1,22 @@
-"""The compute budget and the heavy-run queue of kdviz.jobs, and the fit loop's should_stop."""
+"""The compute budget and the heavy-run queue of kdviz.jobs (Playground and Lab runs alike), and the
+loops that check it: the fit loop's should_stop and the lab's stored training job."""
 
 import os
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import torch
 
 from kdviz.families import SoftmaxStudent
 from kdviz.fitting import FitConfig, FitStopped, fit
-from kdviz.jobs import CANCELLED, OVER_BUDGET, PROJECTED, Budget, JobQueue, Token
+from kdviz.jobs import CANCELLED, OVER_BUDGET, PROJECTED, Budget, JobQueue, QueueFull, Token
+from kdviz.lab.store import RunStore
+from kdviz.lab.train import LabConfig, run_and_store
+
+TINY_LAB = LabConfig(students=("fkl",), steps=3, batch_size=2, eval_every=3, eval_windows=2, n_samples=1,
+                     sample_len=4)
 
 
 def _spin(token: Token, seconds: float = 30.0) -> str:
@@ -174,3 +181,61 @@ def test_the_worker_thread_runs_at_the_queues_niceness_on_linux():
     job = queue.submit(lambda token: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
     assert job.finished.wait(5) and job.result == max(base, 5)
     assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's thread is untouched
+
+
+def test_a_queue_with_a_cap_refuses_more_waiting_jobs_and_cancelled_ones_free_their_place():
+    queue = JobQueue(heartbeat_s=None, max_waiting=1)
+    running = queue.submit(_spin)
+    _wait_until(lambda: running.status == "running")
+    waiting = queue.submit(_spin)
+    with pytest.raises(QueueFull, match="1 heavy runs are already waiting"):
+        queue.submit(_spin)
+    waiting.cancel()
+    last = queue.submit(_spin)
+    assert queue.position(last) == 1
+    for j in (running, last):
+        j.cancel()
+    assert last.finished.wait(5)
+
+
+def test_a_running_job_reports_its_progress_to_the_submitter():
+    queue, release = JobQueue(heartbeat_s=None), threading.Event()
+
+    def fn(token):
+        token.report({"step": 1})
+        release.wait(5)
+        token.report({"step": 2})
+        return "done"
+
+    job = queue.submit(fn)
+    assert job.progress is None or job.progress == {"step": 1}
+    _wait_until(lambda: job.progress == {"step": 1})
+    release.set()
+    assert job.finished.wait(5) and job.progress == {"step": 2}
+
+
+def test_lab_runs_through_the_queue_are_stored_one_at_a_time_in_order(tmp_path):
+    queue, db = JobQueue(heartbeat_s=None), tmp_path / "db.sqlite3"
+    jobs = [queue.submit(lambda token, s=s: run_and_store(replace(TINY_LAB, seed=s), token, store_path=db))
+            for s in range(3)]
+    assert queue.position(jobs[2]) == 2 and queue.position(jobs[1]) == 1  # jobs[0] runs or is about to
+    assert jobs[2].finished.wait(600)
+    assert [j.status for j in jobs] == ["done"] * 3 and jobs[0].result < jobs[1].result < jobs[2].result
+    assert jobs[2].progress["step"] == jobs[2].progress["total"] == TINY_LAB.steps
+    with RunStore(db) as store:
+        assert [r["config"]["seed"] for r in store.list_runs("done")] == [2, 1, 0]
+
+
+def test_a_lab_run_stopped_while_training_is_stored_interrupted_and_a_waiting_one_never_stored(tmp_path):
+    queue, db = JobQueue(heartbeat_s=None), tmp_path / "db.sqlite3"
+    long_run = replace(TINY_LAB, steps=10_000, eval_every=10_000)
+    running = queue.submit(lambda token: run_and_store(long_run, token, store_path=db))
+    waiting = queue.submit(lambda token: run_and_store(TINY_LAB, token, store_path=db))
+    waiting.cancel()
+    _wait_until(lambda: (running.progress or {}).get("step", 0) >= 1, timeout=300)
+    running.cancel()
+    assert running.finished.wait(60)  # the loop checks before each student's step (2 s: see _spin's tests)
+    assert running.status == "cancelled" and running.result is None
+    assert waiting.finished.wait(5) and waiting.status == "cancelled"  # dropped, never stored
+    with RunStore(db) as store:
+        assert [r["status"] for r in store.list_runs()] == ["interrupted"]

@@ -5,6 +5,8 @@ the shared cache) and waits for it in the script thread, showing the run's place
 Stop button. The wait polls every :data:`POLL_S` seconds and updates an element each time, so a
 rerun or a closed tab interrupts it at once; the job's heartbeat then stops and the worker drops it
 within :data:`HEARTBEAT_S` seconds. A rerun with another configuration cancels the old job first.
+Pages whose runs outlast a wait in the script thread (the Lab) submit to :func:`server_queue`
+themselves and poll from a fragment; :func:`waiting_text` words a place in line the same everywhere.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Callable
 
 import streamlit as st
 
-from kdviz.jobs import JobQueue
+from kdviz.jobs import JobQueue, QueueFull
 
 POLL_S = 0.25
 HEARTBEAT_S = 1.5  # a job unpolled this long is cancelled (a session that left: within 2 s)
+MAX_WAITING = 12  # live jobs waiting behind the running one; more are refused with a message
 _REMEMBERED = 4096  # configurations whose result the cache holds, answered without queueing
 _done: OrderedDict[str, None] = OrderedDict()
 
@@ -26,7 +29,13 @@ _done: OrderedDict[str, None] = OrderedDict()
 @st.cache_resource
 def server_queue() -> JobQueue:
     """The one queue of this server process (every session, every page)."""
-    return JobQueue(heartbeat_s=HEARTBEAT_S)
+    return JobQueue(heartbeat_s=HEARTBEAT_S, max_waiting=MAX_WAITING)
+
+
+def waiting_text(place: int) -> str:
+    """What a session waiting ``place`` jobs behind (Playground and Lab runs alike) is told."""
+    return (f"Waiting: heavy runs (Playground and Lab) go one at a time on this server, "
+            f"{place} ahead of yours.")
 
 
 def run(fn: Callable, *, key: str, **config):
@@ -48,7 +57,11 @@ def run(fn: Callable, *, key: str, **config):
             return None
         mine = None
     if mine is None or mine[0] != ident or mine[1] is None or mine[1].status in ("cancelled", "failed"):
-        job = queue.submit(lambda token: fn(_token=token, **config))
+        try:
+            job = queue.submit(lambda token: fn(_token=token, **config))
+        except QueueFull as err:
+            st.warning(str(err))
+            return None
         st.session_state[key] = (ident, job)
     else:
         job = mine[1]
@@ -57,8 +70,7 @@ def run(fn: Callable, *, key: str, **config):
     while not job.finished.wait(POLL_S):
         job.touch()
         place = queue.position(job)
-        box.info("Running now (at most a few seconds of CPU)." if place == 0 else
-                 f"Waiting: heavy runs go one at a time on this server, {place} ahead of yours.")
+        box.info("Running now (at most a few seconds of CPU)." if place == 0 else waiting_text(place))
     stop.empty()
     box.empty()
     if job.status == "cancelled":

@@ -8,7 +8,8 @@ loss on those rows counts the generated tokens only.
 
 :func:`run_lab` returns a plain dict (JSON-able): the configuration, the teacher's and the
 untrained student's reference metrics, and per student its final metrics, curves over steps and
-samples.
+samples. :func:`run_and_store` is a job for the server's queue (:class:`kdviz.jobs.JobQueue`): it
+trains, reports progress and checks the cancel flag through its token, and stores the run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -23,8 +25,10 @@ from typing import Callable
 import torch
 
 from kdviz.divergences import get_spec
+from kdviz.jobs import Token
 from kdviz.lab import data, metrics
 from kdviz.lab.model import GPT, GPTConfig
+from kdviz.lab.store import RunStore
 from kdviz.lab.teacher import load_teacher
 from kdviz.losses import kd_loss
 
@@ -185,12 +189,18 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     """Train one student per entry of ``cfg.students`` against the shipped teacher; see the module doc.
 
     ``on_progress(event)`` gets ``{"step", "total", "tokens_per_s", "curves"}`` after every step
-    (``curves``: the students' curves so far). ``should_stop()`` is polled every step; when it turns
-    true, :class:`Interrupted` is raised.
+    (``curves``: the students' curves so far). ``should_stop()`` is polled before each student's step and
+    samples; when it turns true, :class:`Interrupted` is raised. The teacher's reference
+    metrics (cached per seed; seconds the first time) are computed before the first poll.
     """
+    def check(where: str) -> None:
+        if should_stop is not None and should_stop():
+            raise Interrupted(f"stopped {where}")
+
     device = resolve_device(cfg.device)
     teacher, windows, t_logits, head, t_ref, t_texts = _references(
         device, cfg.eval_windows, cfg.n_samples, cfg.prompt_len, cfg.sample_len, cfg.seed)
+    check("after the teacher's reference metrics")
     corpus = data.load_corpus()
     s_cfg = STUDENT_SIZES[cfg.student_size]
     torch.manual_seed(cfg.seed)
@@ -209,13 +219,12 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     n_policy = round(cfg.on_policy * cfg.batch_size)
     t0, tokens = time.perf_counter(), 0
     for step in range(cfg.steps):
-        if should_stop is not None and should_stop():
-            raise Interrupted(f"stopped at step {step} of {cfg.steps}")
         batch = data.random_windows(corpus.train, cfg.batch_size, s_cfg.block_size, gen)  # (B, T + 1)
         batch = batch.to(device)
         with torch.no_grad():
             t_batch_logits = teacher(batch[:, :-1])  # (B, T, V): shared by the teacher-forced rows
         for st in students:
+            check(f"at step {step} of {cfg.steps}")  # per student: a step of many students is long
             for group in st.opt.param_groups:
                 group["lr"] = _lr(step, cfg)
             rows, mask = _on_policy_rows(st, batch, n_policy, cfg.prompt_len)
@@ -243,6 +252,7 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     train_seconds = time.perf_counter() - t0
     results = {}
     for st in students:
+        check(f"while sampling, after {cfg.steps} steps")
         final = dict(st.last)  # the evaluation at the last step
         samples = st.model.generate(windows[:cfg.n_samples, :cfg.prompt_len], cfg.sample_len,
                                     generator=torch.Generator(device=device).manual_seed(cfg.seed))
@@ -259,3 +269,21 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
             "prompts": [data.decode(p) for p in windows[:cfg.n_samples, :cfg.prompt_len].tolist()],
             "results": results, "train_seconds": train_seconds, "tokens": tokens,
             "tokens_per_s": tokens / train_seconds}
+
+
+def run_and_store(cfg: LabConfig, token: Token, *, label: str = "", store_path=None) -> int | None:
+    """:func:`run_lab` as a queue job: progress goes to ``token.report``, ``token.cancelled`` is its
+    ``should_stop``. The run is stored (``running`` from the start); returns its id once ``done``, or
+    None when the token stopped it (stored ``interrupted``). A failure is stored ``failed``, re-raised."""
+    with RunStore(store_path) as store:  # opened per job: the data folder setting is read then
+        run_id = store.start(cfg.to_dict(), label)
+        try:
+            result = run_lab(cfg, on_progress=token.report, should_stop=lambda: token.cancelled)
+        except Interrupted as exc:
+            store.fail(run_id, "interrupted", str(exc))
+            return None
+        except Exception:
+            store.fail(run_id, "failed", traceback.format_exc(limit=5))
+            raise
+        store.finish(run_id, result)
+        return run_id

@@ -1,5 +1,6 @@
 """pages/lab.py under AppTest: a first visit shows the shipped default run with no waiting; a short run
-through the server queue is stored and then shown, its table and takeaway computed from its numbers."""
+through the server queue is stored and then shown, its table and takeaway computed from its numbers; Stop
+cancels a run."""
 
 import time
 from pathlib import Path
@@ -39,20 +40,37 @@ def test_a_short_run_goes_through_the_queue_is_stored_and_shown(data_folder):
     at.multiselect(key="lab_divs").set_value(["fkl", "rkl"])
     at.button(key="lab_run").click().run()
     assert not at.exception
-    job = at.session_state["lab_job"]
-    assert job.config.steps == 20 and job.config.students == ("fkl", "rkl") and job.config.seed == 5
+    config, job = at.session_state["lab_job"]
+    assert config.steps == 20 and config.students == ("fkl", "rkl") and config.seed == 5
     shown_while_running = [p.proto.text for p in at.get("progress")] + [i.value for i in at.info]
     assert any("Training step" in t or "Waiting" in t for t in shown_while_running), shown_while_running
     deadline = time.time() + TIMEOUT
-    while not job.finished and time.time() < deadline:
-        time.sleep(0.2)
+    while not job.finished.wait(0.2) and time.time() < deadline:
+        job.touch()  # what the page's live fragment does while the session is open
     assert job.status == "done", job.error
     at.run()
     assert not at.exception
-    assert at.selectbox(key="lab_shown").value.startswith(f"#{job.run_id} ")
+    assert at.selectbox(key="lab_shown").value.startswith(f"#{job.result} ")
     with RunStore() as st:
-        stored = st.load(job.run_id)
+        stored = st.load(job.result)
     table = at.dataframe[0].value
     assert list(table["model"]) == ["teacher", "untrained", "fkl", "rkl"]
     assert table["ce"].iloc[2] == pytest.approx(stored["results"]["fkl"]["metrics"]["ce"])
     assert at.info[-1].value.endswith(report.takeaway(stored))
+
+
+def test_stop_cancels_the_run_and_the_page_says_so(data_folder):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"lab_steps": "1000"})
+    at.run()
+    at.button(key="lab_run").click().run()
+    _, job = at.session_state["lab_job"]
+    deadline = time.time() + TIMEOUT
+    while job.progress is None and time.time() < deadline:  # training started (the teacher's references
+        job.touch()  # are computed before the first step, once per seed)
+        time.sleep(0.1)
+    at.button(key="lab_stop").click().run()
+    assert not at.exception
+    assert job.finished.wait(60) and job.status == "cancelled"
+    at.run()
+    assert any("Your run was stopped" in i.value for i in at.info)

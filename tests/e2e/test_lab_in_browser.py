@@ -1,5 +1,5 @@
 """The lab page in Chromium: Run puts a run through the server queue, the progress bar appears and
-advances, Cancel stops it and the page says so (runs go to a throw-away KDVIZ_DATA folder; the AppTest
+advances, Stop stops it and the page says so (runs go to a throw-away KDVIZ_DATA folder; the AppTest
 covers a run that finishes)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def progress_value(page) -> int | None:
     return int(bar.first.get_attribute("aria-valuenow")) if bar.count() else None
 
 
-def test_run_shows_a_progress_bar_that_advances_and_cancel_stops_the_run(page, app_server):
+def test_run_shows_a_progress_bar_that_advances_and_stop_stops_the_run(page, app_server):
     B.open_page(page, f"{app_server.url}/lab?lab_steps=50", timeout=180)
     assert not B.problems(page), B.problems(page)
     assert page.get_by_text("shipped default run").count() > 0  # results before any training
@@ -36,8 +36,8 @@ def test_run_shows_a_progress_bar_that_advances_and_cancel_stops_the_run(page, a
     later = B.poll(page, lambda: (v := progress_value(page)) is not None and v > first and v, 300,
                    "the progress bar to advance")
     assert later > first
-    page.get_by_role("button", name="Cancel", exact=True).click()
-    B.poll(page, lambda: page.get_by_text(re.compile("Your run was interrupted")).count() > 0, 300,
-           "the cancelled run to be reported as interrupted")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    B.poll(page, lambda: page.get_by_text(re.compile("Your run was stopped")).count() > 0, 300,
+           "the stopped run to be reported")
     B.wait_until_idle(page, timeout=120)
     assert progress_value(page) is None
