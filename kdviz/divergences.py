@@ -17,6 +17,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -477,9 +478,11 @@ def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = Fa
 def _autograd_value_and_grad(fn, log_p, log_q, kwargs):
     """``fn(log_p, log_q)`` and its gradient w.r.t. ``log q`` by autograd: ``((...), (..., V))``."""
     shape = torch.broadcast_shapes(log_p.shape, log_q.shape)
-    with torch.enable_grad():
+    # inference_mode(False): the fit loop runs in inference mode, whose tensors cannot enter a graph;
+    # clones made outside it can
+    with torch.inference_mode(False), torch.enable_grad():
         leaf = log_q.detach().expand(shape).clone().requires_grad_(True)
-        value = fn(log_p.detach(), leaf, **kwargs)
+        value = fn(log_p.detach().clone() if log_p.is_inference() else log_p.detach(), leaf, **kwargs)
         if not value.requires_grad:
             return value, torch.zeros_like(leaf)
         (grad,) = torch.autograd.grad(value.sum(), leaf)
@@ -489,10 +492,16 @@ def _autograd_value_and_grad(fn, log_p, log_q, kwargs):
 def spec_value_and_grad(spec: DivergenceSpec, log_p, log_q, kwargs: dict):
     """``(value (...), grad (..., V))`` of a registry entry at resolved ``kwargs``: the closed-form
     gradient where the entry has one, autograd through the value otherwise. No graph is kept."""
-    if spec.grad is None:
-        return _autograd_value_and_grad(spec.fn, log_p, log_q, kwargs)
     with torch.no_grad():
-        return spec.fn(log_p, log_q, with_grad=True, **kwargs)
+        return value_and_grad_fn(spec, kwargs)(log_p, log_q)
+
+
+def value_and_grad_fn(spec: DivergenceSpec, kwargs: dict):
+    """``f(log_p, log_q) -> (value, grad)`` of :func:`spec_value_and_grad` with ``kwargs`` bound once
+    (the fit loop calls it every step). Call it under ``no_grad`` or ``inference_mode``."""
+    if spec.grad is None:
+        return lambda log_p, log_q: _autograd_value_and_grad(spec.fn, log_p, log_q, kwargs)
+    return functools.partial(spec.fn, with_grad=True, **kwargs)
 
 
 def value_and_grad(name: str, log_p, log_q, *, x=None, **params):
