@@ -222,12 +222,8 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         dict of tensors: ``head_mask`` (..., V) bool in the original class order,
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
-    p, q = torch.broadcast_tensors(p, q.detach())
-    p_sorted, order = torch.sort(p, dim=-1, descending=True, stable=True)  # (..., V)
-    cum = torch.cumsum(p_sorted, dim=-1)
-    head_sorted = cum <= mu
-    head_sorted[..., 0] = True  # the top-1 class is always head
-    head_mask = torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
+    head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
+    p, q, head_mask = torch.broadcast_tensors(p, q.detach(), head_mask)
     gap = (p - q).abs()
     g_head = torch.where(head_mask, gap, 0.0).sum(-1)
     g_tail = gap.sum(-1) - g_head
@@ -236,6 +232,15 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
     w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
     return {"head_mask": head_mask, "g_head": g_head, "g_tail": g_tail,
             "w_head": w_head, "w_tail": 1.0 - w_head}
+
+
+def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
+    """AKL's head ``(..., V)`` bool in class order: the classes holding the first ``mu`` of ``p``'s
+    sorted mass, the top-1 class always."""
+    p_sorted, order = torch.sort(p, dim=-1, descending=True, stable=True)  # (..., V)
+    head_sorted = torch.cumsum(p_sorted, dim=-1) <= mu
+    head_sorted[..., 0] = True  # the top-1 class is always head
+    return torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
 
 
 def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):

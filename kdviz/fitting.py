@@ -227,8 +227,9 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     lrs = [config.lr_at(t) for t in range(S)]
 
     # inference mode: thousands of tiny ops, each cheaper without autograd's bookkeeping; one
-    # thread: OpenMP's hand-offs cost more than they save on tensors this small
-    with nx.torch_threads(1), torch.inference_mode():
+    # thread: OpenMP's hand-offs cost more than they save on tensors this small; the teacher's
+    # probabilities (exp log p) computed once, not in every divergence at every step
+    with nx.torch_threads(1), torch.inference_mode(), nx.constants(*(lp for _, lp, _ in groups)):
         for t in range(S + 1):
             if should_stop is not None and (reason := should_stop(t)):
                 raise FitStopped(t, reason)
