@@ -46,7 +46,12 @@ def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
     ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
     ``-inf - -inf`` (NaN) reaches the value or the gradient."""
-    return torch.where(log_a > NEG_INF, log_a - log_b, 0.0)
+    return torch.where(nx.cached(_possible, log_a), log_a - log_b, 0.0)
+
+
+def _possible(log_a: torch.Tensor) -> torch.Tensor:
+    """``a > 0`` from ``log a`` (once per fit for the teacher: :func:`kdviz.numerics.cached`)."""
+    return log_a > NEG_INF
 
 
 def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:

@@ -236,10 +236,10 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
             outs = [fn(lp, log_q[rows]) for fn, lp, rows in groups]
             if back is None:
-                torch.cat([v.reshape(-1) for v, _ in outs], out=loss_buf[t])
+                torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
                 torch.cat([g for _, g in outs], out=grad_q)
             else:  # groups' rows interleave: back to row order
-                loss_buf[t] = torch.cat([v.reshape(-1) for v, _ in outs])[back]
+                loss_buf[t] = torch.cat([v for v, _ in outs])[back]
                 grad_q.copy_(torch.cat([g for _, g in outs])[back])
             grad = vjp(grad_q)  # (K, P)
             if masked:
