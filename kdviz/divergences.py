@@ -17,6 +17,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -45,7 +46,12 @@ def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
     ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
     ``-inf - -inf`` (NaN) reaches the value or the gradient."""
-    return torch.where(log_a > NEG_INF, log_a - log_b, 0.0)
+    return torch.where(nx.cached(_possible, log_a), log_a - log_b, 0.0)
+
+
+def _possible(log_a: torch.Tensor) -> torch.Tensor:
+    """``a > 0`` from ``log a`` (once per fit for the teacher: :func:`kdviz.numerics.cached`)."""
+    return log_a > NEG_INF
 
 
 def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
@@ -221,12 +227,8 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         dict of tensors: ``head_mask`` (..., V) bool in the original class order,
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
-    p, q = torch.broadcast_tensors(p, q.detach())
-    p_sorted, order = torch.sort(p, dim=-1, descending=True, stable=True)  # (..., V)
-    cum = torch.cumsum(p_sorted, dim=-1)
-    head_sorted = cum <= mu
-    head_sorted[..., 0] = True  # the top-1 class is always head
-    head_mask = torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
+    head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
+    p, q, head_mask = torch.broadcast_tensors(p, q.detach(), head_mask)
     gap = (p - q).abs()
     g_head = torch.where(head_mask, gap, 0.0).sum(-1)
     g_tail = gap.sum(-1) - g_head
@@ -235,6 +237,15 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
     w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
     return {"head_mask": head_mask, "g_head": g_head, "g_tail": g_tail,
             "w_head": w_head, "w_tail": 1.0 - w_head}
+
+
+def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
+    """AKL's head ``(..., V)`` bool in class order: the classes holding the first ``mu`` of ``p``'s
+    sorted mass, the top-1 class always."""
+    p_sorted, order = torch.sort(p, dim=-1, descending=True, stable=True)  # (..., V)
+    head_sorted = torch.cumsum(p_sorted, dim=-1) <= mu
+    head_sorted[..., 0] = True  # the top-1 class is always head
+    return torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
 
 
 def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
@@ -477,9 +488,11 @@ def divergence_from_log(name: str, log_p, log_q, *, x=None, normalize: bool = Fa
 def _autograd_value_and_grad(fn, log_p, log_q, kwargs):
     """``fn(log_p, log_q)`` and its gradient w.r.t. ``log q`` by autograd: ``((...), (..., V))``."""
     shape = torch.broadcast_shapes(log_p.shape, log_q.shape)
-    with torch.enable_grad():
+    # inference_mode(False): the fit loop runs in inference mode, whose tensors cannot enter a graph;
+    # clones made outside it can
+    with torch.inference_mode(False), torch.enable_grad():
         leaf = log_q.detach().expand(shape).clone().requires_grad_(True)
-        value = fn(log_p.detach(), leaf, **kwargs)
+        value = fn(log_p.detach().clone() if log_p.is_inference() else log_p.detach(), leaf, **kwargs)
         if not value.requires_grad:
             return value, torch.zeros_like(leaf)
         (grad,) = torch.autograd.grad(value.sum(), leaf)
@@ -489,10 +502,16 @@ def _autograd_value_and_grad(fn, log_p, log_q, kwargs):
 def spec_value_and_grad(spec: DivergenceSpec, log_p, log_q, kwargs: dict):
     """``(value (...), grad (..., V))`` of a registry entry at resolved ``kwargs``: the closed-form
     gradient where the entry has one, autograd through the value otherwise. No graph is kept."""
-    if spec.grad is None:
-        return _autograd_value_and_grad(spec.fn, log_p, log_q, kwargs)
     with torch.no_grad():
-        return spec.fn(log_p, log_q, with_grad=True, **kwargs)
+        return value_and_grad_fn(spec, kwargs)(log_p, log_q)
+
+
+def value_and_grad_fn(spec: DivergenceSpec, kwargs: dict):
+    """``f(log_p, log_q) -> (value, grad)`` of :func:`spec_value_and_grad` with ``kwargs`` bound once
+    (the fit loop calls it every step). Call it under ``no_grad`` or ``inference_mode``."""
+    if spec.grad is None:
+        return lambda log_p, log_q: _autograd_value_and_grad(spec.fn, log_p, log_q, kwargs)
+    return functools.partial(spec.fn, with_grad=True, **kwargs)
 
 
 def value_and_grad(name: str, log_p, log_q, *, x=None, **params):

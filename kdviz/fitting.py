@@ -3,7 +3,7 @@
 Row k of the parameter tensor ``(K, P)`` is fitted to teacher row k under divergence ``names[k]``
 (its own parameters). Every step evaluates the student family once for all rows, then each
 distinct (divergence, parameters) once on its slice of rows, with the registry's value and
-closed-form gradient w.r.t. ``log q`` (:func:`kdviz.divergences.spec_value_and_grad`; autograd
+closed-form gradient w.r.t. ``log q`` (:func:`kdviz.divergences.value_and_grad_fn`; autograd
 only for the divergences without one), chains it through the family by hand
 (``log_prob_and_vjp``) and takes one Adam or SGD step on the whole tensor. Adam and SGD act per
 coordinate, so this is exactly K independent fits. A row whose loss or gradient stops being finite,
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from kdviz import numerics as nx
-from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
+from kdviz.divergences import akl_split, get_spec, value_and_grad_fn
 from kdviz.families import SoftmaxStudent
 from kdviz.transport import support
 
@@ -140,24 +140,25 @@ def adam_step(theta, grad, state: dict, lr: float) -> None:
     """One step of ``torch.optim.Adam`` (defaults, no weight decay) on ``theta`` in place."""
     b1, b2 = ADAM_BETAS
     state["t"] = t = state.get("t", 0) + 1
-    if t == 1:
-        state["m"], state["v"] = torch.zeros_like(theta), torch.zeros_like(theta)
-    m, v = state["m"], state["v"]
+    if t == 1:  # the moments and the denominator's buffer, allocated once
+        state["m"], state["v"], state["d"] = (torch.zeros_like(theta) for _ in range(3))
+    m, v, denom = state["m"], state["v"], state["d"]
     m.lerp_(grad, 1 - b1)
     v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-    denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(ADAM_EPS)
+    torch.sqrt(v, out=denom).div_(math.sqrt(1 - b2**t)).add_(ADAM_EPS)
     theta.addcdiv_(m, denom, value=-lr / (1 - b1**t))
 
 
 def _groups(names, kwargs) -> tuple[list[tuple], torch.Tensor | None]:
-    """``(spec, kwargs, rows)`` per distinct (divergence, parameters), ``rows`` a slice when they are
-    contiguous, else an index tensor; and the permutation putting the groups' stacked outputs back
-    in row order (None: already in order)."""
+    """``(value_and_grad, rows)`` per distinct (divergence, parameters), the function's parameters
+    bound, ``rows`` a slice when they are contiguous, else an index tensor; and the permutation
+    putting the groups' stacked outputs back in row order (None: already in order)."""
     by_key: dict = {}
     for k, (name, kw) in enumerate(zip(names, kwargs)):
         key = (name, tuple(sorted((a, v) for a, v in kw.items() if a != "x")))
         by_key.setdefault(key, (get_spec(name), kw, []))[2].append(k)
-    groups = [(spec, kw, slice(r[0], r[-1] + 1) if r == list(range(r[0], r[-1] + 1)) else torch.tensor(r))
+    groups = [(value_and_grad_fn(spec, kw),
+               slice(r[0], r[-1] + 1) if r == list(range(r[0], r[-1] + 1)) else torch.tensor(r))
               for spec, kw, r in by_key.values()]
     order = [k for _, _, r in by_key.values() for k in r]
     return groups, None if order == sorted(order) else torch.argsort(torch.tensor(order))
@@ -203,59 +204,72 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     mask = student.grad_mask(dtype)  # (P,)
     masked = bool((mask == 0).any())
     groups, back = _groups(names, kwargs)
-    teacher = [log_p if log_p.ndim == 1 else log_p[rows] for _, _, rows in groups]
+    groups = [(fn, log_p if log_p.ndim == 1 else log_p[rows], rows) for fn, rows in groups]
 
     keep = frame_steps(S, config.n_frames)
     keep_set = {int(s): i for i, s in enumerate(keep)}
-    loss_buf = torch.zeros(K, S + 1, dtype=dtype)
-    gnorm_buf = torch.zeros(K, S + 1, dtype=dtype)
-    frames = torch.zeros(K, len(keep), n_classes, dtype=dtype)
-    small = theta.shape[1] <= MAX_PARAM_TRACE
-    param_buf = torch.zeros(K, S + 1, theta.shape[1], dtype=dtype) if small else None
+    # histories step-major, so that each step writes one contiguous row; transposed at the end
+    loss_buf = torch.zeros(S + 1, K, dtype=dtype)
+    frames = torch.zeros(len(keep), K, n_classes, dtype=dtype)
+    small = theta.shape[1] <= MAX_PARAM_TRACE  # small: keep every step's parameters and gradient
+    param_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
+    grad_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
+    gnorm_buf = None if small else torch.zeros(S + 1, K, dtype=dtype)
+    grad_q = torch.empty(K, n_classes, dtype=dtype)
     discrete = student.kind == "softmax"
     if discrete:
         p = nx.exp(log_p)
         head = akl_split(p, p, config.mu)["head_mask"]  # (V,) or (K, V): depends on p only
         parts = torch.stack([head, ~head], -1).to(dtype)  # (..., V, 2): sums over head and tail
-        err_buf = torch.zeros(K, 2, S + 1, dtype=dtype)
+        err_buf = torch.zeros(S + 1, K, 1, 2, dtype=dtype)
     state: dict = {}
+    adam = config.optimizer == "adam"
+    lrs = [config.lr_at(t) for t in range(S)]
 
-    with nx.torch_threads(1), torch.no_grad():  # thousands of tiny ops: one thread is faster
+    # inference mode: thousands of tiny ops, each cheaper without autograd's bookkeeping; one
+    # thread: OpenMP's hand-offs cost more than they save on tensors this small; the teacher's
+    # probabilities (exp log p) computed once, not in every divergence at every step
+    with nx.torch_threads(1), torch.inference_mode(), nx.constants(*(lp for _, lp, _ in groups)):
         for t in range(S + 1):
             if should_stop is not None and (reason := should_stop(t)):
                 raise FitStopped(t, reason)
             log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
-            outs = [spec_value_and_grad(spec, lp, log_q[rows], kw)
-                    for (spec, kw, rows), lp in zip(groups, teacher)]
-            loss, grad_q = torch.cat([v.reshape(-1) for v, _ in outs]), torch.cat([g for _, g in outs])
-            if back is not None:  # groups' rows interleave: back to row order
-                loss, grad_q = loss[back], grad_q[back]
-            loss_buf[:, t] = loss
+            outs = [fn(lp, log_q[rows]) for fn, lp, rows in groups]
+            if back is None:
+                torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
+                torch.cat([g for _, g in outs], out=grad_q)
+            else:  # groups' rows interleave: back to row order
+                loss_buf[t] = torch.cat([v for v, _ in outs])[back]
+                grad_q.copy_(torch.cat([g for _, g in outs])[back])
             grad = vjp(grad_q)  # (K, P)
             if masked:
                 grad.mul_(mask)
-            gnorm_buf[:, t] = torch.linalg.vector_norm(grad, dim=-1)
             if small:
-                param_buf[:, t] = theta
+                grad_buf[t] = grad
+                param_buf[t] = theta
+            else:
+                torch.linalg.vector_norm(grad, dim=-1, out=gnorm_buf[t])
             if t in keep_set or discrete:
                 q = nx.exp(log_q)
                 if t in keep_set:
-                    frames[:, keep_set[t]] = q
-                if discrete:  # (K, 2): sum |p - q| over the head and over the tail
-                    err_buf[:, :, t] = ((p - q).abs()[:, None, :] @ parts)[:, 0]
+                    frames[keep_set[t]] = q
+                if discrete:  # (K, 1, 2): sum |p - q| over the head and over the tail
+                    torch.matmul((p - q).abs_()[:, None, :], parts, out=err_buf[t])
             if t < S:
-                lr = config.lr_at(t)
-                if config.optimizer == "adam":
-                    adam_step(theta, grad, state, lr)
+                if adam:
+                    adam_step(theta, grad, state, lrs[t])
                 else:
-                    theta.add_(grad, alpha=-lr)
+                    theta.add_(grad, alpha=-lrs[t])
 
+    if small:
+        gnorm_buf = torch.linalg.vector_norm(grad_buf, dim=-1)
+    step_major = lambda buf: np.ascontiguousarray(np.swapaxes(buf.numpy(), 0, 1))  # noqa: E731
     result = FitResult(
-        names=names, loss=loss_buf.numpy(), grad_norm=gnorm_buf.numpy(),
-        frame_steps=keep, frames=frames.numpy(), final_params=theta.numpy().copy(),
-        params=param_buf.numpy() if small else None)
+        names=names, loss=step_major(loss_buf), grad_norm=step_major(gnorm_buf),
+        frame_steps=keep, frames=step_major(frames), final_params=theta.numpy().copy(),
+        params=step_major(param_buf) if small else None)
     if discrete:
-        result.head_error, result.tail_error = err_buf[:, 0].numpy(), err_buf[:, 1].numpy()
+        result.head_error, result.tail_error = (step_major(err_buf[:, :, 0, i]) for i in range(2))
         total = result.head_error + result.tail_error
         with np.errstate(invalid="ignore", divide="ignore"):  # AKL's weights; p == q: 0.5 by definition
             result.w_head = np.where(total > 0, result.head_error / np.where(total > 0, total, 1.0), 0.5)

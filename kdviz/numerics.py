@@ -23,12 +23,53 @@ def exp_floor(dtype: torch.dtype) -> float:
     return _FLOORS.get(dtype, -85.0)
 
 
+_CONSTANTS: dict[int, tuple[torch.Tensor, dict]] = {}  # id(x) -> (x, {(fn, args): fn(x, *args)})
+
+
+@contextlib.contextmanager
+def constants(*tensors: torch.Tensor):
+    """Within the block these tensors (a fit's teacher log-probabilities) and their :func:`exp` do not
+    change: :func:`exp` and :func:`cached` of them are computed once and returned by every call on
+    the same tensor object. Safe across threads: a hit needs the very object, whose values are the
+    same whichever thread computed them."""
+    mine = {}
+    for x in tensors:
+        if id(x) not in _CONSTANTS and id(x) not in mine:
+            mine[id(x)] = (x, {})
+            e = _exp(x)
+            mine[id(x)][1][(_exp, ())] = e
+            mine[id(e)] = (e, {})
+    _CONSTANTS.update(mine)
+    try:
+        yield
+    finally:
+        for key in mine:
+            _CONSTANTS.pop(key, None)
+
+
+def cached(fn, x: torch.Tensor, *args):
+    """``fn(x, *args)``, computed once per block when ``x`` is one of :func:`constants` (or its exp);
+    ``args`` must be hashable. Do not modify the result in place."""
+    entry = _CONSTANTS.get(id(x)) if _CONSTANTS else None
+    if entry is None or entry[0] is not x:
+        return fn(x, *args)
+    memo = entry[1]
+    if (fn, args) not in memo:
+        memo[(fn, args)] = fn(x, *args)
+    return memo[(fn, args)]
+
+
 def exp(x: torch.Tensor) -> torch.Tensor:
     """``exp(x)`` with arguments below the dtype's floor raised to it.
 
     ``exp(-inf)`` therefore gives ``exp(floor)`` (1e-304 in float64) instead of 0: zero for every
     purpose here (callers that need the exact support test the log-values, ``log_a > -inf``).
+    Do not modify the result in place (it may be :func:`cached`).
     """
+    return cached(_exp, x)
+
+
+def _exp(x: torch.Tensor) -> torch.Tensor:
     # clamp: avoids the slow underflow path of exp; the values it changes are < exp(floor)
     return torch.exp(x.clamp(min=exp_floor(x.dtype)))
 
