@@ -61,6 +61,8 @@ LESSONS = [  # (page file, what it shows); titles and icons come from the naviga
                             "logits with a mask and a temperature, per-token values side by side."),
     ("pages/paper_results.py", "the AKL, DistiLLM and SinKD tables as charts."),
     ("pages/playground.py", "every control on one page: your teacher, your student, any divergences."),
+    ("pages/lab.py", "a tiny real language model distilled under each loss: perplexity, agreement with the "
+                     "teacher, the students' samples side by side."),
 ]
 for path, what in LESSONS:
     c1, c2 = st.columns([1, 2], vertical_alignment="center")
