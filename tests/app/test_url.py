@@ -31,6 +31,8 @@ PAGE_KEYS = {
     "overlap": ("ov_range", "ov_width", "ov_shape", "gaussian", "gaussian"),
     "optimal_transport": ("ot_n", "ot_n", "ot_preset", "bimodal", "bimodal"),
     "playground": ("pg_seed", "pg_mu0", "pg_opt", "sgd", "sgd"),
+    "llm_logits": ("ll_seed", "ll_noise", "ll_T", "0.5", 0.5),
+    "lab": ("lab_seed", "lab_akl_mu", "lab_source", "on_policy", "on_policy"),
 }
 
 
