@@ -18,9 +18,7 @@ SHIPPED = "shipped default run"
 
 def run_options(store: RunStore) -> dict:
     """Label -> run id (or SHIPPED) of every finished run, newest first, then the shipped default run."""
-    opts = {f"#{r['id']} {r['label'] + ': ' if r['label'] else ''}{', '.join(r['config']['students'])} x "
-            f"{r['config']['steps']} steps, "
-            f"seed {r['config']['seed']} ({r['created'][:16]})": r["id"] for r in store.list_runs("done")}
+    opts = {report.run_label(r): r["id"] for r in store.list_runs("done")}
     if report.shipped_default_run() is not None:
         opts[SHIPPED] = SHIPPED
     return opts

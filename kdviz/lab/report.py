@@ -33,6 +33,15 @@ def student_label(name: str) -> str:
     return get_spec(div).label + (f" ({params})" if params else "")
 
 
+def run_label(row: dict) -> str:
+    """One line naming a stored run (a row of ``RunStore.list_runs``): id, label, students, steps,
+    seed and start time."""
+    cfg = row["config"]
+    label = f"{row['label']}: " if row["label"] else ""
+    return (f"#{row['id']} {label}{', '.join(cfg['students'])} x {cfg['steps']} steps, seed {cfg['seed']} "
+            f"({row['created'][:16]})")
+
+
 def rows(run: dict) -> list[dict]:
     """One row per model: the teacher, the untrained student, then each student; metrics and ``ppl``."""
     named = [("teacher", "Teacher", run["teacher"]["metrics"]),
