@@ -11,6 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from kdviz.i18n import _
+
 
 @dataclass(frozen=True)
 class Param:
@@ -48,7 +50,7 @@ class DivergenceSpec:
     """Everything the library, the CLI and the app need to know about one divergence."""
 
     name: str  # registry key, used in URLs and on the CLI
-    label: str  # short display label
+    label: str  # short display label, in English (marked with N_; shown as display_label)
     fn: Callable  # fn(log_p, log_q, [x,] **params) -> (...): the value D(p, q)
     # grad(log_p, log_q, [x,] **params) -> (..., V): the exact gradient of fn w.r.t. log q (entries of
     # log q independent, i.e. q * dD/dq); None: no closed form, autograd through fn gives it
@@ -65,6 +67,16 @@ class DivergenceSpec:
     # separable divergences (a sum of per-class terms): the seed's single-token coefficient c of
     # grad q(y*), c = (dD/dq(y*)) / p(y*), as LaTeX; "" when the Gradients lesson does not show it
     grad_latex: str = ""
+
+    @property
+    def display_label(self) -> str:
+        """:attr:`label` in the viewer's language (:mod:`kdviz.i18n`)."""
+        return _(self.label)
+
+    @property
+    def display_behaviour(self) -> str:
+        """:attr:`behaviour` in the viewer's language."""
+        return _(self.behaviour) if self.behaviour else ""
 
     def defaults(self) -> dict:
         return {prm.name: prm.default for prm in self.params}

@@ -2,8 +2,9 @@
 
 A page decorates one function of plain arguments (its configuration) with :func:`cached`; the
 function calls the lesson's experiment and builds the figures. Streamlit's ``st.cache_resource``
-keys it by those arguments, so forty students asking for the same configuration compute it once
-and get the same objects. Nothing may change them, so on the way into the cache
+keys it by those arguments and by the viewer's display (language, theme, presentation mode: the
+figures' words, colours and type depend on it), so forty students asking for the same configuration
+compute it once and get the same objects. Nothing may change them, so on the way into the cache
 
 - every numpy array of the result is made non-writeable (in-place changes raise ValueError);
 - every figure becomes a :class:`~kdviz.plots._internals.SharedFigure` (its dict is made once and
@@ -26,6 +27,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from kdviz.i18n import display as current_display
+from kdviz.i18n import displayed
 from kdviz.plots._internals import SharedFigure
 
 MB = 2**20
@@ -94,12 +97,20 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
         BUDGETS[name] = (int(entry_mb * MB), int(budget_mb * MB))
 
         @functools.wraps(fn)  # Streamlit keys the cache by fn's module, name and source
-        def run(*args, **kwargs):
-            result, figures = fn(*args, **kwargs)
+        def run(*args, display_, **kwargs):
+            with displayed(display_):
+                result, figures = fn(*args, **kwargs)
             entry = freeze(result), share(figures)
             LARGEST[name] = max(LARGEST.get(name, 0), nbytes(entry))
             return entry
 
-        return st.cache_resource(run, max_entries=max_entries, show_spinner=spinner)
+        shared = st.cache_resource(run, max_entries=max_entries, show_spinner=spinner)
+
+        @functools.wraps(fn)
+        def for_this_viewer(*args, **kwargs):
+            return shared(*args, display_=current_display(), **kwargs)
+
+        for_this_viewer.clear = shared.clear
+        return for_this_viewer
 
     return decorate

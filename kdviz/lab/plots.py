@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from kdviz.lab.report import TABLE_COLUMNS, student_label
-from kdviz.plots.common import TEACHER_COLOR, color, f32, figure, layout, two_panels
+from kdviz.plots.common import color, f32, figure, layout, palette, two_panels
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 PAIRS = {  # figure name -> the two metrics it shows
@@ -45,7 +45,7 @@ def pair_figure(curves: dict[str, dict], metrics: tuple[str, str], teacher: dict
             steps = [min(c["step"][0] for c in curves.values()), max(c["step"][-1] for c in curves.values())]
             data.append(dict(type="scatter", mode="lines", x=steps, y=[teacher[metric]] * 2,
                              name="teacher", legendgroup="teacher", showlegend=panel == 0 or metrics[0] not in
-                             ("entropy", "ce"), line=dict(color=TEACHER_COLOR, dash="dot", width=1.5),
+                             ("entropy", "ce"), line=dict(color=palette()["teacher"], dash="dot", width=1.5),
                              hovertemplate=f"teacher {metric} %{{y:.4f}}<extra></extra>", **axes))
     titles = [TABLE_COLUMNS[m][0] for m in metrics]
     lay = layout(height=height)

@@ -11,45 +11,63 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from kdviz.divergences import get_spec
+from kdviz.i18n import display
 from kdviz.plots._internals import encode_arrays, unvalidated_figure
 
-# A small white template, registered under its own name. Explicit because `import streamlit`
-# replaces plotly's default template; small because plotly deep-copies (and Streamlit ships) the
-# template of every figure: the full "plotly_white" costs tens of ms and ~10 KB per figure.
-_GRID = "#E5ECF6"
-pio.templates["kdviz"] = go.layout.Template(layout=dict(
-    paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#2a3f5f"), hovermode="closest",
-    hoverlabel=dict(align="left"), colorscale=dict(sequential="Viridis"),
-    xaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True,
-               zerolinewidth=2),
-    yaxis=dict(gridcolor=_GRID, linecolor=_GRID, zerolinecolor=_GRID, ticks="", automargin=True,
-               zerolinewidth=2),
-    legend=dict(bgcolor="rgba(255,255,255,0.6)")))
+# No template of ours: Streamlit's own plotly theme (``st.plotly_chart(theme="streamlit")``) gives
+# every figure the page's background, font and grid colours, light or dark, in the browser. A
+# registered empty template keeps plotly from deep-copying its large default into every figure.
+pio.templates["kdviz"] = go.layout.Template(layout=dict(hovermode="closest", hoverlabel=dict(align="left")))
 TEMPLATE = "kdviz"
-TEACHER_COLOR = "#333333"
-TEACHER_FILL = "rgba(120, 120, 120, 0.25)"
-STUDENT_COLOR = "#E69F00"  # one student's density or marginal (not a divergence colour): Okabe–Ito orange
-STUDENT_FILL = "rgba(230, 159, 0, 0.18)"
 # Dashes for students drawn in one panel: the k-th gets DASHES[k], so overlapping curves stay apart
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
-FONT = dict(size=13)
+
+# The theme-aware palette: every colour a figure uses that is not a divergence's own. Each reads on
+# its theme's background (Streamlit's white / #0e1117) at a contrast of at least 3:1.
+PALETTES = {
+    "light": dict(teacher="#333333", teacher_fill="rgba(120, 120, 120, 0.25)", student="#E69F00",
+                  student_fill="rgba(230, 159, 0, 0.18)", grid="#E5ECF6", muted="#777777", text="#31333F",
+                  marker_edge="white", heat="Viridis", diverging="RdBu"),
+    "dark": dict(teacher="#E8E8E8", teacher_fill="rgba(200, 200, 200, 0.22)", student="#F5B83D",
+                 student_fill="rgba(245, 184, 61, 0.22)", grid="#31333F", muted="#A0A0A0", text="#FAFAFA",
+                 marker_edge="#0E1117", heat="Viridis", diverging="RdBu"),
+}
+# Registry colours too dark to read on a dark background, and their lighter stand-ins there.
+DARK_STAND_INS = {"#882255": "#D46A9A", "#332288": "#8C7FE0"}
+
+
+def palette() -> dict:
+    """The colours of the viewer's theme (:func:`kdviz.i18n.display`)."""
+    return PALETTES[display().theme]
+
+
+def font_size() -> int:
+    """Figure text size: 13 px, 18 px in presentation mode (ticks and legends at least 16 px)."""
+    return 18 if display().present else 13
+
+
+def chart_height(height: int) -> int:
+    """A figure's height, at most 470 px in presentation mode: at 1024×768 the main chart and its
+    control fit on the first screen."""
+    return min(height, 470) if display().present else height
 
 
 def color(name: str) -> str:
-    """The fixed colour of divergence ``name`` (same on every page and figure)."""
-    return get_spec(name).color
+    """The fixed colour of divergence ``name`` (same on every page and figure; a lighter stand-in for
+    the two darkest on a dark background)."""
+    c = get_spec(name).color
+    return DARK_STAND_INS.get(c, c) if display().theme == "dark" else c
 
 
 def label(name: str) -> str:
-    return get_spec(name).label
+    """Divergence ``name``'s label in the viewer's language."""
+    return get_spec(name).display_label
 
 
 def base_layout(fig: go.Figure, *, title: str | None = None, x: str = "", y: str = "",
                 height: int = 420) -> go.Figure:
     """Template, axis titles, legend on top, compact margins."""
-    fig.update_layout(template=TEMPLATE, title=title, height=height, font=FONT,
-                      margin=dict(l=60, r=20, t=60 if title else 30, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    fig.update_layout(layout(title=title, x=x, y=y, height=height))
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y)
     return fig
@@ -71,10 +89,14 @@ def f32(a) -> np.ndarray:
 
 
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
-    """The dict form of :func:`base_layout` (same template, font, legend, margins) for :func:`figure`."""
-    return dict(template=TEMPLATE, title=dict(text=title) if title else None, height=height, font=FONT,
+    """The dict form of :func:`base_layout` (template, font of the display, legend, margins) for
+    :func:`figure`."""
+    size = font_size()
+    return dict(template=TEMPLATE, title=dict(text=title, font=dict(size=size + 3)) if title else None,
+                height=chart_height(height), font=dict(size=size),
                 margin=dict(l=60, r=20, t=60 if title else 30, b=50),
-                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0,
+                            font=dict(size=size)),
                 xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)), **extra)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
-from kdviz.plots.common import TEACHER_COLOR, color, figure, grid_axes, label, layout
+from kdviz.plots.common import color, figure, grid_axes, label, layout, palette
 
 STUDENT_GREY = "#555555"  # the student's probabilities, drawn next to the teacher's
 HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
@@ -45,7 +45,7 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
     lay = layout(x="student's probability of the token, q(y*) (log scale)",
                  y="coefficient of ∇q(y*) (symmetric log scale)", height=460,
                  shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star,
-                              y0=0, y1=1, line=dict(color=TEACHER_COLOR, dash="dot", width=1.5)),
+                              y0=0, y1=1, line=dict(color=palette()["teacher"], dash="dot", width=1.5)),
                          dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0, y1=0,
                               line=dict(color="#999999", width=1))],
                  annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
@@ -69,7 +69,7 @@ def logit_figure(res: GradientsResult) -> go.Figure:
     axes["yaxis2"]["domain"] = [0.0, 0.54]
     cls = res.x[order]
     data = [dict(type="scatter", x=rank, y=res.p[order], mode="lines+markers", name="teacher p",
-                 line=dict(color=TEACHER_COLOR, width=2), marker=dict(size=5), customdata=cls,
+                 line=dict(color=palette()["teacher"], width=2), marker=dict(size=5), customdata=cls,
                  hovertemplate="rank %{x} (class %{customdata})<br>p = %{y:.3e}<extra></extra>"),
             dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
                  line=dict(color=STUDENT_GREY, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
@@ -84,7 +84,7 @@ def logit_figure(res: GradientsResult) -> go.Figure:
     shade = [dict(type="rect", xref="x", yref="y domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
                   fillcolor=HEAD_SHADE, line=dict(width=0), layer="below"),
              dict(type="line", xref="x2", yref="y2 domain", x0=n_head + 0.5, x1=n_head + 0.5, y0=0, y1=1,
-                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))]
+                  line=dict(color=palette()["teacher"], dash="dot", width=1.5))]
     notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes "
                        f"(p ≥ {res.p[res.head_mask].min():.3g})",
                   xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 from kdviz.experiments.head_tail import MARGIN, HeadTailResult, TeachersResult
 from kdviz.plots import common
 from kdviz.plots.common import (
-    TEACHER_COLOR,
     animation_controls,
     color,
     f32,
@@ -22,6 +21,7 @@ from kdviz.plots.common import (
     frame_indices,
     grid_axes,
     label,
+    palette,
 )
 
 HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
@@ -46,7 +46,7 @@ def _panel_title(text: str, sfx: str, inside: bool = False) -> dict:
 def _legend_line(name: str) -> dict:
     """A legend entry for a dotted reference line drawn as a layout shape."""
     return dict(type="scatter", x=[None], y=[None], mode="lines", name=name,
-                line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))
+                line=dict(color=palette()["teacher"], dash="dot", width=1.5))
 
 
 def _bar_width(x: np.ndarray) -> float:
@@ -84,7 +84,7 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
                              hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
             shapes.append(dict(type="line", xref=f"x{sfx} domain", yref=f"y{sfx}", x0=0, x1=1,
                                y0=res.head_threshold, y1=res.head_threshold,
-                               line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+                               line=dict(color=palette()["teacher"], dash="dot", width=1)))
             notes.append(_panel_title(f"{label(name)}, step {int(res.fit.frame_steps[i])}", sfx))
             axes[f"yaxis{sfx}"]["range"] = [0, top]
         axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
@@ -141,7 +141,7 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     extra = {}
     if np.isfinite(base):
         extra = dict(shapes=[dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=base, y1=base,
-                                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))])
+                                  line=dict(color=palette()["teacher"], dash="dot", width=1.5))])
         data.append(_legend_line(f"the head's part of the starting error ({base:.2f}): the share if head and "
                                  "tail errors shrank at the same rate"))
     lay = layout(title=f"Head share of the error reduction over the first {min(n, res.steps)} steps",

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.llm_logits import LogitsBatch
-from kdviz.plots.common import FONT, TEMPLATE, label
+from kdviz.plots.common import TEMPLATE, font_size, label
 
 
 def heatmap(res: LogitsBatch) -> go.Figure:
@@ -20,6 +20,6 @@ def heatmap(res: LogitsBatch) -> go.Figure:
         colorscale="Viridis", zmin=0.0, zmax=1.0, hoverongaps=False,
         hovertemplate="%{y}, position %{x}: %{text}<extra></extra>",
         colorbar=dict(title="value / row max")))
-    fig.update_layout(template=TEMPLATE, font=FONT, height=120 + 34 * len(res.names),
+    fig.update_layout(template=TEMPLATE, font=dict(size=font_size()), height=120 + 34 * len(res.names),
                       margin=dict(l=10, r=10, t=30, b=40), xaxis_title="position", yaxis_autorange="reversed")
     return fig

@@ -13,8 +13,6 @@ from plotly.colors import sequential
 
 from kdviz.experiments.mode_seeking import ModeSeekingResult
 from kdviz.plots.common import (
-    TEACHER_COLOR,
-    TEACHER_FILL,
     animation_controls,
     color,
     f32,
@@ -22,6 +20,7 @@ from kdviz.plots.common import (
     frame_indices,
     label,
     layout,
+    palette,
     two_panels,
 )
 
@@ -54,7 +53,7 @@ def _thin(res: ModeSeekingResult) -> np.ndarray:
 
 def _teacher_trace(x, p) -> dict:
     return dict(type="scatter", x=x, y=f32(p), name="teacher p", mode="lines", fill="tozeroy",
-                fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2))
+                fillcolor=palette()["teacher_fill"], line=dict(color=palette()["teacher"], width=2))
 
 
 MAIN = "fkl"  # the lesson's main character, drawn on top
@@ -108,7 +107,7 @@ def final_fits(res: ModeSeekingResult) -> go.Figure:
     m = float(res.mixture_mean)
     return figure(data, layout(x="x", y="density", height=400, shapes=[dict(
         type="line", xref="x", yref="y domain", x0=m, x1=m, y0=0, y1=1,
-        line=dict(color=TEACHER_COLOR, dash="dot", width=1))], annotations=[dict(
+        line=dict(color=palette()["teacher"], dash="dot", width=1))], annotations=[dict(
         text="teacher mean", xref="x", yref="y domain", x=m, y=0, xanchor="left", yanchor="bottom",
         showarrow=False)]))
 
@@ -146,7 +145,8 @@ def parameter_paths(res: ModeSeekingResult) -> go.Figure:
     shapes, notes = [], []
     for ax, v, text in (("", res.mixture_mean, "teacher mean"), ("2", res.mixture_std, "teacher std")):
         shapes.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1,
-                           y0=float(v), y1=float(v), line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+                           y0=float(v), y1=float(v),
+                           line=dict(color=palette()["teacher"], dash="dot", width=1)))
         notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=float(v), xanchor="right",
                           yanchor="top", showarrow=False))
     lay = layout(height=360, shapes=shapes, annotations=notes)

@@ -14,15 +14,14 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.optimal_transport import TransportResult, debias
 from kdviz.plots.common import (
-    FONT,
-    STUDENT_COLOR,
-    TEACHER_COLOR,
     TEMPLATE,
     animation_controls,
     color,
     f32,
     figure,
+    font_size,
     frame_indices,
+    palette,
 )
 
 COLORSCALE = "Viridis"
@@ -45,7 +44,7 @@ def _marginal_axes() -> dict:
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    return dict(template=TEMPLATE, font=FONT, height=height,
+    return dict(template=TEMPLATE, font=dict(size=font_size()), height=height,
                 title=dict(text=title, x=0.01, font=dict(size=15)),
                 margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
@@ -74,8 +73,8 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
     title = (f"Exact plan: W = {res.wasserstein:.4g}" if which == "exact" else
              f"Sinkhorn plan, ε = {res.epsilon:g}: W<sub>ε</sub> = {res.sinkhorn:.4g}")
     data = [_heatmap(plan, res.x, float(plan.max())),
-            _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
-            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
+            _bars(res.q, res.x, "top", False, palette()["student"], "q"),
+            _bars(res.p, res.x, "left", True, palette()["teacher"], "p")]
     axes = _marginal_axes()
     axes["yaxis2"]["range"] = [0, 1.15 * float(res.q.max())]  # a flat q stays visibly flat
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
@@ -94,11 +93,11 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     axes["yaxis2"]["range"] = [0, top]
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
     data = [_heatmap(f32(plans[0]), res.x, zmax),
-            _bars(f32(plans[0].sum(-2)), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
+            _bars(f32(plans[0].sum(-2)), res.x, "top", False, palette()["student"], "Γᵀ1"),
             dict(type="scatter", x=res.x, y=res.q, mode="lines",
-                 line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
+                 line=dict(color=palette()["teacher"], width=2, shape="hvh"),
                  name="target q", xaxis="x2", yaxis="y2", hoverinfo="skip"),
-            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
+            _bars(res.p, res.x, "left", True, palette()["teacher"], "p")]
     labels = [f"{it} · error {e:.1e}" for it, e in zip(iters, errs)]
     frames = [dict(name=lab, traces=[0, 1], data=[dict(type="heatmap", z=f32(plans[f])),
                                                   dict(type="bar", y=f32(plans[f].sum(-2)))])
@@ -140,9 +139,12 @@ def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
     col = color("sinkhorn")
     # three colours and three dashes: the bias curves (p against itself, q against itself) are the headline
     data = [_curve(eps, lin[:, 0], "W<sub>ε</sub>(p, q)  Sinkhorn distance", col, converged=ok),
-            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias: p against itself", TEACHER_COLOR, "dash", ok,
+            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias: p against itself", palette()["teacher"],
+                   "dash",
+                   ok,
                    "square"),
-            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias: q against itself", STUDENT_COLOR, "dot", ok,
+            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias: q against itself", palette()["student"], "dot",
+                   ok,
                    "diamond"),
             dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
                  line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),

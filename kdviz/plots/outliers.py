@@ -12,14 +12,13 @@ import plotly.graph_objects as go
 from kdviz.experiments.outliers import OutliersResult
 from kdviz.plots.common import (
     DASHES,
-    TEACHER_COLOR,
-    TEACHER_FILL,
     animation_controls,
     color,
     f32,
     figure,
     label,
     layout,
+    palette,
     two_panels,
 )
 
@@ -45,7 +44,8 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     x = f32(res.x[idx])
     order = drawing_order(res.names)
     data = [dict(type="scatter", x=x, y=f32(res.p[idx]), name="teacher p", mode="lines", fill="tozeroy",
-                 fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2), legendrank=-1)]
+                 fillcolor=palette()["teacher_fill"], line=dict(color=palette()["teacher"], width=2),
+                 legendrank=-1)]
     data += [dict(type="scatter", x=x, y=f32(res.q[k, idx]), name=label(res.names[k]), mode="lines",
                   legendrank=k, line=_line(res, k)) for k in order]
     labels = [f"{int(t)}" for t in res.frame_steps]
@@ -60,7 +60,7 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     d = float(res.distance)
     ymax = 1.15 * float(max(res.p.max(), res.frames.max()))
     outlier = dict(type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
-                   line=dict(color=TEACHER_COLOR, dash="dot", width=1))
+                   line=dict(color=palette()["teacher"], dash="dot", width=1))
     lay = layout(x="x", height=460, **controls, shapes=[outlier], annotations=[dict(
         text=f"outlier ({res.weight:.0%} of the mass)", xref="x", yref="y domain", x=d, y=1, xanchor="center",
         yanchor="bottom", showarrow=False)])
@@ -74,7 +74,7 @@ def robustness(res: OutliersResult) -> go.Figure:
     w = f32(res.sweep_weights)
     data = [dict(type="scatter", x=w, y=f32(moment), name="teacher's moments (FKL optimum)", mode="lines",
                  legendgroup="moments", showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
-                 line=dict(color=TEACHER_COLOR, dash="dash", width=1.5))
+                 line=dict(color=palette()["teacher"], dash="dash", width=1.5))
             for ax, moment in (("", res.moment_mu), ("2", res.moment_sigma))]
     for k in drawing_order(res.names):
         n = res.names[k]

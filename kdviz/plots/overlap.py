@@ -15,19 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (
-    FONT,
-    STUDENT_COLOR,
-    STUDENT_FILL,
-    TEACHER_COLOR,
-    TEACHER_FILL,
-    TEMPLATE,
-    animation_controls,
-    color,
-    f32,
-    figure,
-    label,
-)
+from kdviz.plots.common import TEMPLATE, animation_controls, color, f32, figure, font_size, label, palette
 
 ANIMATION_HEIGHT = 330  # px of the animation figure
 ROW_HEIGHT = 150  # px of each divergence row
@@ -115,9 +103,11 @@ def animation_figure(res: OverlapResult) -> go.Figure:
     now = [math.inf if v == math.inf else float(v) if np.isfinite(v) else None for v in res.value]
     data = [
         dict(type="scatter", x=res.x, y=res.p, name="teacher p", mode="lines", fill="tozeroy",
-             fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2, shape=line_shape)),
+             fillcolor=palette()["teacher_fill"],
+             line=dict(color=palette()["teacher"], width=2, shape=line_shape)),
         dict(type="scatter", x=res.x, y=res.q, name="student q<sub>s</sub>", mode="lines", fill="tozeroy",
-             fillcolor=STUDENT_FILL, line=dict(color=STUDENT_COLOR, width=2, shape=line_shape)),
+             fillcolor=palette()["student_fill"],
+             line=dict(color=palette()["student"], width=2, shape=line_shape)),
         dict(type="scatter", x=[x0], y=[0.93 * ymax], mode="text", textposition="middle right",
              text=[f"s = {res.shift:.2f}:   " + _readout(res, now)], showlegend=False, hoverinfo="skip",
              textfont=dict(size=14)),
@@ -133,7 +123,8 @@ def animation_figure(res: OverlapResult) -> go.Figure:
     play = controls["updatemenus"][0]
     play.update(x=0, y=1.0, yanchor="bottom", pad=dict(t=0, b=4, r=10))  # on top of the picture
     return figure(data, dict(
-        template=TEMPLATE, height=ANIMATION_HEIGHT, font=FONT, margin=dict(l=60, r=20, t=50, b=45),
+        template=TEMPLATE, height=ANIMATION_HEIGHT, font=dict(size=font_size()),
+        margin=dict(l=60, r=20, t=50, b=45),
         updatemenus=[play], hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         xaxis=dict(range=[x0, float(res.x[-1])],
@@ -198,5 +189,6 @@ def curves_figure(res: OverlapResult) -> go.Figure:
             shapes.append(dict(type="line", xref=f"x{sfx}", yref=f"y{sfx} domain", x0=res.shift, x1=res.shift,
                                y0=0, y1=1, line=dict(color="#999999", width=1, dash="dot")))
     return figure(data, dict(
-        template=TEMPLATE, height=plot_height + MARGIN_T + MARGIN_B, font=FONT, shapes=shapes,
+        template=TEMPLATE, height=plot_height + MARGIN_T + MARGIN_B, font=dict(size=font_size()),
+        shapes=shapes,
         annotations=notes, margin=dict(l=60, r=20, t=MARGIN_T, b=MARGIN_B), hovermode="closest", **axes))

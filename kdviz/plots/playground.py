@@ -18,7 +18,7 @@ from kdviz.experiments.head_tail import HeadTailResult
 from kdviz.experiments.playground import PlaygroundResult
 from kdviz.plots import head_tail as ht_plots
 from kdviz.plots import mode_seeking as ms_plots
-from kdviz.plots.common import TEACHER_COLOR, color, figure, label, layout, two_panels
+from kdviz.plots.common import color, figure, label, layout, palette, two_panels
 
 MAX_LOSS_POINTS = 1000  # points per loss curve (longer runs are subsampled evenly, last step kept)
 
@@ -72,7 +72,7 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
     lines, notes = [], []
     for ax, v, text in (("", res.teacher_mean, "teacher mean"), ("2", res.teacher_std, "teacher std")):
         lines.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1, y0=v, y1=v,
-                          line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+                          line=dict(color=palette()["teacher"], dash="dot", width=1)))
         notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=v, xanchor="right",
                           yanchor="top", showarrow=False, font=dict(size=11)))
     for ax, title in (("", "mean μ"), ("2", "std σ")):
