@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-import ui.display
 from kdviz.fitting import warm_up
 from kdviz.i18n import N_, _
+from ui.display import setup as setup_display
 
 # One script thread per browser session shares this process's 2 cores with every other session.
 # torch's default intra-op pool (one thread per core) would make concurrent fits fight over the
@@ -51,7 +51,7 @@ PAGES = [
     (N_("Lab"), "pages/lab.py", N_("Distillation lab"), ":material/model_training:"),
 ]
 
-ui.display.setup()  # language, presentation mode and theme of this viewer, before any text
+setup_display()  # language, presentation mode and theme of this viewer, before any text
 sections: dict[str, list] = {}
 for section, path, title, icon in PAGES:  # titles and sections in the viewer's language
     page = st.Page(path, title=_(title), icon=icon, default=path == "pages/home.py",

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from kdviz.i18n import LANGUAGES, Display, _, display, set_display
-from ui import url
+from kdviz.i18n import LANGUAGES, Display, _, display, displayed, set_display
 
 # Presentation mode: no sidebar (nor its open button), less empty space above the title, larger type.
 PRESENT_CSS = """<style>
@@ -27,16 +26,45 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 </style>"""
 
 
+def _from_url(key: str, allowed: tuple[str, ...], default: str) -> str:
+    """The URL's value of ``key`` if allowed, else ``default`` (with a note for the page)."""
+    value = st.query_params.get(key, default)
+    if value not in allowed:
+        st.session_state.setdefault("_url_notes", []).append(
+            _("`{key}={value}` is not one of {allowed}; {default} is used.").format(
+                key=key, value=value, allowed=", ".join(allowed), default=default))
+        return default
+    return value
+
+
+def _to_url(key: str, value: str, default: str) -> None:
+    """Keep ``key=value`` in the address bar (left out at its default), on every page."""
+    if value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
+
+
 def setup() -> Display:
-    """Read the viewer's language, presentation mode and theme (widgets in the sidebar, bound to the
-    URL), make them the current display and return it."""
+    """Read the viewer's language (``lang=zh``), presentation mode (``present=1``) and theme, make
+    them the current display and return it. The two switches sit in the sidebar (and in
+    presentation mode's top bar); their values live in the URL as those short keys."""
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = _from_url("lang", tuple(LANGUAGES), "en")
+    if "present" not in st.session_state:
+        st.session_state["present"] = _from_url("present", ("0", "1"), "0") == "1"
     with st.sidebar:
-        lang = url.choice("Language / 语言", list(LANGUAGES), key="lang", horizontal=True,
-                          format_func=LANGUAGES.get)
-        present = url.checkbox(_("Presentation mode"), key="present",
-                               help=_("For a projector: no sidebar, large type, one chart per screen."))
+        lang = st.radio("Language / 语言", list(LANGUAGES), key="lang", horizontal=True,
+                        format_func=LANGUAGES.get)
+    with displayed(Display(lang=lang)):
+        with st.sidebar:
+            present = st.checkbox(_("Presentation mode"), key="present",
+                                  help=_("For a projector: no sidebar, large type, one chart per screen."))
+    _to_url("lang", lang, "en")
+    _to_url("present", "1" if present else "0", "0")
     theme = st.context.theme.type if st.context.theme.type in ("light", "dark") else "light"
-    value = Display(lang=lang or "en", theme=theme, present=present)
+    value = Display(lang=lang, theme=theme, present=present)
     set_display(value)
     if present:
         st.html(PRESENT_CSS)
@@ -48,15 +76,19 @@ def _leave() -> None:
     st.session_state["present"] = False
 
 
+def _switch_language() -> None:
+    st.session_state["lang"] = st.session_state.get("lang_bar") or st.session_state["lang"]
+
+
 def _present_bar() -> None:
     """Presentation mode's slim top bar: the language switch and the way out."""
-    left, right = st.columns([4, 1], vertical_alignment="center")
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    st.session_state["lang_bar"] = display().lang  # follows the sidebar's switch too
     with left:
         st.segmented_control("lang", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_bar",
-                             default=display().lang, label_visibility="collapsed",
-                             on_change=lambda: st.session_state.update(
-                                 lang=st.session_state.get("lang_bar") or display().lang))
-    right.button(_("Exit presentation"), key="present_exit", on_click=_leave, icon=":material/close:")
+                             label_visibility="collapsed", on_change=_switch_language)
+    right.button(_("Exit presentation"), key="present_exit", on_click=_leave, icon=":material/close:",
+                 use_container_width=True)
 
 
 def main_controls(n: int = 1) -> list:

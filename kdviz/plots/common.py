@@ -47,9 +47,9 @@ def font_size() -> int:
 
 
 def chart_height(height: int) -> int:
-    """A figure's height, at most 470 px in presentation mode: at 1024×768 the main chart and its
+    """A figure's height, at most 430 px in presentation mode: at 1024×768 the main chart and its
     control fit on the first screen."""
-    return min(height, 470) if display().present else height
+    return min(height, 430) if display().present else height
 
 
 def color(name: str) -> str:
