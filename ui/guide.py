@@ -74,13 +74,15 @@ def _slides(lesson: str, steps: tuple[Step, ...], index: int, ready: bool) -> No
     one row; once the controls are set, the question folded under it, its text as the fold's title.
     A presenter's clicker (Page Up / Page Down) moves between the steps."""
     step = steps[index]
-    prev, here, nxt, gloss = st.columns([1.3, 6, 1.3, 1.4], vertical_alignment="center")
-    _previous_button(prev, lesson, steps, index, _("Previous"), width="stretch", shortcut="PageUp")
-    here.button(_heading(index, steps), key=f"guide_{lesson}_apply", on_click=_go, args=(lesson, index, step),
-                type="primary" if not ready else "tertiary", icon=":material/school:", width="stretch",
-                help=_("Set the controls to this step"))
-    _next_button(nxt, lesson, steps, index, _("Next"), width="stretch", shortcut="PageDown")
-    with gloss:
+    with st.container(horizontal=True, vertical_alignment="center", key="guide_slides"):
+        # previous, step, next: one row, on a phone too (ui.display's CSS gives it a minimum width)
+        with st.container(horizontal=True, vertical_alignment="center", wrap=False, key="guide_step_row"):
+            _previous_button(st, lesson, steps, index, "", help=_("Previous step (Page Up)"),
+                             shortcut="PageUp")
+            st.button(_heading(index, steps), key=f"guide_{lesson}_apply", on_click=_go,
+                      args=(lesson, index, step), type="primary" if not ready else "secondary",
+                      icon=":material/school:", width="stretch", help=_("Set the controls to this step"))
+            _next_button(st, lesson, steps, index, "", help=_("Next step (Page Down)"), shortcut="PageDown")
         glossary()
     if ready:
         with st.expander(md(_(step.question)), icon=":material/help:"):
