@@ -18,17 +18,20 @@ from ui import url
 def lesson_header(title: str, intro: str, formulas: Sequence[str] = ()) -> None:
     """Title, notes about the link's values (if any were changed), two or three sentences on what
     to look at, and the registry formulas of ``formulas`` (``title`` and ``intro`` translated by the
-    page). In presentation mode the header is the title only: the intro and the formulas fold into
-    one expander, so that the main chart starts high on the screen."""
+    page). In presentation mode the header is one row: the title, and the intro and the formulas
+    folded into a popover at its end, so that the main chart starts high on the screen."""
+    if display().present:
+        with st.container(horizontal=True, vertical_alignment="center", key="lesson_title"):
+            st.title(title)
+            with st.popover(_("About this lesson"), icon=":material/info:"):
+                st.markdown(intro)
+                if formulas:
+                    st.markdown(f"**{_('Formulas')}**")
+                    _formulas(formulas)
+        url.show_notes()
+        return
     st.title(title)
     url.show_notes()
-    if display().present:
-        with st.expander(_("About this lesson"), icon=":material/info:"):
-            st.markdown(intro)
-            if formulas:
-                st.markdown(f"**{_('Formulas')}**")
-                _formulas(formulas)
-        return
     st.markdown(intro)
     if formulas:
         with st.expander(_("Formulas"), expanded=False):

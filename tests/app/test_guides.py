@@ -66,27 +66,38 @@ def test_each_step_sets_the_pages_controls_in_one_click_and_an_answer_reveals_it
         assert any(reveal in s.value and s.value.startswith("Right") for s in at.success)
 
 
-def _present_page(lesson: str):
-    """A lesson page as app.py runs it, with the display of the URL (``present=1``, ``lang=zh``)."""
+def popovers(node) -> list[str]:
+    """The labels of the popovers under ``node`` (AppTest has no accessor for them)."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        proto = getattr(child, "proto", None)
+        if proto is not None and hasattr(proto, "WhichOneof") and proto.WhichOneof("type") == "popover":
+            found.append(proto.popover.label)
+        found += popovers(child)
+    return found
+
+
+def _present_page(path: str):
+    """The page at ``path`` as app.py runs it, with the display of the URL (``present=1``, ``lang=zh``)."""
     import runpy
-    from pathlib import Path
 
     from ui.display import setup
 
     setup()
-    runpy.run_path(str(Path("pages") / f"{lesson}.py"))
+    runpy.run_path(path)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_in_presentation_mode_the_steps_are_slides_and_next_sets_the_controls_with_the_question_folded(lang):
     lesson, steps = "outliers", guide("outliers")
-    at = AppTest.from_function(_present_page, args=(lesson,), default_timeout=TIMEOUT)
+    at = AppTest.from_function(_present_page, args=(str(PAGES / f"{lesson}.py"),), default_timeout=TIMEOUT)
     at.query_params.update({"present": "1", "lang": lang})
     with displayed(Display(lang=lang)):  # AppTest formats the widgets' options in the test's thread
         at.run()
         assert not at.exception, at.exception
         title = _("Step {k} of {n}: {title}").format(k=1, n=len(steps), title=_(steps[0].title))
-        assert [e.label for e in at.expander][:1] == [_("About this lesson")]  # intro and formulas folded
+        assert popovers(at.main)[:1] == [_("About this lesson")]  # the intro and formulas are folded
+        assert not [e for e in at.expander if e.label == _("Formulas")]
         assert at.button(key=f"guide_{lesson}_apply").label == title
         assert not [r for r in at.radio if r.key.startswith("guide_")], "a question before the step is set"
         at.button(key=f"guide_{lesson}_next").click().run()
