@@ -71,7 +71,7 @@ def popovers(node) -> list[str]:
     found = []
     for child in getattr(node, "children", {}).values():
         proto = getattr(child, "proto", None)
-        if proto is not None and hasattr(proto, "WhichOneof") and proto.WhichOneof("type") == "popover":
+        if getattr(getattr(proto, "DESCRIPTOR", None), "name", "") == "Block" and proto.HasField("popover"):
             found.append(proto.popover.label)
         found += popovers(child)
     return found
