@@ -16,13 +16,20 @@ import streamlit as st
 
 from kdviz.i18n import LANGUAGES, Display, _, display, displayed, set_display
 
-# Presentation mode: no sidebar (nor its open button), less empty space above the title, larger type.
+# Presentation mode: no sidebar (nor its open button), the top bar (language, way out) in the empty left
+# of Streamlit's header instead of above the title (in the page on a phone), larger type; the guide's
+# slide buttons keep their Page Up/Down shortcuts without showing them (see their help).
 PRESENT_CSS = """<style>
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"] {display: none;}
-.stMainBlockContainer {padding-top: 3.2rem; padding-bottom: 2rem; max-width: 100%;}
+.stMainBlockContainer {padding-top: 3.9rem; padding-bottom: 2rem; max-width: 100%;}
+@media (min-width: 640px) {
+  .st-key-present_bar {position: fixed; top: 0.6rem; left: 1rem; width: auto; z-index: 999991;}
+}
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label {font-size: 1.15rem;}
 .stMainBlockContainer h1 {font-size: 1.9rem; padding-top: 0; padding-bottom: 0.2rem;}
+.st-key-guide_slides kbd {display: none;}
+.st-key-guide_slides > div:has(> .st-key-guide_step_row) {flex: 1 1 26rem; min-width: min(100%, 26rem);}
 </style>"""
 
 
@@ -82,13 +89,11 @@ def _switch_language() -> None:
 
 def _present_bar() -> None:
     """Presentation mode's slim top bar: the language switch and the way out."""
-    left, right = st.columns([3, 1], vertical_alignment="center")
     st.session_state["lang_bar"] = display().lang  # follows the sidebar's switch too
-    with left:
+    with st.container(horizontal=True, vertical_alignment="center", key="present_bar"):
         st.segmented_control("lang", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_bar",
                              label_visibility="collapsed", on_change=_switch_language)
-    right.button(_("Exit presentation"), key="present_exit", on_click=_leave, icon=":material/close:",
-                 use_container_width=True)
+        st.button(_("Exit presentation"), key="present_exit", on_click=_leave, icon=":material/close:")
 
 
 def main_controls(n: int = 1) -> list:

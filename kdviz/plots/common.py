@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from kdviz.divergences import get_spec
-from kdviz.i18n import display
+from kdviz.i18n import _, display
 from kdviz.plots._internals import encode_arrays, unvalidated_figure
 
 # No template of ours: Streamlit's own plotly theme (``st.plotly_chart(theme="streamlit")``) gives
@@ -159,16 +159,18 @@ def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
     return unvalidated_figure(data, layout, frames or [])
 
 
-def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration_ms: int = 60,
+def animation_controls(labels: Sequence[str], *, prefix: str | None = None, duration_ms: int = 60,
                        redraw: bool = False) -> dict:
     """Layout entries (``updatemenus``, ``sliders``) of a play/pause button pair and a step slider
-    over the frames named ``labels``. ``redraw``: heatmaps only repaint with it (slower)."""
+    over the frames named ``labels``, in the viewer's language. ``prefix``: the slider's value label
+    (translated by the caller; default "step "). ``redraw``: heatmaps only repaint with it (slower)."""
+    prefix = _("step") + " " if prefix is None else prefix
     def frame(duration: int) -> dict:
         return dict(duration=duration, redraw=redraw)
-    play = dict(label="▶ Play", method="animate",
+    play = dict(label="▶ " + _("Play"), method="animate",
                 args=[None, dict(frame=frame(duration_ms), fromcurrent=True, transition=dict(duration=0),
                                  mode="immediate")])
-    pause = dict(label="❚❚ Pause", method="animate",
+    pause = dict(label="❚❚ " + _("Pause"), method="animate",
                  args=[[None], dict(frame=frame(0), mode="immediate", transition=dict(duration=0))])
     return dict(
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=-0.12, xanchor="left",
