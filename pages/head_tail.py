@@ -27,6 +27,12 @@ def many(init, seed, optimizer, lr, n, mu):
     return res, {"teachers": plots.teachers_figure(res)}
 
 
+def use_setting():
+    """The setting switch's callback: its optimiser and learning rate go into the sidebar's controls."""
+    if chosen := st.session_state.get("ht_setting"):
+        st.session_state.update(zip(("ht_opt", "ht_lr"), ht.SETTINGS[chosen]))
+
+
 @ui.cached(entry_mb=4, budget_mb=32)
 def step_figure(config: dict, kind: str, step: int):
     """A figure of a cached run that also depends on a step slider: the bars at step 1 and ``step``,
@@ -67,13 +73,16 @@ with st.sidebar:
                        help=_("head = the most likely classes holding the first μ_AKL of the teacher's mass"))
 
 header = st.container()  # filled once the divergences are picked: the formulas are theirs
-picked, buttons = ui.main_controls(2)
+picked, setting = ui.main_controls(2)
 with picked:
     names = ui.divergence_picker("ht_divs", ht.DIVERGENCE_OPTIONS, ht.DEFAULT_DIVERGENCES)
-for column, (key, (opt, rate, text, why)) in zip(buttons.columns(2), ht.SETTINGS.items()):
-    column.button(_(text), key=key, help=_(why), on_click=st.session_state.update,
-                  kwargs=dict(ht_opt=opt, ht_lr=rate), width="stretch",
-                  type="primary" if (optimizer, lr) == (opt, rate) else "secondary")
+st.session_state["ht_setting"] = next((k for k, v in ht.SETTINGS.items() if v == (optimizer, lr)), None)
+setting.segmented_control(
+    _("The claim (SGD) or AKL's setting (Adam)"), list(ht.SETTINGS), key="ht_setting", on_change=use_setting,
+    format_func=lambda k: ht.optimiser_words(*ht.SETTINGS[k]),
+    help=_("SGD moves a logit in proportion to its gradient. Adam divides every logit's step by the size of "
+           "its own gradient, so its first steps move all logits by about the learning rate whatever the "
+           "divergence: the head/tail difference shrinks. The sidebar has every optimiser setting."))
 with header:
     ui.lesson_header(
         _("Head vs tail (AKL)"),

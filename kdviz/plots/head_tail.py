@@ -16,6 +16,7 @@ from kdviz.i18n import _
 from kdviz.plots import common
 from kdviz.plots.common import (
     animation_controls,
+    chart_height,
     color,
     f32,
     figure,
@@ -34,9 +35,14 @@ def _parts() -> tuple[tuple[str, str, float], ...]:
 
 
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
-    """:func:`kdviz.plots.common.layout` with room for a title above the legend."""
-    lay = common.layout(title=title, x=x, y=y, height=height, **extra)
-    lay["margin"]["t"] = 90 if title else 30
+    """:func:`kdviz.plots.common.layout` with Plotly's toolbar upright in the right margin, so it never
+    covers the legend; a titled figure's legend sits under its x axis, clear of the title however
+    many rows a phone's width wraps it into."""
+    lay = common.layout(title=title, x=x, y=y, height=height, modebar=dict(orientation="v"), **extra)
+    lay["margin"].update(r=30, t=60 if title else 30)
+    if title:
+        plot = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
+        lay["legend"].update(y=-(3 * font_size() + 10) / plot, yanchor="top")  # under ticks and axis title
     return lay
 
 
@@ -75,19 +81,19 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
     probability (every bar reaching it is head)."""
     ia, ib = res.frame_index(step_a), res.frame_index(step_b)
     K = len(res.names)
-    axes, ids = grid_axes(K, 2, vspace=min(0.08, 0.3 / K), hspace=0.04)
+    height, margins = 190 * K + 130, dict(t=80, b=50)
+    title = (font_size() + 12) / (chart_height(height) - margins["t"] - margins["b"])  # a panel title, in y
+    axes, ids = grid_axes(K, 2, vspace=title, hspace=0.04)
     frames = res.fit.frames
     top = 1.08 * max(res.p.max(), frames[:, [ia, ib]].max())
     data, shapes, notes = [], [], []
     for k, name in enumerate(res.names):
-        student = _("student q ({name})").format(name=label(name))
         for c, i in enumerate((ia, ib)):
             sfx = ids[k][c]
             data += _teacher_bars(res, show_legend=k == 0 and c == 0, sfx=sfx)
             data.append(dict(type="bar", x=res.x, y=f32(frames[k, i]), width=_bar_width(res.x) * 0.55,
-                             xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=student,
+                             xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=label(name), showlegend=False,
                              marker=dict(color=color(name), opacity=0.8, line=dict(width=0)),
-                             legendgroup=name, showlegend=c == 0,
                              hovertemplate=_("class") + " %{x}<br>q = %{y:.4f}<extra></extra>"))
             shapes.append(dict(type="line", xref=f"x{sfx} domain", yref=f"y{sfx}", x0=0, x1=1,
                                y0=res.head_threshold, y1=res.head_threshold,
@@ -99,10 +105,10 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
     axes[f"xaxis{ids[-1][0]}"]["title"] = axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text=_("class"))
     data.append(_legend_line(_("head boundary: p ≥ {threshold:.3g} (μ_AKL = {mu:g})").format(
         threshold=res.head_threshold, mu=res.mu)))
-    lay = layout(height=190 * K + 130, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
+    lay = layout(height=height, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
     lay.update(axes)
-    lay["margin"]["t"] = 80
-    lay["legend"]["y"] = 1 + 26 / (lay["height"] - 80 - 50)  # above the first row's panel titles
+    lay["margin"].update(margins)
+    lay["legend"]["y"] = 1 + title  # above the first row's panel titles
     return figure(data, lay)
 
 
@@ -140,27 +146,27 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     share = res.fit.head_share(n)
     shown = np.where(np.isfinite(share), share, 0.0)  # a missing bar (text says n/a), never a NaN bar
     text = [f"{s:.2f}" if np.isfinite(s) else _("n/a") for s in share]
-    data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="outside",
-                 marker=dict(color=[color(nm) for nm in res.names]), showlegend=False, cliponaxis=False,
+    # the values inside the bars' tops, in the colour plotly picks to contrast with each bar
+    data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="inside",
+                 insidetextanchor="end", marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
                  hovertemplate="%{x}: " + _("head share") + " %{text}<extra></extra>")]
     base = res.initial_head_share()
     extra = {}
     if np.isfinite(base):
         extra = dict(shapes=[dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=base, y1=base,
                                   line=dict(color=palette()["teacher"], dash="dot", width=1.5))])
-        data.append(_legend_line(_("the head's part of the starting error ({base:.2f}): the share if head "
-                                   "and tail errors shrank at the same rate").format(base=base)))
-    lay = layout(title=_("Head share of the error reduction over the first {n} steps").format(
-        n=min(n, res.steps)), y="Δhead / (Δhead + Δtail)", height=380, **extra)
+        data.append(_legend_line(_("if head and tail errors shrank at the same rate: {base:.2f}").format(
+            base=base)))
+    lay = layout(title=_("Head share over the first {n} steps").format(n=min(n, res.steps)),
+                 y="Δhead / (Δhead + Δtail)", height=380, **extra)
     lay["showlegend"] = True
-    lay["legend"]["y"] = 1.0
     lay["yaxis"]["range"] = [0, 1.05]
     return figure(data, lay)
 
 
 def weights_figure(res: HeadTailResult) -> go.Figure:
     """AKL's head weight ``w_head = g_head / (g_head + g_tail)`` along each run."""
-    lay = layout(title=_("AKL's head weight w_head along each run"), x=_("step"),
+    lay = layout(title=_("AKL's head weight w_head"), x=_("step"),
                  y="w_head = g_head / (g_head + g_tail)", height=360)
     lay["yaxis"]["range"] = [0, 1]
     return figure(_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), lay)
@@ -170,8 +176,7 @@ def tvd_figure(res: HeadTailResult) -> go.Figure:
     """TVD(p, q_t) against the step, log scale: do they all converge?"""
     floor = 1e-8  # zero TVD has no place on a log axis: values below 1e-8 are drawn at 1e-8
     data = _lines(res, np.maximum(res.tvd, floor), "TVD = %{customdata:.2e}", custom=res.tvd)
-    lay = layout(title=_("Convergence: TVD(p, q) to the teacher"), x=_("step"), y=_("TVD (log scale)"),
-                 height=360)
+    lay = layout(title=_("Convergence: TVD(p, q_t)"), x=_("step"), y=_("TVD (log scale)"), height=360)
     lay["yaxis"].update(type="log", exponentformat="power")
     return figure(data, lay)
 
@@ -188,9 +193,9 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
              line=_style(nm, k), marker=dict(size=4)) for k, nm in enumerate(res.names)]
     labels = [str(int(fs[i])) for i in pick]
     controls = animation_controls(labels, prefix=_("step "), duration_ms=100)  # 50 frames x 0.1 s
-    controls["sliders"][0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
-    lay = layout(title=_("Students over the steps (press play)"), x=_("class"), y=_("probability"),
-                 height=460, barmode="overlay", bargap=0, **controls)
+    # the rail starts right of the play/pause buttons (their width in px follows the font) at any width
+    controls["sliders"][0].update(x=0, len=1, pad=dict(t=10, l=10 * font_size()))
+    lay = layout(x=_("class"), y=_("probability"), height=460, barmode="overlay", bargap=0, **controls)
     lay["xaxis"]["range"] = [float(res.x.min()) - 1, float(res.x.max()) + 1]
     lay["yaxis"]["range"] = [0, 1.08 * float(max(res.p.max(), ys.max()))]
     lay["margin"]["b"] = 110
@@ -215,9 +220,8 @@ def teachers_figure(res: TeachersResult) -> go.Figure:
     dots = dict(type="scatter", x=f32(res.rkl), y=f32(res.fkl), mode="markers", name=_("one random teacher"),
                 marker=dict(size=9, color=color("fkl"), line=dict(width=1, color=palette()["marker_edge"])),
                 hovertemplate="RKL %{x:.2f}<br>FKL %{y:.2f}<extra></extra>")
-    lay = layout(title=_("Head share over the first {steps} steps, {n} random teachers").format(
-        steps=res.steps, n=len(res.fkl)), x=_("RKL's head share"), y=_("FKL's head share"), height=380)
+    lay = layout(title=_("{n} random teachers, first {steps} steps").format(n=len(res.fkl), steps=res.steps),
+                 x=_("RKL's head share"), y=_("FKL's head share"), height=380)
     lay["xaxis"]["range"] = lay["yaxis"]["range"] = [lo, hi]
     lay["showlegend"] = True
-    lay["legend"]["y"] = 1.0
     return figure([band, dots], lay)

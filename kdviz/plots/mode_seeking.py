@@ -13,14 +13,15 @@ from plotly.colors import sequential
 
 from kdviz.experiments.mode_seeking import ModeSeekingResult
 from kdviz.i18n import _
+from kdviz.plots import common
 from kdviz.plots.common import (
     animation_controls,
     color,
     f32,
     figure,
+    font_size,
     frame_indices,
     label,
-    layout,
     palette,
     two_panels,
 )
@@ -31,6 +32,14 @@ MAX_POINTS = 256  # curves are drawn on at most this many grid points (keeps the
 # Marks drawn on the landscape's heatmap: they must read on its colours (Viridis, the same in either
 # theme), so they are white with a black edge, not the theme's palette.
 ON_HEAT, EDGE, STAR = "white", "black", "gold"
+
+
+def layout(**kwargs) -> dict:
+    """:func:`kdviz.plots.common.layout` with Plotly's toolbar upright in the right margin: it never
+    covers the legend on top, even when a phone's width wraps the legend over several rows."""
+    lay = common.layout(modebar=dict(orientation="v"), **kwargs)
+    lay["margin"]["r"] = 30
+    return lay
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:
@@ -94,8 +103,10 @@ def fit_animation(res: ModeSeekingResult, at_end: bool = False) -> go.Figure:
     labels = [str(int(s)) for s in res.frame_steps[keep]]
     # 50 frames x 0.1 s: the 5 s of the old 100 x 60 ms
     controls = animation_controls(labels, prefix=_("step "), duration_ms=100)
-    # clear of the play/pause buttons (they overlapped); at_end: the slider stands on the last step
-    controls["sliders"][0].update(x=0.22, len=0.78, active=len(labels) - 1 if at_end else 0)
+    # the rail starts right of the play/pause buttons (their width in px follows the font) at any
+    # width; at_end: the slider stands on the last step
+    controls["sliders"][0].update(x=0, len=1, pad=dict(t=10, l=10 * font_size()),
+                                  active=len(labels) - 1 if at_end else 0)
     lay = layout(x="x", y=_("density"), height=460, **controls)
     lay["xaxis"]["range"] = [float(x[0]), float(x[-1])]
     lay["yaxis"]["range"] = [0, top]
