@@ -16,6 +16,7 @@ from kdviz.i18n import _
 from kdviz.plots import common
 from kdviz.plots.common import (
     animation_controls,
+    below_axis,
     chart_height,
     color,
     f32,
@@ -42,7 +43,7 @@ def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 
     lay["margin"].update(r=30, t=60 if title else 30)
     if title:
         plot = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
-        lay["legend"].update(y=-(3 * font_size() + 10) / plot, yanchor="top")  # under ticks and axis title
+        lay["legend"].update(y=-(4 * font_size() + 8) / plot, yanchor="top")  # under ticks and axis title
     return lay
 
 
@@ -193,12 +194,11 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
              line=_style(nm, k), marker=dict(size=4)) for k, nm in enumerate(res.names)]
     labels = [str(int(fs[i])) for i in pick]
     controls = animation_controls(labels, prefix=_("step "), duration_ms=100)  # 50 frames x 0.1 s
-    # the rail starts right of the play/pause buttons (their width in px follows the font) at any width
-    controls["sliders"][0].update(x=0, len=1, pad=dict(t=10, l=10 * font_size()))
+    bottom = below_axis(controls)
     lay = layout(x=_("class"), y=_("probability"), height=460, barmode="overlay", bargap=0, **controls)
     lay["xaxis"]["range"] = [float(res.x.min()) - 1, float(res.x.max()) + 1]
     lay["yaxis"]["range"] = [0, 1.08 * float(max(res.p.max(), ys.max()))]
-    lay["margin"]["b"] = 110
+    lay["margin"]["b"] = bottom
     # each frame replaces the students' y values; the two teacher bar traces come along unchanged: left
     # out of the frames, plotly.js drops them from the plot when a frame plays (redraw=False)
     frames = [dict(name=lab, traces=list(range(2 + K)),

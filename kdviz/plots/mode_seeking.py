@@ -16,10 +16,10 @@ from kdviz.i18n import _
 from kdviz.plots import common
 from kdviz.plots.common import (
     animation_controls,
+    below_axis,
     color,
     f32,
     figure,
-    font_size,
     frame_indices,
     label,
     palette,
@@ -103,14 +103,12 @@ def fit_animation(res: ModeSeekingResult, at_end: bool = False) -> go.Figure:
     labels = [str(int(s)) for s in res.frame_steps[keep]]
     # 50 frames x 0.1 s: the 5 s of the old 100 x 60 ms
     controls = animation_controls(labels, prefix=_("step "), duration_ms=100)
-    # the rail starts right of the play/pause buttons (their width in px follows the font) at any
-    # width; at_end: the slider stands on the last step
-    controls["sliders"][0].update(x=0, len=1, pad=dict(t=10, l=10 * font_size()),
-                                  active=len(labels) - 1 if at_end else 0)
+    controls["sliders"][0]["active"] = len(labels) - 1 if at_end else 0
+    bottom = below_axis(controls)
     lay = layout(x="x", y=_("density"), height=460, **controls)
     lay["xaxis"]["range"] = [float(x[0]), float(x[-1])]
     lay["yaxis"]["range"] = [0, top]
-    lay["margin"]["b"] = 110
+    lay["margin"]["b"] = bottom
     frames = [dict(name=lab, traces=list(range(1, K + 1)),
                    data=[dict(type="scatter", y=ys[k, f]) for k in order]) for f, lab in enumerate(labels)]
     return figure(data, lay, frames)
