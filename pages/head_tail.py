@@ -4,14 +4,14 @@ import streamlit as st
 
 import ui
 from kdviz.experiments import head_tail as ht
-from kdviz.i18n import _
+from kdviz.i18n import N_, _
 from kdviz.plots import head_tail as plots
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow up on these toys
 
 
-@ui.cached(entry_mb=45, budget_mb=360, spinner="Fitting the students...")
+@ui.cached(entry_mb=45, budget_mb=360, spinner=N_("Fitting the students..."))
 def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps,
         mu):
     res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
@@ -21,7 +21,7 @@ def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, s
                  "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)}
 
 
-@ui.cached(entry_mb=0.5, budget_mb=8, spinner="Fitting 20 random teachers...")
+@ui.cached(entry_mb=0.5, budget_mb=8, spinner=N_("Fitting 20 random teachers..."))
 def many(init, seed, optimizer, lr, n, mu):
     res = ht.many_teachers(n, init=init, seed=seed, optimizer=optimizer, lr=lr, mu=mu)
     return res, {"teachers": plots.teachers_figure(res)}

@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from kdviz.experiments import GRID
 from kdviz.experiments import mode_seeking as ms
-from kdviz.i18n import _
+from kdviz.i18n import N_, _
 from kdviz.plots import mode_seeking as plots
 from kdviz.plots.common import label
 
@@ -13,7 +13,7 @@ LRS = (0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0)
 LARGE_LR = {"adam": 0.3, "sgd": 1.0}  # above these the fits oscillate or blow up on these toys
 
 
-@ui.cached(entry_mb=6, budget_mb=360, spinner="Fitting the students...")
+@ui.cached(entry_mb=6, budget_mb=360, spinner=N_("Fitting the students..."))
 def run(weights, means, stds, mu0, sigma0, names, steps, lr, optimizer, fixed_sigma, landscape_name):
     res = ms.mode_seeking(weights, means, stds, mu0, sigma0, names, steps=steps, lr=lr, optimizer=optimizer,
                           fixed_sigma=fixed_sigma, landscape_name=landscape_name)
