@@ -181,3 +181,16 @@ def animation_controls(labels: Sequence[str], *, prefix: str | None = None, dura
                                   args=[[str(lab)], dict(mode="immediate", frame=frame(0),
                                                          transition=dict(duration=0))])
                              for lab in labels])])
+
+
+def below_axis(controls: dict) -> int:
+    """Place :func:`animation_controls` in pixels under the x axis's tick labels and title, the
+    slider's rail starting right of the play/pause buttons and its step label at its right end:
+    nothing overlaps at any width (a phone's too) or font size (presentation mode's). Changes
+    ``controls`` in place; returns the bottom margin they need."""
+    size = font_size()
+    top = 3 * size + 14  # tick labels and axis title
+    controls["updatemenus"][0].update(y=0, yanchor="top", pad=dict(t=top, r=10))
+    controls["sliders"][0].update(x=0, len=1, y=0, yanchor="top", pad=dict(t=top, l=11 * size + 10))
+    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"
+    return int(top + 4.5 * size)
