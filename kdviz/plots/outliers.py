@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.outliers import OutliersResult
+from kdviz.i18n import _
 from kdviz.plots.common import (
     DASHES,
     animation_controls,
@@ -43,7 +44,7 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     idx = np.unique(np.linspace(0, len(res.x) - 1, min(MAX_POINTS, len(res.x))).round().astype(int))
     x = f32(res.x[idx])
     order = drawing_order(res.names)
-    data = [dict(type="scatter", x=x, y=f32(res.p[idx]), name="teacher p", mode="lines", fill="tozeroy",
+    data = [dict(type="scatter", x=x, y=f32(res.p[idx]), name=_("teacher p"), mode="lines", fill="tozeroy",
                  fillcolor=palette()["teacher_fill"], line=dict(color=palette()["teacher"], width=2),
                  legendrank=-1)]
     data += [dict(type="scatter", x=x, y=f32(res.q[k, idx]), name=label(res.names[k]), mode="lines",
@@ -52,19 +53,19 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     frames = [dict(name=lab, traces=list(range(1, len(order) + 1)),
                    data=[dict(type="scatter", y=f32(res.frames[k, f, idx])) for k in order])
               for f, lab in enumerate(labels)]
-    controls = animation_controls(labels, prefix="step ", duration_ms=70)
-    play = controls["updatemenus"][0]
-    play.update(x=0, y=1.0, yanchor="bottom", pad=dict(t=0, b=30, r=10))  # on the picture, above the legend
-    play["buttons"][0]["args"][1]["fromcurrent"] = False  # the figure shows the fits: ▶ replays from step 0
-    controls["sliders"][0].update(active=len(labels) - 1, y=-0.18)
+    # ▶ and the step slider under the picture, the legend above it: neither under Plotly's toolbar
+    controls = animation_controls(labels, prefix=_("step") + " ", duration_ms=70)
+    controls["updatemenus"][0]["buttons"][0]["args"][1]["fromcurrent"] = False  # ▶ replays from step 0
+    controls["sliders"][0].update(active=len(labels) - 1)
     d = float(res.distance)
     ymax = 1.15 * float(max(res.p.max(), res.frames.max()))
     outlier = dict(type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
                    line=dict(color=palette()["teacher"], dash="dot", width=1))
-    lay = layout(x="x", height=460, **controls, shapes=[outlier], annotations=[dict(
-        text=f"outlier ({res.weight:.0%} of the mass)", xref="x", yref="y domain", x=d, y=1, xanchor="center",
-        yanchor="bottom", showarrow=False)])
-    lay.update(margin=dict(l=60, r=20, t=90, b=110), yaxis=dict(title=dict(text="density"), range=[0, ymax]))
+    lay = layout(height=460, **controls, shapes=[outlier], annotations=[dict(
+        text=_("outlier ({weight:.0%} of the mass)").format(weight=res.weight), xref="x", yref="y domain",
+        x=d, y=1, xanchor="right", yanchor="top", xshift=-4, showarrow=False)])
+    lay["margin"]["b"] = 100  # the ▶ buttons and the slider
+    lay["yaxis"].update(title=dict(text=_("density")), range=[0, ymax])
     return figure(data, lay, frames)
 
 
@@ -72,7 +73,7 @@ def robustness(res: OutliersResult) -> go.Figure:
     """Fitted mean and std against the outlier weight, per divergence; dashed: the teacher's moments
     (forward KL's optimum); dotted vertical line: the weight shown above."""
     w = f32(res.sweep_weights)
-    data = [dict(type="scatter", x=w, y=f32(moment), name="teacher's moments (FKL optimum)", mode="lines",
+    data = [dict(type="scatter", x=w, y=f32(moment), name=_("teacher's moments (FKL optimum)"), mode="lines",
                  legendgroup="moments", showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
                  line=dict(color=palette()["teacher"], dash="dash", width=1.5))
             for ax, moment in (("", res.moment_mu), ("2", res.moment_sigma))]
@@ -86,8 +87,8 @@ def robustness(res: OutliersResult) -> go.Figure:
                              marker=dict(size=7, symbol=SYMBOLS[k % len(SYMBOLS)])))
     v = float(res.weight)
     lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0,
-                                          y1=1, line=dict(color="#888888", dash="dot", width=1))
+                                          y1=1, line=dict(color=palette()["muted"], dash="dot", width=1))
                                      for ax in ("", "2")])
-    lay.update(two_panels("outlier weight w", "fitted mean μ (outlier pull)", "fitted std σ",
+    lay.update(two_panels(_("outlier weight w"), _("fitted mean μ (outlier pull)"), _("fitted std σ"),
                           tickformat=".0%"))
     return figure(data, lay)
