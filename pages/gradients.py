@@ -15,7 +15,7 @@ LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 STUDENTS = {"random": N_("random softmax"), "fit": N_("a step of a fit")}
 
 
-@ui.cached(entry_mb=0.5, budget_mb=16, spinner=_("Computing gradients..."))
+@ui.cached(entry_mb=0.5, budget_mb=16, spinner=N_("Computing gradients..."))
 def run(p_star, alpha, names, preset, n_classes, zipf_exponent, dirichlet_seed, student, fit_divergence,
         fit_steps, lr, seed, mu, focus):
     res = gr.gradients(p_star, alpha, names, preset=preset, n_classes=n_classes, zipf_exponent=zipf_exponent,

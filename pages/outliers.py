@@ -6,7 +6,7 @@ import streamlit as st
 import ui
 from kdviz.experiments import FIT_CHOICES, GRID
 from kdviz.experiments import outliers as ol
-from kdviz.i18n import _
+from kdviz.i18n import N_, _
 from kdviz.plots import outliers as plots
 from kdviz.plots.common import label
 
@@ -14,7 +14,7 @@ LRS = (0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 OUTLIER_STD_MIN = 0.2
 
 
-@ui.cached(entry_mb=2.5, budget_mb=24, spinner=_("Fitting the students for every outlier weight..."))
+@ui.cached(entry_mb=2.5, budget_mb=24, spinner=N_("Fitting the students for every outlier weight..."))
 def run(weight, distance, outlier_std, names, steps, lr):
     res = ol.outliers(weight, distance, outlier_std, names, steps=steps, lr=lr)
     return res, {"fits": plots.fitted_students(res), "sweep": plots.robustness(res)}

@@ -9,14 +9,14 @@ import ui
 from kdviz.divergences import get_spec
 from kdviz.experiments import SLOW_TO_FIT
 from kdviz.experiments import overlap as ov
-from kdviz.i18n import _
+from kdviz.i18n import N_, _
 from kdviz.plots import overlap as plots
 from kdviz.plots.common import label
 
 EPSILONS = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Sinkhorn regularisation, in cost units
 
 
-@ui.cached(entry_mb=1, budget_mb=32, spinner=_("Sliding the student..."))
+@ui.cached(entry_mb=1, budget_mb=32, spinner=N_("Sliding the student..."))
 def run(shape, width, shift, max_shift, names, order, epsilon):
     res = ov.overlap_sweep(shape, width, shift, max_shift, names, order, epsilon)
     return res, {"animation": plots.animation_figure(res), "curves": plots.curves_figure(res)}

@@ -42,8 +42,7 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
             for k, (nm, c) in enumerate(zip(res.coef_names, res.coefficients))]
     vmax = float(np.abs(res.coefficients).max()) if res.coefficients.size else 1.0
     tickvals, ticktext = symlog_ticks(vmax)
-    lay = layout(title=_("One token: the coefficient of ∇q(y*)"),
-                 x=_("student's probability of the token, q(y*) (log scale)"),
+    lay = layout(x=_("student's probability of the token, q(y*) (log scale)"),
                  y=_("coefficient of ∇q(y*) (symmetric log scale)"), height=460,
                  shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star,
                               y0=0, y1=1, line=dict(color=palette()["teacher"], dash="dot", width=1.5)),

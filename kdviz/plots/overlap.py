@@ -130,7 +130,8 @@ def animation_figure(res: OverlapResult) -> go.Figure:
     return figure(data, dict(
         template=TEMPLATE, height=ANIMATION_HEIGHT, font=dict(size=size), margin=margin,
         updatemenus=[play], hovermode="closest",
-        legend=dict(orientation="h", yanchor="top", y=-(size + 14) / plot_height, xanchor="left", x=0),
+        legend=dict(orientation="h", yanchor="top", y=-(size + 14) / plot_height, xanchor="left", x=0,
+                    font=dict(size=size)),
         xaxis=dict(range=[x0, float(res.x[-1])]),
         yaxis=dict(range=[0, float(ymax)], title=dict(text=_("probability per cell")))), frames)
 
