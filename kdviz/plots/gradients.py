@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
 from kdviz.i18n import _
-from kdviz.plots.common import color, figure, grid_axes, label, layout, palette
+from kdviz.plots.common import color, figure, font_size, grid_axes, label, layout, palette
 
 HEAD_OPACITY = 0.5  # AKL's head: the teacher's fill at half its opacity
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")  # lines that coincide stay visible (RKL, SRKL)
@@ -51,6 +51,8 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
                  annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
                                    y=1, yref="y domain", xanchor="right", yanchor="top", xshift=-4,
                                    showarrow=False)])
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
+    lay["margin"]["b"] = 2 * font_size() + 60  # tick labels, the axis title, one legend row
     lay["xaxis"].update(type="log", exponentformat="power", range=[np.log10(res.q[0]), 0])
     lay["yaxis"].update(tickvals=tickvals, ticktext=ticktext, zeroline=False)
     return figure(data, lay)
@@ -93,6 +95,8 @@ def logit_figure(res: GradientsResult) -> go.Figure:
                   xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top",
                   showarrow=False)]
     lay = layout(height=620, shapes=shade, annotations=notes)
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
+    lay["margin"]["b"] = 2 * font_size() + 60
     lay.update(axes)
     lay["xaxis2"]["title"] = dict(text=_("classes sorted by teacher probability (rank 1 = most likely)"))
     lay["yaxis"].update(type="log", exponentformat="power", title=dict(text=_("probability (log)")))

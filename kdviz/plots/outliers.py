@@ -17,6 +17,7 @@ from kdviz.plots.common import (
     color,
     f32,
     figure,
+    font_size,
     label,
     layout,
     palette,
@@ -53,10 +54,16 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     frames = [dict(name=lab, traces=list(range(1, len(order) + 1)),
                    data=[dict(type="scatter", y=f32(res.frames[k, f, idx])) for k in order])
               for f, lab in enumerate(labels)]
-    # ▶ and the step slider under the picture, the legend above it: neither under Plotly's toolbar
+    # Under the picture, clear of Plotly's toolbar (it covers most of the top on a phone): ▶ on the
+    # left of the slider's label row, the step shown on its right, the slider's track the full width
+    # below, the legend at the bottom
     controls = animation_controls(labels, prefix=_("step") + " ", duration_ms=70)
-    controls["updatemenus"][0]["buttons"][0]["args"][1]["fromcurrent"] = False  # ▶ replays from step 0
-    controls["sliders"][0].update(active=len(labels) - 1)
+    ticks = font_size() + 17  # px under the plot for the x axis' tick labels
+    play = controls["updatemenus"][0]
+    play.update(y=0, pad=dict(t=ticks, r=10))
+    play["buttons"][0]["args"][1]["fromcurrent"] = False  # ▶ replays from step 0
+    controls["sliders"][0].update(active=len(labels) - 1, x=0, len=1, y=0, pad=dict(t=ticks + 8))
+    controls["sliders"][0]["currentvalue"].update(xanchor="right", offset=12)
     d = float(res.distance)
     ymax = 1.15 * float(max(res.p.max(), res.frames.max()))
     outlier = dict(type="line", xref="x", yref="y domain", x0=d, x1=d, y0=0, y1=1,
@@ -64,7 +71,8 @@ def fitted_students(res: OutliersResult) -> go.Figure:
     lay = layout(height=460, **controls, shapes=[outlier], annotations=[dict(
         text=_("outlier ({weight:.0%} of the mass)").format(weight=res.weight), xref="x", yref="y domain",
         x=d, y=1, xanchor="right", yanchor="top", xshift=-4, showarrow=False)])
-    lay["margin"]["b"] = 100  # the ▶ buttons and the slider
+    lay["margin"]["b"] = ticks + 90 + font_size() + 12  # the ▶ buttons, the slider and one legend row
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")
     lay["yaxis"].update(title=dict(text=_("density")), range=[0, ymax])
     return figure(data, lay, frames)
 
@@ -89,6 +97,8 @@ def robustness(res: OutliersResult) -> go.Figure:
     lay = layout(height=400, shapes=[dict(type="line", xref=f"x{ax}", yref=f"y{ax} domain", x0=v, x1=v, y0=0,
                                           y1=1, line=dict(color=palette()["muted"], dash="dot", width=1))
                                      for ax in ("", "2")])
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
+    lay["margin"]["b"] = 2 * font_size() + 60  # tick labels, axis titles, one legend row
     lay.update(two_panels(_("outlier weight w"), _("fitted mean μ (outlier pull)"), _("fitted std σ"),
                           tickformat=".0%"))
     return figure(data, lay)

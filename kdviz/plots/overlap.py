@@ -18,7 +18,7 @@ from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
 from kdviz.i18n import _
 from kdviz.plots.common import TEMPLATE, animation_controls, color, f32, figure, font_size, label, palette
 
-ANIMATION_HEIGHT = 330  # px of the animation figure
+ANIMATION_HEIGHT = 360  # px of the animation figure
 ROW_HEIGHT = 150  # px of each divergence row
 GAP = 60  # px between rows (room for the panel titles)
 MARGIN_T, MARGIN_B = 30, 50  # px
@@ -96,8 +96,8 @@ def _at(res: OverlapResult, k: int, i: int) -> float | None:
 
 def animation_figure(res: OverlapResult) -> go.Figure:
     """Teacher and student at the page's shift; ▶ slides the student along the sweep, the values of
-    the divergences written above the boxes. ▶ sits on top, left; the legend under the x axis (it names
-    the axis too): neither is under Plotly's toolbar."""
+    the divergences written above the boxes. ▶ and the legend (it names the x axis too) sit under the
+    picture, clear of Plotly's toolbar, which covers most of the top on a phone."""
     frames_at = np.linspace(0, len(res.shifts) - 1, min(MAX_FRAMES, len(res.shifts))).round().astype(int)
     ymax = 1.3 * max(res.p.max(), res.students.max(), res.q.max())
     line_shape = "hvh" if res.shape == "box" else "linear"
@@ -123,14 +123,13 @@ def animation_figure(res: OverlapResult) -> go.Figure:
                            data=[dict(type="scatter", y=students[i]), dict(type="scatter", text=[text])]))
     controls = animation_controls([f["name"] for f in frames], duration_ms=80)
     play = controls["updatemenus"][0]
-    play.update(x=0, y=1.0, yanchor="bottom", pad=dict(t=0, b=4, r=10))  # on top of the picture
     size = font_size()
-    margin = dict(l=60, r=20, t=50, b=2 * size + 30)  # tick labels, then the legend
-    plot_height = ANIMATION_HEIGHT - margin["t"] - margin["b"]
+    play.update(y=0, pad=dict(t=size + 17, r=10))  # under the x axis' tick labels
     return figure(data, dict(
-        template=TEMPLATE, height=ANIMATION_HEIGHT, font=dict(size=size), margin=margin,
+        template=TEMPLATE, height=ANIMATION_HEIGHT, font=dict(size=size),
+        margin=dict(l=60, r=20, t=30, b=3 * size + 70),  # tick labels, ▶, the legend
         updatemenus=[play], hovermode="closest",
-        legend=dict(orientation="h", yanchor="top", y=-(size + 14) / plot_height, xanchor="left", x=0,
+        legend=dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container",
                     font=dict(size=size)),
         xaxis=dict(range=[x0, float(res.x[-1])]),
         yaxis=dict(range=[0, float(ymax)], title=dict(text=_("probability per cell")))), frames)
