@@ -83,22 +83,20 @@ def logit_figure(res: GradientsResult) -> go.Figure:
     data.append(dict(type="heatmap", x=rank, y=[label(nm) for nm in res.names], z=z, xaxis="x2", yaxis="y2",
                      customdata=res.grads[:, order], colorscale=palette()["diverging"], zmid=0, zmin=-1,
                      zmax=1, colorbar=dict(title=dict(text=_("∂D/∂z ÷ row max |·|"), side="right"), y=0.27,
-                                           len=0.54),
+                                           len=0.54, thickness=12),
                      hovertemplate=_("rank %{x}") + "<br>∂D/∂z = %{customdata:.3e}<extra>%{y}</extra>"))
+    head = _("AKL's head: the {n} most likely classes (p ≥ {p:.3g})").format(n=n_head,
+                                                                           p=res.p[res.head_mask].min())
     shade = [dict(type="rect", xref="x", yref="y domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
                   fillcolor=palette()["teacher_fill"], opacity=HEAD_OPACITY, line=dict(width=0),
-                  layer="below"),
+                  layer="below", showlegend=True, name=head),  # in the legend: it wraps on a phone
              dict(type="line", xref="x2", yref="y2 domain", x0=n_head + 0.5, x1=n_head + 0.5, y0=0, y1=1,
                   line=dict(color=palette()["teacher"], dash="dot", width=1.5))]
-    notes = [dict(text=_("shaded: AKL's head, the {n} most likely classes (p ≥ {p:.3g})").format(
-                      n=n_head, p=res.p[res.head_mask].min()),
-                  xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top",
-                  showarrow=False)]
-    lay = layout(height=620, shapes=shade, annotations=notes)
+    lay = layout(height=620, shapes=shade)
     lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
     lay["margin"]["b"] = 2 * font_size() + 60
     lay.update(axes)
-    lay["xaxis2"]["title"] = dict(text=_("classes sorted by teacher probability (rank 1 = most likely)"))
+    lay["xaxis2"]["title"] = dict(text=_("class rank by teacher p (1 = most likely)"))
     lay["yaxis"].update(type="log", exponentformat="power", title=dict(text=_("probability (log)")))
     lay["yaxis2"]["title"] = dict(text=_("∂D/∂z per logit"))
     lay["yaxis2"]["autorange"] = "reversed"  # the first divergence on top, as in the legend
@@ -106,14 +104,15 @@ def logit_figure(res: GradientsResult) -> go.Figure:
 
 
 def link_figure(res: GradientsResult, name: str) -> go.Figure:
-    """One divergence, same teacher and student, classes sorted by teacher probability: left, the
-    coefficient ``dD/dq_y`` of each class (symmetric log scale); right, the push on its logit,
-    ``dD/dz_y`` (the softmax included). The shaded band is AKL's head."""
+    """One divergence, same teacher and student, classes sorted by teacher probability: on top, the
+    coefficient ``dD/dq_y`` of each class (symmetric log scale); below, the push on its logit,
+    ``dD/dz_y`` (the softmax included). Stacked, so they read on a phone too. The shaded band is AKL's
+    head."""
     k, order = res.names.index(name), res.order
     rank = np.arange(1, len(order) + 1)
     cls = res.x[order]
     gq, gz = res.grads_q[k, order], res.grads[k, order]
-    axes, ids = grid_axes(1, 2, vspace=0, hspace=0.1)
+    axes, ids = grid_axes(2, 1, vspace=0.1, hspace=0)
     data = [dict(type="bar", x=rank, y=symlog(gq), customdata=np.stack([cls, gq], -1), name="∂D/∂q",
                  marker=dict(color=color(name)), showlegend=False,
                  hovertemplate=_("rank %{x} (class %{customdata[0]})")
@@ -126,11 +125,9 @@ def link_figure(res: GradientsResult, name: str) -> go.Figure:
                   fillcolor=palette()["teacher_fill"], opacity=HEAD_OPACITY, line=dict(width=0),
                   layer="below") for s in ("", "2")]
     tickvals, ticktext = symlog_ticks(float(np.abs(gq).max()))
-    lay = layout(height=400, shapes=shade, title=f"{label(name)}: D(p, q) = {res.values[k]:.4f}")
+    lay = layout(height=520, shapes=shade, title=f"{label(name)}: D(p, q) = {res.values[k]:.4f}")
     lay.update(axes)
-    lay["yaxis"].update(title=dict(text=_("coefficient ∂D/∂q (symmetric log)")), tickvals=tickvals,
-                        ticktext=ticktext)
-    lay["yaxis2"]["title"] = dict(text=_("push on the logit ∂D/∂z"))
-    for ax in ("xaxis", "xaxis2"):
-        lay[ax]["title"] = dict(text=_("class rank by teacher p (1 = most likely)"))
+    lay["yaxis"].update(title=dict(text=_("coefficient ∂D/∂q")), tickvals=tickvals, ticktext=ticktext)
+    lay["yaxis2"]["title"] = dict(text=_("push ∂D/∂z"))
+    lay["xaxis2"]["title"] = dict(text=_("class rank by teacher p (1 = most likely)"))
     return figure(data, lay)
