@@ -68,8 +68,8 @@ cols[4].metric(_("Feydy's debiased"), f"{res.div_entropic:.4g}")
 with ui.secondary(_("Sinkhorn, iteration by iteration")):
     st.markdown(_("The seed's Sinkhorn iteration (computed with logarithms of u and v, which stay finite "
                   "even when e^(−C/ε) underflows for small ε):"))
-    st.latex(r"\begin{gathered}u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\quad "
-             r"K=e^{-\lambda C},\\ \Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\quad "
+    st.latex(r"\begin{gathered}u^{l+1}=\frac{P}{K v^{l}},\quad v^{l+1}=\frac{Q}{K^{\top}u^{l+1}},\\ "
+             r"K=e^{-\lambda C},\quad\Gamma=\mathrm{diag}(u)\,K\,\mathrm{diag}(v),\\ "
              r"W_\lambda(P,Q)=\langle\Gamma,C\rangle,\quad\varepsilon=1/\lambda\end{gathered}")
     st.plotly_chart(figs["iters"], key="ot_iters")
     st.caption(_("{n} iterations at ε = {eps:g}; the early iterations change most, so more frames show them. "

@@ -18,13 +18,14 @@ ui.lesson_header(
       "table; compare the bars within a benchmark (the ★ marks the best distillation loss of the column) and "
       "switch to *difference to a baseline* to see the gains the papers claim at scale."))
 
-left, right = ui.main_controls(2)
+left, middle, right = ui.main_controls(3)
 with left:
     key = ui.url.choice(_("Table"), list(TABLES), key="pr_table", widget=st.segmented_control, required=True,
                         default=list(TABLES)[0], format_func=lambda k: TABLES[k].title.split(":")[0])
-    table = TABLES[key]
-    setting = table.settings[0]
-    if len(table.settings) > 1:
+table = TABLES[key]
+setting = table.settings[0]
+if len(table.settings) > 1:
+    with middle:
         setting = ui.url.choice(_("Teacher → student"), table.settings, key=f"pr_{key}_model",
                                 widget=st.selectbox)
 with right:

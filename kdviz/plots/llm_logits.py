@@ -21,9 +21,10 @@ def heatmap(res: LogitsBatch) -> go.Figure:
         z=scaled, x=np.arange(res.values.shape[1]), y=[label(n) for n in res.names], text=text,
         colorscale=palette()["heat"], zmin=0.0, zmax=1.0, hoverongaps=False,
         hovertemplate=_("%{y}, position %{x}: %{text}") + "<extra></extra>",
-        colorbar=dict(title=_("value / row max"), thickness=14)))
-    fig.update_layout(template=TEMPLATE, font=dict(size=font_size()),
-                      height=chart_height(120 + 34 * len(res.names)),
-                      margin=dict(l=10, r=10, t=30, b=40), xaxis_title=_("position"),
-                      yaxis_autorange="reversed")
+        colorbar=dict(title=dict(text=_("value / row max"), side="right"), thickness=14)))
+    text = dict(size=font_size())  # the chart theme would draw ticks and axis titles smaller
+    fig.update_layout(template=TEMPLATE, font=text,
+                      height=chart_height(120 + 34 * len(res.names)), margin=dict(l=10, r=10, t=30, b=40),
+                      xaxis=dict(title=dict(text=_("position"), font=text), tickfont=text),
+                      yaxis=dict(autorange="reversed", tickfont=text))
     return fig

@@ -43,8 +43,16 @@ def _marginal_axes() -> dict:
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    return dict(template=TEMPLATE, font=dict(size=font_size()), height=chart_height(height),
-                title=dict(text=title, x=0.01, font=dict(size=font_size() + 2)),
+    """Layout of the display's type size; every axis among ``extra`` gets ticks of that size too (the
+    chart theme would draw them smaller)."""
+    size = font_size()
+    for name, axis in extra.items():
+        if name.startswith(("xaxis", "yaxis")):
+            axis.setdefault("tickfont", dict(size=size))
+            if "title" in axis:
+                axis["title"].setdefault("font", dict(size=size))
+    return dict(template=TEMPLATE, font=dict(size=size), height=chart_height(height),
+                title=dict(text=title, x=0.01, font=dict(size=size + 2)),
                 margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
 
@@ -105,14 +113,22 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
               for f, lab in enumerate(labels)]
     # heatmaps are not "transitionable": plotly only repaints them with redraw=True
     controls = animation_controls(labels, prefix=_("iteration "), duration_ms=120, redraw=True)
-    controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -0.1
-    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"  # clear of the play/pause buttons
+    # play/pause under the x axis title, the slider under them across the whole width (on a phone
+    # they would overlap side by side); placed in pixels (the height is fixed, the width is not)
+    size = font_size()
+    buttons_top = 4.8 * size  # under the tick labels and the axis title
+    slider_top = buttons_top + 2.4 * size + 14
+    bottom = int(slider_top + 3.5 * size + 20)
+    plot_height = chart_height(height) - 50 - bottom
+    controls["updatemenus"][0].update(x=0, y=-buttons_top / plot_height, pad=dict(t=0, r=10))
+    controls["sliders"][0].update(x=0, len=1.0, y=-slider_top / plot_height)
+    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"
     title = (_("Sinkhorn iterations, ε = {eps:g} (converged)") if res.converged else
              _("Sinkhorn iterations, ε = {eps:g} (NOT converged after {n} iterations)")).format(
                  eps=res.epsilon, n=res.n_iter)
     return figure(data,
                   _layout(title, height, **axes, **controls, bargap=0.05)
-                  | dict(margin=dict(l=60, r=10, t=50, b=110)),
+                  | dict(margin=dict(l=60, r=10, t=50, b=bottom)),
                   frames)
 
 
