@@ -16,6 +16,9 @@ def run(positions, vocab, temperature, padding, noise, seed):
     return res, {"heatmap": plots.heatmap(res)}
 
 
+# the header (and its notes about the link's values) is drawn once every control has read the URL:
+# a control that corrects its URL value reruns the page, which would lose the notes already shown
+header = st.container()
 with st.sidebar:
     st.subheader(_("The batch"))
     vocab = ui.url.choice(_("Vocabulary size V"), ll.VOCABS, key="ll_vocab", widget=st.select_slider,
@@ -25,20 +28,20 @@ with st.sidebar:
                             help=_("padding or prompt tokens: mask = False, ignored by every reduction"))
     seed = ui.url.number(_("Seed"), 0, 10_000, 0, key="ll_seed")
 
-ui.lesson_header(
-    _("From toys to LLM logits"),
-    _("The lessons' divergences are the functions that `kdviz.losses.kd_loss` applies to every token of "
-      "a real batch: teacher and student logits of shape (positions, V), a mask, a temperature. **Look at** "
-      "how differently they weight the same tokens: the KLs spike where the student misses the teacher's "
-      "favourite token, TVD and JSD stay bounded, AKL moves between FKL and RKL. Each row is scaled to its "
-      "own maximum; hover for the values."))
-
 left, right = ui.main_controls(2)
 with left:
     temperature = ui.url.choice(_("Temperature T"), (0.25, 0.5, 1.0, 2.0, 4.0), key="ll_T",
                                 widget=st.select_slider, value=1.0)
 with right:
     noise = ui.url.slider(_("Student = teacher + noise of std"), 0.0, 4.0, 1.5, 0.25, key="ll_noise")
+with header:
+    ui.lesson_header(
+        _("From toys to LLM logits"),
+        _("The lessons' divergences are the functions that `kdviz.losses.kd_loss` applies to every token "
+          "of a real batch: teacher and student logits of shape (positions, V), a mask, a temperature. "
+          "**Look at** how differently they weight the same tokens: the KLs spike where the student misses "
+          "the teacher's favourite token, TVD and JSD stay bounded, AKL moves between FKL and RKL. Each row "
+          "is scaled to its own maximum; hover for the values."))
 
 if padding >= positions:
     st.warning(_("{padding} masked positions leave none of the {positions}: showing {shown} masked.").format(

@@ -18,6 +18,9 @@ def run(preset, n, epsilon, order):
                  "div": plots.divergence_figure(res)}
 
 
+# the header (and its notes about the link's values) is drawn once every control has read the URL:
+# a control that corrects its URL value reruns the page, which would lose the notes already shown
+header = st.container()
 with st.sidebar:
     st.subheader(_("Teacher p and student q"))
     n = ui.url.slider(_("Support points (on [0, 1])"), 20, 60, 40, 5, key="ot_n")
@@ -27,15 +30,6 @@ with st.sidebar:
                                  "solver shows one of them) and ⟨Γ, C⟩ hardly depends on ε; r = 2: the "
                                  "optimal plan is unique"))
 
-ui.lesson_header(
-    _("Optimal transport and Sinkhorn"),
-    _("The exact plan moves the teacher's mass p onto the student's q at the least cost; Sinkhorn adds "
-      "entropy, which **blurs** the plan and makes it fast and differentiable. **Look at** the plan as ε "
-      "grows, at the Sinkhorn distance approaching the exact W as ε shrinks, at the **bias** W_ε(p, p) > 0, "
-      "and at the two ways to remove it."),
-    formulas=("wasserstein", "sinkhorn", "sinkhorn_div"))
-ui.guide("optimal_transport")
-
 left, right = ui.main_controls(2)
 with left:
     preset = ui.url.choice(_("Histograms"), list(otl.PRESETS), key="ot_preset", widget=st.selectbox,
@@ -44,6 +38,16 @@ with right:
     epsilon = ui.url.choice(_("ε = 1/λ (log scale; max cost = 1)"), EPSILONS, key="ot_eps",
                             widget=st.select_slider, value=otl.DEFAULT_EPSILON,
                             format_func=lambda e: f"{e:g}")
+
+with header:
+    ui.lesson_header(
+        _("Optimal transport and Sinkhorn"),
+        _("The exact plan moves the teacher's mass p onto the student's q at the least cost; Sinkhorn adds "
+          "entropy, which **blurs** the plan and makes it fast and differentiable. **Look at** the plan as "
+          "ε grows, at the Sinkhorn distance approaching the exact W as ε shrinks, at the **bias** "
+          "W_ε(p, p) > 0, and at the two ways to remove it."),
+        formulas=("wasserstein", "sinkhorn", "sinkhorn_div"))
+    ui.guide("optimal_transport")
 
 config = dict(preset=preset, n=n, epsilon=epsilon, order=order)
 res, figs = run(**config)

@@ -11,13 +11,9 @@ from kdviz.plots.paper_results import bars
 
 VIEWS = {"scores": N_("scores"), "difference to a baseline": N_("difference to a baseline")}
 
-ui.lesson_header(
-    _("Results from the papers"),
-    _("The three tables of the seed slides, as published: **AKL** (forward vs reverse KL and their "
-      "combinations, two model pairs), **DistiLLM** (skew KL) and **SinKD** (Sinkhorn distance). Pick a "
-      "table; compare the bars within a benchmark (the ★ marks the best distillation loss of the column) and "
-      "switch to *difference to a baseline* to see the gains the papers claim at scale."))
-
+# the header (and its notes about the link's values) is drawn once every control has read the URL:
+# a control that corrects its URL value reruns the page, which would lose the notes already shown
+header = st.container()
 left, middle, right = ui.main_controls(3)
 with left:
     key = ui.url.choice(_("Table"), list(TABLES), key="pr_table", widget=st.segmented_control, required=True,
@@ -45,6 +41,14 @@ with st.sidebar:
 # keep the table's order whatever the order of clicks
 benchmarks = [b for b in table.benchmarks if b in benchmarks]
 methods = [m for m in table.methods if m in methods]
+
+with header:
+    ui.lesson_header(
+        _("Results from the papers"),
+        _("The three tables of the seed slides, as published: **AKL** (forward vs reverse KL and their "
+          "combinations, two model pairs), **DistiLLM** (skew KL) and **SinKD** (Sinkhorn distance). Pick a "
+          "table; compare the bars within a benchmark (the ★ marks the best distillation loss of the column) "
+          "and switch to *difference to a baseline* to see the gains the papers claim at scale."))
 
 if not benchmarks or not methods:
     st.warning(_("Select at least one benchmark and one method (sidebar)."))
