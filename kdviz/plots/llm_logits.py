@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.llm_logits import LogitsBatch
 from kdviz.i18n import _
-from kdviz.plots.common import TEMPLATE, chart_height, font_size, label, palette
+from kdviz.plots.common import TEMPLATE, axis_fonts, chart_height, font_size, label, palette
 
 
 def heatmap(res: LogitsBatch) -> go.Figure:
@@ -22,9 +22,8 @@ def heatmap(res: LogitsBatch) -> go.Figure:
         colorscale=palette()["heat"], zmin=0.0, zmax=1.0, hoverongaps=False,
         hovertemplate=_("%{y}, position %{x}: %{text}") + "<extra></extra>",
         colorbar=dict(title=dict(text=_("value / row max"), side="right"), thickness=14)))
-    text = dict(size=font_size())  # the chart theme would draw ticks and axis titles smaller
-    fig.update_layout(template=TEMPLATE, font=text,
-                      height=chart_height(120 + 34 * len(res.names)), margin=dict(l=10, r=10, t=30, b=40),
-                      xaxis=dict(title=dict(text=_("position"), font=text), tickfont=text),
-                      yaxis=dict(autorange="reversed", tickfont=text))
+    fig.update_layout(axis_fonts(dict(
+        template=TEMPLATE, font=dict(size=font_size()), height=chart_height(120 + 34 * len(res.names)),
+        margin=dict(l=10, r=10, t=30, b=40), xaxis=dict(title=dict(text=_("position"))),
+        yaxis=dict(autorange="reversed"))))
     return fig

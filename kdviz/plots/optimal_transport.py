@@ -43,16 +43,8 @@ def _marginal_axes() -> dict:
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    """Layout of the display's type size; every axis among ``extra`` gets ticks of that size too (the
-    chart theme would draw them smaller)."""
-    size = font_size()
-    for name, axis in extra.items():
-        if name.startswith(("xaxis", "yaxis")):
-            axis.setdefault("tickfont", dict(size=size))
-            if "title" in axis:
-                axis["title"].setdefault("font", dict(size=size))
-    return dict(template=TEMPLATE, font=dict(size=size), height=chart_height(height),
-                title=dict(text=title, x=0.01, font=dict(size=size + 2)),
+    return dict(template=TEMPLATE, font=dict(size=font_size()), height=chart_height(height),
+                title=dict(text=title, x=0.01, font=dict(size=font_size() + 2)),
                 margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
 

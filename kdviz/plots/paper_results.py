@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.paper_results import PaperView
 from kdviz.i18n import _, display
-from kdviz.plots.common import base_layout, color, font_size, palette
+from kdviz.plots.common import base_layout, color, palette
 
 # Rows that are not divergences (Teacher, SFT, SeqKD): greys in table order, the first the most
 # contrasted with the theme's background (darkest on light, lightest on dark).
@@ -52,9 +52,6 @@ def bars(view: PaperView, *, metric: str = "score", height: int = 460) -> go.Fig
     # the legend below the plot: many methods need several rows, clear of the toolbar at the top right
     fig.update_layout(barmode="group", bargap=0.18, bargroupgap=0.04, legend_title_text="",
                       legend=dict(yanchor="top", y=-0.22, xanchor="left", x=0), margin=dict(t=30))
-    text = dict(size=font_size())  # the chart theme would draw ticks and axis titles smaller
-    fig.update_xaxes(tickfont=text, title_font=text)
-    fig.update_yaxes(tickfont=text, title_font=text)
     if diff:
         fig.add_hline(y=0, line=dict(color=ink, width=1))
     else:
