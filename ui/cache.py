@@ -27,8 +27,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from kdviz.i18n import LANGUAGES, displayed, translations
 from kdviz.i18n import display as current_display
-from kdviz.i18n import displayed
 from kdviz.plots._internals import SharedFigure
 
 MB = 2**20
@@ -89,7 +89,8 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
     all sessions, frozen and shared (see the module docstring).
 
     ``entry_mb``: the largest entry ``fn`` makes, measured; ``budget_mb``: this cache's share of
-    :data:`BUDGET_BYTES`. ``max_entries = budget_mb // entry_mb`` (at least 1)."""
+    :data:`BUDGET_BYTES`. ``max_entries = budget_mb // entry_mb`` (at least 1). ``spinner``: the
+    English words shown while it computes (marked with ``N_``; shown in the viewer's language)."""
     max_entries = max(1, int(budget_mb // entry_mb))
 
     def decorate(fn: Callable) -> Callable:
@@ -104,13 +105,18 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
             LARGEST[name] = max(LARGEST.get(name, 0), nbytes(entry))
             return entry
 
-        shared = st.cache_resource(run, max_entries=max_entries, show_spinner=spinner)
+        # One Streamlit wrapper per language, for the spinner's words; all of them are the same
+        # function to Streamlit, hence one cache (keyed by the display among the arguments).
+        by_language = {lang: st.cache_resource(run, max_entries=max_entries, show_spinner=(
+            translations(lang).gettext(spinner) if isinstance(spinner, str) else spinner))
+            for lang in LANGUAGES}
 
         @functools.wraps(fn)
         def for_this_viewer(*args, **kwargs):
-            return shared(*args, display_=current_display(), **kwargs)
+            display = current_display()
+            return by_language[display.lang](*args, display_=display, **kwargs)
 
-        for_this_viewer.clear = shared.clear
+        for_this_viewer.clear = by_language["en"].clear
         return for_this_viewer
 
     return decorate
