@@ -38,7 +38,7 @@ LESSONS = [  # (page file, what it shows); titles and icons come from the naviga
 ]
 
 
-@ui.cached(entry_mb=6, budget_mb=6, spinner=_("Fitting two students..."))
+@ui.cached(entry_mb=6, budget_mb=6, spinner=N_("Fitting two students..."))
 def at_a_glance():
     """The mode-seeking lesson at its defaults, forward and reverse KL only: the picture of Home."""
     res = ms.mode_seeking(names=("fkl", "rkl"))

@@ -68,8 +68,9 @@ def base_layout(fig: go.Figure, *, title: str | None = None, x: str = "", y: str
                 height: int = 420) -> go.Figure:
     """Template, axis titles, legend on top, compact margins."""
     fig.update_layout(layout(title=title, x=x, y=y, height=height))
-    fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=y)
+    size = font_size()
+    fig.update_xaxes(title_text=x, title_font_size=size, tickfont_size=size)
+    fig.update_yaxes(title_text=y, title_font_size=size, tickfont_size=size)
     return fig
 
 
@@ -139,9 +140,30 @@ def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
     place); see :mod:`kdviz.plots._internals` for why. The dicts use documented attributes only and the
     tests rebuild every such figure with validation. Read its frames through ``fig.to_dict()["frames"]``."""
     layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not a name
+    _axis_fonts(layout)
     encode_arrays(data)
     encode_arrays(frames or [])
     return unvalidated_figure(data, layout, frames or [])
+
+
+def _axis_fonts(layout: dict) -> None:
+    """Give every axis (and colour bar) of ``layout`` the figure's font size for its ticks and title
+    where it sets none (Streamlit's theme makes them 12-14 px whatever ``layout["font"]`` says;
+    presentation mode needs at least 16 px). Replaces those entries by sized copies: an axis dict
+    may be shared by several figures."""
+    size = layout.get("font", {}).get("size") or font_size()
+
+    def sized(axis: dict) -> dict:
+        title = axis.get("title")
+        title = dict(text=title) if isinstance(title, str) else dict(title or {})
+        return dict(axis, tickfont=dict(size=size) | axis.get("tickfont", {}),
+                    title=title | dict(font=dict(size=size) | title.get("font", {})))
+
+    for key, value in list(layout.items()):
+        if key[:5] in ("xaxis", "yaxis") and isinstance(value, dict):
+            layout[key] = sized(value)
+        elif key.startswith("coloraxis") and isinstance(value, dict) and "colorbar" in value:
+            layout[key] = dict(value, colorbar=sized(dict(value["colorbar"])))
 
 
 def animation_controls(labels: Sequence[str], *, prefix: str = "step ", duration_ms: int = 60,
