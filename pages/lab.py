@@ -28,6 +28,16 @@ def load(store: RunStore, key) -> dict:
     return report.shipped_default_run() if key == SHIPPED else store.load(key)
 
 
+@ui.cached(entry_mb=0.25, budget_mb=4)  # 8 students x 1000 steps: 0.09 MB
+def run_and_figures(db: str, key) -> tuple[dict, dict]:
+    """A finished run (it never changes) and its curves' figures, once per run id for every session."""
+    with RunStore(db) as store:
+        run = load(store, key)
+    curves = {n: r["curve"] for n, r in run["results"].items()}
+    return run, {name: plots.pair_figure(curves, pair, run["teacher"]["metrics"])
+                 for name, pair in plots.PAIRS.items()}
+
+
 @st.fragment(run_every=jobs.POLL_S * 2)
 def live(config: train.LabConfig, job: Job):
     """Place in the server's queue, then progress bar and live curves of this session's job. Each
@@ -110,7 +120,7 @@ if job is not None and job.status == "done" and st.session_state.get("lab_seen_j
     st.session_state["lab_seen_job"] = job.id  # show this session's new run once, then let the user choose
     st.session_state["lab_shown"] = next(k for k, v in options.items() if v == job.result)
 shown = st.selectbox("Run (newest first)", list(options), key="lab_shown")
-run = load(store, options[shown])
+run, figures = run_and_figures(str(store.path), options[shown])
 cfg = run["config"]
 st.caption(f"{len(run['results'])} students x {cfg['steps']} steps, seed {cfg['seed']}, "
            f"λ = {cfg['on_policy']:g}, "
@@ -123,9 +133,8 @@ st.dataframe(report.rows(run), hide_index=True, key="lab_table")
 ui.takeaway(report.takeaway(run))
 
 st.subheader("Curves")
-for name, pair in plots.PAIRS.items():
-    st.plotly_chart(plots.pair_figure({n: r["curve"] for n, r in run["results"].items()}, pair,
-                                      run["teacher"]["metrics"]), key=f"lab_{name}")
+for name, fig in figures.items():
+    st.plotly_chart(fig, key=f"lab_{name}")
 
 st.subheader("Samples at T = 1, after the same prompts")
 models = {"Teacher": run["teacher"]["samples"], **{report.student_label(n): r["samples"]
