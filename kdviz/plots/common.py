@@ -4,7 +4,6 @@ and the play/pause + step-slider machinery for animations that play in the brows
 
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 import numpy as np
@@ -69,8 +68,9 @@ def base_layout(fig: go.Figure, *, title: str | None = None, x: str = "", y: str
                 height: int = 420) -> go.Figure:
     """Template, axis titles, legend on top, compact margins."""
     fig.update_layout(layout(title=title, x=x, y=y, height=height))
-    fig.update_xaxes(title_text=x, tickfont_size=font_size(), title_font_size=font_size())
-    fig.update_yaxes(title_text=y, tickfont_size=font_size(), title_font_size=font_size())
+    size = font_size()
+    fig.update_xaxes(title_text=x, title_font_size=size, tickfont_size=size)
+    fig.update_yaxes(title_text=y, title_font_size=size, tickfont_size=size)
     return fig
 
 
@@ -136,15 +136,23 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
 
 
 def axis_fonts(layout: dict) -> dict:
-    """Every axis of ``layout`` (a dict) gets the display's type size for its ticks and title, unless
-    it sets its own: Streamlit's chart theme would draw ticks at 12 px, too small for a projector."""
-    size = font_size()
-    for key, axis in layout.items():
-        if re.fullmatch(r"[xy]axis\d*", key) and isinstance(axis, dict):
-            axis.setdefault("tickfont", dict(size=size))
-            title = axis.get("title")
-            if isinstance(title, dict):
-                title.setdefault("font", dict(size=size))
+    """Give every axis (and colour bar) of ``layout`` the figure's font size for its ticks and title
+    where it sets none (Streamlit's theme makes them 12-14 px whatever ``layout["font"]`` says;
+    presentation mode needs at least 16 px). Replaces those entries by sized copies: an axis dict
+    may be shared by several figures."""
+    size = layout.get("font", {}).get("size") or font_size()
+
+    def sized(axis: dict) -> dict:
+        title = axis.get("title")
+        title = dict(text=title) if isinstance(title, str) else dict(title or {})
+        return dict(axis, tickfont=dict(size=size) | axis.get("tickfont", {}),
+                    title=title | dict(font=dict(size=size) | title.get("font", {})))
+
+    for key, value in list(layout.items()):
+        if key[:5] in ("xaxis", "yaxis") and isinstance(value, dict):
+            layout[key] = sized(value)
+        elif key.startswith("coloraxis") and isinstance(value, dict) and "colorbar" in value:
+            layout[key] = dict(value, colorbar=sized(dict(value["colorbar"])))
     return layout
 
 
