@@ -42,16 +42,18 @@ NEG_INF = float("-inf")
 
 
 # --------------------------------------------------------------------------- building blocks
+def _where_possible(log_a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``t`` where ``a > 0`` and 0 where ``a = 0`` (``0 log 0 = 0``); ``t`` itself when ``a`` is known
+    to have no zeros (:func:`kdviz.numerics.support`: the teacher and the student in a fit)."""
+    possible = nx.support(log_a)
+    return t if possible is None else torch.where(possible, t, 0.0)
+
+
 def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
     ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
     ``-inf - -inf`` (NaN) reaches the value or the gradient."""
-    return torch.where(nx.cached(_possible, log_a), log_a - log_b, 0.0)
-
-
-def _possible(log_a: torch.Tensor) -> torch.Tensor:
-    """``a > 0`` from ``log a`` (once per fit for the teacher: :func:`kdviz.numerics.cached`)."""
-    return log_a > NEG_INF
+    return _where_possible(log_a, log_a - log_b)
 
 
 def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
@@ -60,14 +62,15 @@ def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor
         return log_b
     if w >= 1.0:
         return log_a
-    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
+    no_zero = nx.support(log_a) is None or nx.support(log_b) is None  # never -inf on both sides
+    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w), no_zero=no_zero)
 
 
 def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
     """``w a / m``: the share of ``w a`` in a mixture ``m`` (in [0, 1]); 0 where ``a = 0``."""
     if w <= 0.0:
         return torch.zeros_like(log_a)
-    return torch.where(log_a > NEG_INF, nx.exp(log_a + math.log(w) - log_m), 0.0)
+    return _where_possible(log_a, nx.exp(log_a + math.log(w) - log_m))
 
 
 def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
@@ -128,7 +131,7 @@ def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_p)
     value = (q * ratio).sum(-1)
-    return (value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0)) if with_grad else value
+    return (value, _where_possible(log_q, q * (ratio + 1.0))) if with_grad else value
 
 
 def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
@@ -197,7 +200,7 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0) - q * _share(log_q, log_m, alpha)
+    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, log_m, alpha)
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
@@ -228,14 +231,12 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    p, q, head_mask = torch.broadcast_tensors(p, q.detach(), head_mask)
-    gap = (p - q).abs()
-    g_head = torch.where(head_mask, gap, 0.0).sum(-1)
-    g_tail = gap.sum(-1) - g_head
-    total = g_head + g_tail
-    # p == q: both gaps vanish and the paper's ratio is 0/0; any weights give AKL = 0 there.
-    w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
-    return {"head_mask": head_mask, "g_head": g_head, "g_tail": g_tail,
+    gap = (p - q.detach()).abs()  # (..., V)
+    g_head = (gap * head_mask).sum(-1)
+    total = gap.sum(-1)
+    # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
+    w_head = torch.nan_to_num(g_head / total, nan=0.5)
+    return {"head_mask": head_mask.expand(gap.shape), "g_head": g_head, "g_tail": total - g_head,
             "w_head": w_head, "w_tail": 1.0 - w_head}
 
 
@@ -258,16 +259,18 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
     absent: the value is +inf exactly when a term of positive weight is.
     """
-    split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
-    w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
+    # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
+    split = akl_split(nx.exp(log_p), nx.exp(log_q if with_grad else log_q.detach()), mu)
+    w_head, w_tail = split["w_head"], split["w_tail"]  # (...)
     if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
-                _weighted(w_head, fg) + _weighted(w_tail, rg))
+        # FKL's gradient -p is finite: a weight 0 gives 0 there without the guard
+        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+                w_head[..., None] * fg + _weighted(w_tail[..., None], rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p))
-    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p))
-    return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
+    fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
+    rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
+    return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
@@ -277,14 +280,19 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     p, q = nx.exp(log_p), nx.exp(log_q)
     if not with_grad:
         return transport.wasserstein(p, q, x, order=order)
-    if not transport.cdf_form(x, order):
+    if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
     cdf_gap = torch.cumsum(p - q, -1)[..., :-1]  # (..., V-1)
-    dx = (x[1:] - x[:-1]).to(q.dtype)
+    dx = nx.cached(_spacing, x, q.dtype)  # (V-1,)
     step = -torch.sign(cdf_gap) * dx
     tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V-1): sum over i >= j
-    grad = torch.cat([q[..., :-1] * tail, torch.zeros_like(q[..., -1:])], -1)
+    grad = q * torch.nn.functional.pad(tail, (0, 1))  # (..., V): the last class moves no mass
     return (cdf_gap.abs() * dx).sum(-1), grad
+
+
+def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x_{i+1} - x_i``, ``(V-1,)``."""
+    return (x[1:] - x[:-1]).to(dtype)
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):
