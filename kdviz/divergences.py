@@ -62,8 +62,7 @@ def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor
         return log_b
     if w >= 1.0:
         return log_a
-    no_zero = nx.support(log_a) is None or nx.support(log_b) is None  # never -inf on both sides
-    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w), no_zero=no_zero)
+    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
 
 
 def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
@@ -84,9 +83,10 @@ def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Te
     return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
-def _weighted(w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``w * t`` with ``0 * inf = 0``: a term of weight 0 is absent (AKL with an empty head or tail)."""
-    return torch.where(w > 0, w * t, 0.0)
+def _weighted(w: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
+    """``w * t`` with ``0 * inf = 0``: a term of weight 0 is absent (AKL with an empty head or tail).
+    ``finite=True``: the caller knows that ``t`` is finite, so ``w * t`` is that already."""
+    return w * t if finite else torch.where(w > 0, w * t, 0.0)
 
 
 def _gradient_of(fn):
@@ -231,13 +231,18 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
+    g_head, total, w_head = _akl_weight(p, q, head_mask)
+    return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
+            "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
+
+
+def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
+    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each; ``q`` detached."""
     gap = (p - q.detach()).abs()  # (..., V)
     g_head = (gap * head_mask).sum(-1)
     total = gap.sum(-1)
     # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
-    w_head = torch.nan_to_num(g_head / total, nan=0.5)
-    return {"head_mask": head_mask.expand(gap.shape), "g_head": g_head, "g_tail": total - g_head,
-            "w_head": w_head, "w_tail": 1.0 - w_head}
+    return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
 
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
@@ -259,14 +264,15 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
     absent: the value is +inf exactly when a term of positive weight is.
     """
+    p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
-    split = akl_split(nx.exp(log_p), nx.exp(log_q if with_grad else log_q.detach()), mu)
-    w_head, w_tail = split["w_head"], split["w_tail"]  # (...)
+    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
+    w_tail = 1.0 - w_head  # (...)
     if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        # FKL's gradient -p is finite: a weight 0 gives 0 there without the guard
-        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
-                w_head[..., None] * fg + _weighted(w_tail[..., None], rg))
+        finite = nx.support(log_p) is None and nx.support(log_q) is None  # no zeros: all terms finite
+        return (_weighted(w_head, fv, finite) + _weighted(w_tail, rv, finite),  # FKL's gradient -p:
+                w_head[..., None] * fg + _weighted(w_tail[..., None], rg, finite))  # finite
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
     fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
     rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))

@@ -142,12 +142,13 @@ def logsumexp(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
     return out if keepdim else out.squeeze(dim)
 
 
-def logaddexp(a: torch.Tensor, b: torch.Tensor, no_zero: bool = False) -> torch.Tensor:
-    """``log(exp a + exp b)`` elementwise; ``-inf`` allowed in either or both arguments
-    (``no_zero=True``: the caller knows they never both are, and the guard is skipped)."""
+def logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``log(exp a + exp b)`` elementwise; ``-inf`` allowed in either or both arguments, with a
+    gradient that is never NaN (``torch.logaddexp``'s is NaN where both are ``-inf``: used when no
+    gradient is asked for)."""
+    if not (a.requires_grad or b.requires_grad):
+        return torch.logaddexp(a, b)
     mx = torch.maximum(a, b)
-    if no_zero:
-        return mx + torch.log1p(exp(torch.minimum(a, b) - mx))
     both_zero = mx == float("-inf")
     diff = torch.where(both_zero, 0.0, torch.minimum(a, b) - mx)  # -inf - -inf would be NaN
     return torch.where(both_zero, mx, mx + torch.log1p(exp(diff)))
