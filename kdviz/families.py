@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz import numerics as nx
 from kdviz.divergences import logit_grad
 
 MAX_COMPONENTS = 5
@@ -265,8 +264,8 @@ def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor, out: torch.Tensor 
     ``(s, 1/sigma, log q)``."""
     inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
     s = (x - params[:, :1]) * inv_sigma  # (K, V)
-    z = -0.5 * s * s
-    log_q = torch.sub(z, nx.logsumexp(z, dim=-1, keepdim=True), out=out)
+    z = -0.5 * s * s  # (K, V): the logits of q on the grid
+    log_q = torch.log_softmax(z, dim=-1, out=out)  # fast even where exp(z - max z) underflows
     return log_q, (s, inv_sigma, log_q)
 
 
