@@ -80,6 +80,8 @@ def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
 
 def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """``g`` broadcast to the shape of ``(log_p, log_q)``: gradients have the batch shape."""
+    if log_q.shape[max(log_q.dim() - log_p.dim(), 0):] == log_p.shape:  # log q has it (a fit's rows):
+        return g.expand_as(log_q)  # a view, cheaper than torch.broadcast_tensors
     return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
@@ -272,7 +274,7 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
         finite = nx.support(log_p) is None and nx.support(log_q) is None  # no zeros: all terms finite
         return (_weighted(w_head, fv, finite) + _weighted(w_tail, rv, finite),  # FKL's gradient -p:
-                w_head[..., None] * fg + _weighted(w_tail[..., None], rg, finite))  # finite
+                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg, finite))  # finite
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
     fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
     rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
@@ -288,17 +290,16 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
         return transport.wasserstein(p, q, x, order=order)
     if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
-    cdf_gap = torch.cumsum(p - q, -1)[..., :-1]  # (..., V-1)
-    dx = nx.cached(_spacing, x, q.dtype)  # (V-1,)
+    cdf_gap = torch.cumsum(p - q, -1)  # (..., V): F_p(x_i) - F_q(x_i)
+    dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
     step = -torch.sign(cdf_gap) * dx
-    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V-1): sum over i >= j
-    grad = q * torch.nn.functional.pad(tail, (0, 1))  # (..., V): the last class moves no mass
-    return (cdf_gap.abs() * dx).sum(-1), grad
+    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
+    return (cdf_gap.abs() * dx).sum(-1), q * tail
 
 
 def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``x_{i+1} - x_i``, ``(V-1,)``."""
-    return (x[1:] - x[:-1]).to(dtype)
+    """``x_{i+1} - x_i`` and 0 after the last point: ``(V,)``."""
+    return torch.cat([x[1:] - x[:-1], x.new_zeros(1)]).to(dtype)
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):
