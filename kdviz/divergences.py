@@ -233,14 +233,15 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    g_head, total, w_head = _akl_weight(p, q, head_mask)
+    g_head, total, w_head = _akl_weight(p, q.detach(), head_mask)
     return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
             "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
 
 
 def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
-    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each; ``q`` detached."""
-    gap = (p - q.detach()).abs()  # (..., V)
+    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
+    the callers detach it)."""
+    gap = (p - q).abs()  # (..., V)
     g_head = (gap * head_mask).sum(-1)
     total = gap.sum(-1)
     # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
