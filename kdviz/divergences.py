@@ -56,20 +56,17 @@ def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     return _where_possible(log_a, log_a - log_b)
 
 
-def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
-    """log(w a + (1 - w) b), computed with logaddexp so that tiny probabilities stay exact."""
-    if w <= 0.0:
-        return log_b
-    if w >= 1.0:
-        return log_a
-    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
+def _mix_parts(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log(w a), log((1 - w) b))``, ``0 < w < 1``: the logs of the two parts of the mixture
+    ``m = w a + (1 - w) b``. ``log m`` is their ``logaddexp``, so that tiny probabilities stay exact.
+    A fit's teacher part is computed once (:func:`kdviz.numerics.cached`)."""
+    return nx.cached(torch.add, log_a, math.log(w)), nx.cached(torch.add, log_b, math.log1p(-w))
 
 
-def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
-    """``w a / m``: the share of ``w a`` in a mixture ``m`` (in [0, 1]); 0 where ``a = 0``."""
-    if w <= 0.0:
-        return torch.zeros_like(log_a)
-    return _where_possible(log_a, nx.exp(log_a + math.log(w) - log_m))
+def _share(log_a: torch.Tensor, part_a: torch.Tensor, part_b: torch.Tensor) -> torch.Tensor:
+    """``w a / m = sigmoid(log(w a) - log((1 - w) b))``: the share of the part ``w a`` in the mixture
+    (in [0, 1]); 0 where ``a = 0``."""
+    return _where_possible(log_a, torch.sigmoid(part_a - part_b))
 
 
 def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
@@ -147,7 +144,7 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     """
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_p, log_q, beta)
+    log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
     q_part = nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V)
     value = beta * (nx.exp(log_p) * _log_ratio(log_p, log_m)).sum(-1) + (1.0 - beta) * q_part.sum(-1)
     return (value, (1.0 - beta) * q_part) if with_grad else value
@@ -182,10 +179,11 @@ def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
         return _zero(log_p, log_q, with_grad)
     if alpha <= 0.0:
         return forward_kl(log_p, log_q, with_grad=with_grad)
-    log_m = _log_mix(log_p, log_q, alpha)
+    parts = _mix_parts(log_p, log_q, alpha)  # log(alpha p), log((1 - alpha) q)
+    log_m = nx.logaddexp(*parts)
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_m)).sum(-1)
-    return (value, -p * _share(log_q, log_m, 1.0 - alpha)) if with_grad else value
+    return (value, -p * _share(log_q, parts[1], parts[0])) if with_grad else value
 
 
 def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -193,16 +191,21 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
 
     .. math:: \mathrm{SRKL}_\alpha(p, q) = \mathrm{KL}(q \,\|\, m), \quad m = \alpha q + (1-\alpha) p,
               \qquad \text{grad} = q \left(\log\frac{q}{m} + 1 - \frac{\alpha q}{m}\right)
+
+    ``alpha = 0`` is reverse KL, ``alpha = 1`` is ``KL(q || q) = 0``.
     """
     if alpha >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_q, log_p, alpha)
+    if alpha <= 0.0:
+        return reverse_kl(log_p, log_q, with_grad=with_grad)
+    parts = _mix_parts(log_q, log_p, alpha)  # log(alpha q), log((1 - alpha) p)
+    log_m = nx.logaddexp(*parts)
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_m)
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, log_m, alpha)
+    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, *parts)
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
