@@ -82,10 +82,9 @@ def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Te
     return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
-def _weighted(w: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
-    """``w * t`` with ``0 * inf = 0``: a term of weight 0 is absent (AKL with an empty head or tail).
-    ``finite=True``: the caller knows that ``t`` is finite, so ``w * t`` is that already."""
-    return w * t if finite else torch.where(w > 0, w * t, 0.0)
+def _weighted(w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``w * t`` with ``0 * inf = 0``: a term of weight 0 is absent (AKL with an empty head or tail)."""
+    return torch.where(w > 0, w * t, 0.0)
 
 
 def _gradient_of(fn):
@@ -274,11 +273,14 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
     _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
     w_tail = 1.0 - w_head  # (...)
-    if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
+    if with_grad:  # no autograd here
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        finite = nx.support(log_p) is None and nx.support(log_q) is None  # no zeros: all terms finite
-        return (_weighted(w_head, fv, finite) + _weighted(w_tail, rv, finite),  # FKL's gradient -p:
-                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg, finite))  # finite
+        if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
+            # FKL + w_tail (RKL - FKL) is the weighted sum, the weights summing to 1
+            return torch.lerp(fv, rv, w_tail), torch.lerp(fg, rg, w_tail.unsqueeze(-1))
+        # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
     fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
     rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))

@@ -24,7 +24,7 @@ def _log(p):
 @pytest.mark.parametrize("zeros", ["none", "teacher", "student", "both"])
 def test_a_fits_student_rows_give_every_divergence_its_value_and_gradient_on_plain_tensors(name, zeros):
     """Inside the blocks the guards for ``0 log 0`` are skipped where nothing is zero, and ``exp`` is
-    looked up: the results are those of the plain call."""
+    looked up: the results are those of the plain call (to rounding: AKL combines its terms by lerp)."""
     has_zero = zeros in ("teacher", "both")
     log_p = _log([0.1, 0.0, 0.3, 0.2, 0.25, 0.15] if has_zero else [0.1, 0.05, 0.3, 0.2, 0.2, 0.15])
     gen = torch.Generator().manual_seed(0)
@@ -43,8 +43,8 @@ def test_a_fits_student_rows_give_every_divergence_its_value_and_gradient_on_pla
         assert (nx.support(log_p) is None) is (zeros in ("none", "student"))
         assert nx.exp(views[1]).data_ptr() == rows.exp[1].data_ptr()
         got = [value_and_grad_fn(spec, kw)(log_p, v) for v in views]
-    torch.testing.assert_close(torch.cat([v for v, _ in got]), want_v, rtol=1e-15, atol=0, equal_nan=True)
-    torch.testing.assert_close(torch.cat([g for _, g in got]), want_g, rtol=1e-15, atol=0, equal_nan=True)
+    torch.testing.assert_close(torch.cat([v for v, _ in got]), want_v, rtol=1e-12, atol=1e-15, equal_nan=True)
+    torch.testing.assert_close(torch.cat([g for _, g in got]), want_g, rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
 def test_student_rows_are_looked_up_only_inside_the_block_and_only_as_the_same_object():
