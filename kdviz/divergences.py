@@ -43,32 +43,31 @@ NEG_INF = float("-inf")
 
 
 # --------------------------------------------------------------------------- building blocks
+def _where_possible(log_a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``t`` where ``a > 0`` and 0 where ``a = 0`` (``0 log 0 = 0``); ``t`` itself when ``a`` is known
+    to have no zeros (:func:`kdviz.numerics.support`: the teacher and the student in a fit)."""
+    possible = nx.support(log_a)
+    return t if possible is None else torch.where(possible, t, 0.0)
+
+
 def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
     ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
     ``-inf - -inf`` (NaN) reaches the value or the gradient."""
-    return torch.where(nx.cached(_possible, log_a), log_a - log_b, 0.0)
+    return _where_possible(log_a, log_a - log_b)
 
 
-def _possible(log_a: torch.Tensor) -> torch.Tensor:
-    """``a > 0`` from ``log a`` (once per fit for the teacher: :func:`kdviz.numerics.cached`)."""
-    return log_a > NEG_INF
+def _mix_parts(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log(w a), log((1 - w) b))``, ``0 < w < 1``: the logs of the two parts of the mixture
+    ``m = w a + (1 - w) b``. ``log m`` is their ``logaddexp``, so that tiny probabilities stay exact.
+    A fit's teacher part is computed once (:func:`kdviz.numerics.cached`)."""
+    return nx.cached(torch.add, log_a, math.log(w)), nx.cached(torch.add, log_b, math.log1p(-w))
 
 
-def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
-    """log(w a + (1 - w) b), computed with logaddexp so that tiny probabilities stay exact."""
-    if w <= 0.0:
-        return log_b
-    if w >= 1.0:
-        return log_a
-    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
-
-
-def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
-    """``w a / m``: the share of ``w a`` in a mixture ``m`` (in [0, 1]); 0 where ``a = 0``."""
-    if w <= 0.0:
-        return torch.zeros_like(log_a)
-    return torch.where(log_a > NEG_INF, nx.exp(log_a + math.log(w) - log_m), 0.0)
+def _share(log_a: torch.Tensor, part_a: torch.Tensor, part_b: torch.Tensor) -> torch.Tensor:
+    """``w a / m = sigmoid(log(w a) - log((1 - w) b))``: the share of the part ``w a`` in the mixture
+    (in [0, 1]); 0 where ``a = 0``."""
+    return _where_possible(log_a, torch.sigmoid(part_a - part_b))
 
 
 def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
@@ -79,6 +78,8 @@ def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
 
 def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """``g`` broadcast to the shape of ``(log_p, log_q)``: gradients have the batch shape."""
+    if log_q.shape[max(log_q.dim() - log_p.dim(), 0):] == log_p.shape:  # log q has it (a fit's rows):
+        return g.expand_as(log_q)  # a view, cheaper than torch.broadcast_tensors
     return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
@@ -129,7 +130,7 @@ def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_p)
     value = (q * ratio).sum(-1)
-    return (value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0)) if with_grad else value
+    return (value, _where_possible(log_q, q * (ratio + 1.0))) if with_grad else value
 
 
 def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
@@ -143,7 +144,7 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     """
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_p, log_q, beta)
+    log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
     q_part = nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V)
     value = beta * (nx.exp(log_p) * _log_ratio(log_p, log_m)).sum(-1) + (1.0 - beta) * q_part.sum(-1)
     return (value, (1.0 - beta) * q_part) if with_grad else value
@@ -178,10 +179,11 @@ def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
         return _zero(log_p, log_q, with_grad)
     if alpha <= 0.0:
         return forward_kl(log_p, log_q, with_grad=with_grad)
-    log_m = _log_mix(log_p, log_q, alpha)
+    parts = _mix_parts(log_p, log_q, alpha)  # log(alpha p), log((1 - alpha) q)
+    log_m = nx.logaddexp(*parts)
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_m)).sum(-1)
-    return (value, -p * _share(log_q, log_m, 1.0 - alpha)) if with_grad else value
+    return (value, -p * _share(log_q, parts[1], parts[0])) if with_grad else value
 
 
 def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -189,16 +191,21 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
 
     .. math:: \mathrm{SRKL}_\alpha(p, q) = \mathrm{KL}(q \,\|\, m), \quad m = \alpha q + (1-\alpha) p,
               \qquad \text{grad} = q \left(\log\frac{q}{m} + 1 - \frac{\alpha q}{m}\right)
+
+    ``alpha = 0`` is reverse KL, ``alpha = 1`` is ``KL(q || q) = 0``.
     """
     if alpha >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_q, log_p, alpha)
+    if alpha <= 0.0:
+        return reverse_kl(log_p, log_q, with_grad=with_grad)
+    parts = _mix_parts(log_q, log_p, alpha)  # log(alpha q), log((1 - alpha) p)
+    log_m = nx.logaddexp(*parts)
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_m)
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0) - q * _share(log_q, log_m, alpha)
+    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, *parts)
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
@@ -229,15 +236,19 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    p, q, head_mask = torch.broadcast_tensors(p, q.detach(), head_mask)
-    gap = (p - q).abs()
-    g_head = torch.where(head_mask, gap, 0.0).sum(-1)
-    g_tail = gap.sum(-1) - g_head
-    total = g_head + g_tail
-    # p == q: both gaps vanish and the paper's ratio is 0/0; any weights give AKL = 0 there.
-    w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
-    return {"head_mask": head_mask, "g_head": g_head, "g_tail": g_tail,
-            "w_head": w_head, "w_tail": 1.0 - w_head}
+    g_head, total, w_head = _akl_weight(p, q.detach(), head_mask)
+    return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
+            "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
+
+
+def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
+    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
+    the callers detach it)."""
+    gap = (p - q).abs()  # (..., V)
+    g_head = (gap * head_mask).sum(-1)
+    total = gap.sum(-1)
+    # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
+    return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
 
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
@@ -259,16 +270,22 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
     absent: the value is +inf exactly when a term of positive weight is.
     """
-    split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
-    w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
-    if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
+    p = nx.exp(log_p)
+    # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
+    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
+    w_tail = 1.0 - w_head  # (...)
+    if with_grad:  # no autograd here
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
-                _weighted(w_head, fg) + _weighted(w_tail, rg))
+        if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
+            # FKL + w_tail (RKL - FKL) is the weighted sum, the weights summing to 1
+            return torch.lerp(fv, rv, w_tail), torch.lerp(fg, rg, w_tail.unsqueeze(-1))
+        # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p))
-    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p))
-    return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
+    fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
+    rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
+    return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
@@ -278,14 +295,18 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     p, q = nx.exp(log_p), nx.exp(log_q)
     if not with_grad:
         return transport.wasserstein(p, q, x, order=order)
-    if not transport.cdf_form(x, order):
+    if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
-    cdf_gap = torch.cumsum(p - q, -1)[..., :-1]  # (..., V-1)
-    dx = (x[1:] - x[:-1]).to(q.dtype)
+    cdf_gap = torch.cumsum(p - q, -1)  # (..., V): F_p(x_i) - F_q(x_i)
+    dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
     step = -torch.sign(cdf_gap) * dx
-    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V-1): sum over i >= j
-    grad = torch.cat([q[..., :-1] * tail, torch.zeros_like(q[..., -1:])], -1)
-    return (cdf_gap.abs() * dx).sum(-1), grad
+    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
+    return (cdf_gap.abs() * dx).sum(-1), q * tail
+
+
+def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x_{i+1} - x_i`` and 0 after the last point: ``(V,)``."""
+    return torch.cat([x[1:] - x[:-1], x.new_zeros(1)]).to(dtype)
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):

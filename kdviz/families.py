@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz import numerics as nx
 from kdviz.divergences import logit_grad
 from kdviz.i18n import N_
 
@@ -215,9 +214,10 @@ class GaussianStudent:
         """``(K, 2)`` rows ``(mu, log sigma)`` -> ``(K, V)`` log-probabilities on the grid."""
         return _GaussianLogProb.apply(params, self._points.to(params.dtype))
 
-    def log_prob_and_vjp(self, params: torch.Tensor):
-        """``log q (K, V)`` and the map ``dL/dlog q (K, V) -> dL/dparams (K, 2)`` (no autograd)."""
-        log_q, saved = _gaussian_log_prob(params, self._points.to(params.dtype))
+    def log_prob_and_vjp(self, params: torch.Tensor, out: torch.Tensor | None = None):
+        """``log q (K, V)`` (written into ``out`` if given) and the map ``dL/dlog q (K, V) ->
+        dL/dparams (K, 2)`` (no autograd)."""
+        log_q, saved = _gaussian_log_prob(params, self._points.to(params.dtype), out)
         return log_q, lambda g: _gaussian_vjp(g, *saved)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
@@ -251,21 +251,23 @@ class SoftmaxStudent:
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(params, dim=-1)  # (K, V)
 
-    def log_prob_and_vjp(self, params: torch.Tensor):
-        """``log q (K, V)`` and the map ``dL/dlog q -> dL/dz`` (:func:`kdviz.divergences.logit_grad`)."""
-        log_q = torch.log_softmax(params, dim=-1)
+    def log_prob_and_vjp(self, params: torch.Tensor, out: torch.Tensor | None = None):
+        """``log q (K, V)`` (written into ``out`` if given) and the map ``dL/dlog q -> dL/dz``
+        (:func:`kdviz.divergences.logit_grad`)."""
+        log_q = torch.log_softmax(params, dim=-1, out=out)
         return log_q, lambda g: logit_grad(g, log_q)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         return torch.ones(self.n_classes, dtype=dtype)
 
 
-def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor):
-    """``log q`` of Gaussian rows on the grid and what its gradient needs: ``(s, 1/sigma, log q)``."""
+def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None):
+    """``log q`` of Gaussian rows on the grid (into ``out`` if given) and what its gradient needs:
+    ``(s, 1/sigma, log q)``."""
     inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
     s = (x - params[:, :1]) * inv_sigma  # (K, V)
-    z = -0.5 * s * s
-    log_q = z - nx.logsumexp(z, dim=-1, keepdim=True)
+    z = -0.5 * s * s  # (K, V): the logits of q on the grid
+    log_q = torch.log_softmax(z, dim=-1, out=out)  # fast even where exp(z - max z) underflows
     return log_q, (s, inv_sigma, log_q)
 
 
