@@ -1,13 +1,14 @@
 """The lab's default run against issue 12's target (at most 90 s on 2 cores), and where its time goes.
 
     python benchmarks/lab_speed.py                      # 3 default runs, then the split of one step
-    python benchmarks/lab_speed.py --runs 1 --threads 2,1 --steps 300
+    python benchmarks/lab_speed.py --runs 2 --steps 100 --split-steps 0 \
+        --variants "inherit,OMP_WAIT_POLICY=PASSIVE,OMP_NUM_THREADS=1"
 
 1. The command a user types, ``python -m kdviz lab run --divergences fkl,rkl,akl --steps 300 --seed 0``,
-   each run a fresh interpreter storing into a temporary data folder; with ``--threads 2,1`` the
-   thread counts alternate run by run (``OMP_NUM_THREADS``; the CLI itself leaves torch's default, one
-   thread per core). Prints per run and as medians: wall seconds, CPU seconds (user + system of the
-   child), and the student tokens/s the command prints.
+   each run a fresh interpreter storing into a temporary data folder. ``--variants``: environments to
+   alternate run by run, ``inherit`` for the inherited one, else ``NAME=VALUE`` (torch's threads are one per
+   core unless ``OMP_NUM_THREADS`` says otherwise). Prints per run and as medians: wall seconds, CPU
+   seconds (user + system of the child), and the student tokens/s the command prints.
 2. The split (``--split-steps`` steps of the default configuration, in this process, on torch's
    default threads): median wall and CPU milliseconds of each part of a training step (the teacher's
    forward, then per student its forward, ``kd_loss``, backward and AdamW step), of one held-out
@@ -43,11 +44,12 @@ TARGET_S = 90.0
 TOKENS = re.compile(r"([\d,]+) student tokens/s")
 
 
-def run_cli(steps: int, threads: int | None) -> tuple[float, float, float]:
+def run_cli(steps: int, variant: str) -> tuple[float, float, float]:
     """Wall s, CPU s and the printed student tokens/s of one default run in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if threads is not None:
-        env["OMP_NUM_THREADS"] = str(threads)
+    if variant != "inherit":
+        name, _, value = variant.partition("=")
+        env[name] = value
     cmd = [sys.executable, "-m", "kdviz", "lab", "run", "--divergences", "fkl,rkl,akl", "--steps", str(steps),
            "--seed", "0", "--device", "cpu"]
     with tempfile.TemporaryDirectory() as folder:
@@ -89,8 +91,7 @@ def split(n_steps: int) -> None:
     torch.manual_seed(cfg.seed)
     init = GPT(train.STUDENT_SIZES[cfg.student_size])
     students = [(name, copy.deepcopy(init)) for name in cfg.students]
-    opts = [torch.optim.AdamW(m.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01)
-            for _, m in students]
+    opts = [train.optimizer(m, cfg) for _, m in students]
     corpus, gen = data.load_corpus(), torch.Generator().manual_seed(cfg.seed)
     for step in range(n_steps + 1):  # the first step warms up (imports, allocations) and is not counted
         batch = data.random_windows(corpus.train, cfg.batch_size, 64, gen)
@@ -130,24 +131,24 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="default runs per thread count (0: split only)")
     ap.add_argument("--steps", type=int, default=train.LabConfig.steps, help="steps of each run")
-    ap.add_argument("--threads", default="", help="comma-separated thread counts to alternate, e.g. 2,1")
+    ap.add_argument("--variants", default="inherit", help="comma-separated environments to alternate")
     ap.add_argument("--split-steps", type=int, default=20, help="steps timed part by part (0: no split)")
     args = ap.parse_args(argv)
-    counts = [int(t) for t in args.threads.split(",") if t] or [None]
-    results: dict[int | None, list[tuple[float, float, float]]] = {t: [] for t in counts}
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    results: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
     print(f"# default lab run, {args.steps} steps, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores")
     for i in range(args.runs):
-        for t in counts:
+        for v in variants:
             load = os.getloadavg()[0]
-            wall, cpu, tok = run_cli(args.steps, t)
-            results[t].append((wall, cpu, tok))
-            print(f"run {i + 1} threads {t or 'default'}: {wall:.1f} s wall, {cpu:.1f} CPU s, "
+            wall, cpu, tok = run_cli(args.steps, v)
+            results[v].append((wall, cpu, tok))
+            print(f"run {i + 1} [{v}]: {wall:.1f} s wall, {cpu:.1f} CPU s, "
                   f"{tok:,.0f} student tokens/s (load before {load:.1f})", flush=True)
-    for t, rs in results.items():
+    for v, rs in results.items():
         if rs:
             wall, cpu, tok = (statistics.median(r[i] for r in rs) for i in range(3))
             verdict = "met" if wall <= TARGET_S else "NOT met"
-            print(f"threads {t or 'default'}: median {wall:.1f} s wall, {cpu:.1f} CPU s, {tok:,.0f} student "
+            print(f"[{v}]: median {wall:.1f} s wall, {cpu:.1f} CPU s, {tok:,.0f} student "
                   f"tokens/s over {len(rs)} runs; target <= {TARGET_S:.0f} s wall: {verdict}")
     if args.split_steps:
         split(args.split_steps)

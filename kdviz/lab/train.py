@@ -155,6 +155,11 @@ def _references(device: str, eval_windows: int, n_samples: int, prompt_len: int,
     return teacher, windows, held_out, ref, texts
 
 
+def optimizer(model: GPT, cfg: LabConfig) -> torch.optim.Optimizer:
+    """A student's AdamW (one fused kernel per step); :func:`_lr` sets its rate at every step."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01, fused=True)
+
+
 def _lr(step: int, cfg: LabConfig) -> float:
     warmup = max(1, cfg.steps // 20)
     if step < warmup:
@@ -209,7 +214,7 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     for i, text in enumerate(cfg.students):
         name, params = parse_student(text)
         model = copy.deepcopy(init)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01)
+        opt = optimizer(model, cfg)
         gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + i + 1)
         students.append(_Student(text, name, params, model, opt, gen))
     untrained = _evaluate(init, windows, held_out)
