@@ -103,7 +103,7 @@ with ui.secondary(_(table.title)):
         for name in dict.fromkeys(d for d in view.divergences if d):
             spec = DIVERGENCES[name]
             rows = ", ".join(m for m, d in zip(view.methods, view.divergences) if d == name)
-            st.markdown(f"**{rows}** → {spec.display_label} (`{name}`), *{spec.source}*")
+            st.markdown(f"**{rows}** → {spec.display_label} (`{name}`), *{spec.display_source}*")
             st.latex(spec.latex)
 
 ui.takeaway(_(table.takeaway))
