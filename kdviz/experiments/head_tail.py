@@ -24,7 +24,7 @@ import torch
 from kdviz.divergences import akl_split, get_spec
 from kdviz.families import MAX_CLASSES, SoftmaxStudent, discrete_teacher, teacher_from_array
 from kdviz.fitting import FitConfig, FitResult, fit
-from kdviz.i18n import N_, _, ngettext
+from kdviz.i18n import _, ngettext
 
 DIVERGENCE_OPTIONS = ("fkl", "rkl", "jsd", "tvd", "skl", "srkl", "fkl_rkl", "akl")  # KL-type + TVD
 DEFAULT_DIVERGENCES = ("fkl", "rkl", "akl")
@@ -38,7 +38,7 @@ N_TEACHERS = 20  # random long-tailed teachers of the robustness check
 ZIPF_RANGE = (0.8, 1.6)  # their exponents: p ∝ rank^-s, the ranks shuffled over the classes
 # The lesson's two settings, (optimiser, learning rate): the seed's claim, and AKL's own setting
 SETTINGS = {"claim": ("sgd", 1.0), "contrast": ("adam", 0.1)}
-KIND_OPTIONS = {N_("auto"): "auto", N_("probabilities"): "probs", N_("logits"): "logits"}  # UI label -> kind
+KIND_OPTIONS = {"auto": "auto", "probabilities": "probs", "logits": "logits"}  # UI label -> kind
 
 
 @dataclass
