@@ -81,7 +81,7 @@ words.markdown(_("In knowledge distillation a small **student** learns from a la
                  "both bumps; **reverse KL** (punished for putting mass where the teacher has none) picks "
                  "one."))
 
-st.header(_("The lessons"))
+st.subheader(_("The lessons"))
 st.caption(_("Each lesson has a guided path under its title: a few steps that set the controls for you, ask "
              "you to predict, then show the answer."))
 for path, what in LESSONS:

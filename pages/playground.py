@@ -117,8 +117,8 @@ if isinstance(res, str):
     st.stop()
 
 ui.main_chart(figs["anim"], key="pg_anim")
-if pg.frames_note(res):
-    st.caption(pg.frames_note(res))
+if note := pg.frames_note(res):
+    st.caption(note)
 for note in risks + pg.run_notes(res):
     st.warning(note)
 c1, c2 = st.columns(2)

@@ -301,7 +301,7 @@ def configure(*, teacher: Mapping, student: Mapping, names: Sequence[str], param
                            "slow for a live fit above {limit} points (this teacher has {n}). Use a smaller "
                            "grid or fewer classes, or add another divergence.").format(
             names=_labels(names), limit=MAX_ENTROPIC_POINTS, n=len(x)))
-    params = {n: v for n, v in params.items() if v}  # a divergence without parameters: none
+    params = {n: v for n, v in params.items() if v}  # only the divergences that have parameters
     return dict(**teacher, **student, names=list(names), params=params, optimizer=optimizer, lr=lr,
                 steps=steps), warnings
 
