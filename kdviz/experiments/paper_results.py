@@ -41,7 +41,8 @@ class Row:
 @dataclass(frozen=True)
 class PaperTable:
     # title, metric, note_header, conclusions and takeaway are in English, marked with N_ (translated
-    # where shown); source, settings, benchmarks and methods are the papers' own names
+    # where shown); source (the paper's title in “quotes”), settings, benchmarks and methods are the
+    # papers' own names
     key: str  # short id, used in URLs
     title: str
     source: str  # paper, authors, year
@@ -74,8 +75,8 @@ LLAMA = "LLaMA 6.7B → TinyLLaMA 1.1B"
 
 AKL = PaperTable(
     key="akl", title=N_("AKL: forward vs reverse KL and their combinations"),
-    source="Wu et al. 2024, Rethinking Kullback-Leibler Divergence in Knowledge Distillation for Large "
-           "Language Models (AKL)",
+    source="Wu et al. 2024, “Rethinking Kullback-Leibler Divergence in Knowledge Distillation for Large "
+           "Language Models” (AKL)",
     metric=N_("ROUGE-L, mean ± std (higher is better)"),
     settings=(GPT2, LLAMA),
     benchmarks=("Dolly (500)", "S-NI (1694)", "UnNI (10000)"),
@@ -106,7 +107,7 @@ AKL = PaperTable(
 
 DISTILLM = PaperTable(
     key="distillm", title=N_("DistiLLM: skew KL vs KL, reverse KL and generalized JSD"),
-    source="Ko et al. 2024, DistiLLM: Towards Streamlined Distillation for Large Language Models",
+    source="Ko et al. 2024, “DistiLLM: Towards Streamlined Distillation for Large Language Models”",
     metric=N_("ROUGE-L, mean (std) (higher is better)"),
     settings=("",),
     benchmarks=("Dolly Eval", "Self-Instruct", "Vicuna Eval", "Super-Natural", "Unnatural"),
@@ -129,7 +130,7 @@ DISTILLM = PaperTable(
 
 SINKD = PaperTable(
     key="sinkd", title=N_("SinKD: Sinkhorn distance vs f-divergences on GLUE"),
-    source="Cui et al. 2024, SinKD: Sinkhorn Distance Minimization for Knowledge Distillation (Table 4)",
+    source="Cui et al. 2024, “SinKD: Sinkhorn Distance Minimization for Knowledge Distillation” (Table 4)",
     metric=N_("GLUE dev score: MCC for COLA, F1 for MRPC, accuracy otherwise (higher is better)"),
     settings=("",),
     benchmarks=("COLA (MCC)", "SST-2 (ACC)", "MNLI-m (ACC)", "MNLI-mm (ACC)", "MRPC (F1)", "RTE (ACC)",

@@ -105,16 +105,15 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
               for f, lab in enumerate(labels)]
     # heatmaps are not "transitionable": plotly only repaints them with redraw=True
     controls = animation_controls(labels, prefix=_("iteration "), duration_ms=120, redraw=True)
-    # play/pause under the x axis title, the slider under them across the whole width (on a phone
-    # they would overlap side by side); placed in pixels (the height is fixed, the width is not)
+    # play/pause under the x axis's tick labels and title, the slider under them across the whole
+    # width (side by side they overlap on a phone); offsets in pixels through the pads
     size = font_size()
-    buttons_top = 4.8 * size  # under the tick labels and the axis title
-    slider_top = buttons_top + 2.4 * size + 14
-    bottom = int(slider_top + 3.5 * size + 20)
-    plot_height = chart_height(height) - 50 - bottom
-    controls["updatemenus"][0].update(x=0, y=-buttons_top / plot_height, pad=dict(t=0, r=10))
-    controls["sliders"][0].update(x=0, len=1.0, y=-slider_top / plot_height)
+    buttons_top = 4 * size + 14
+    slider_top = buttons_top + 2 * size + 16
+    controls["updatemenus"][0].update(x=0, y=0, yanchor="top", pad=dict(t=buttons_top, r=10))
+    controls["sliders"][0].update(x=0, len=1.0, y=0, yanchor="top", pad=dict(t=slider_top))
     controls["sliders"][0]["currentvalue"]["xanchor"] = "right"
+    bottom = int(slider_top + 4.5 * size)
     title = (_("Sinkhorn iterations, ε = {eps:g} (converged)") if res.converged else
              _("Sinkhorn iterations, ε = {eps:g} (NOT converged after {n} iterations)")).format(
                  eps=res.epsilon, n=res.n_iter)
