@@ -4,6 +4,7 @@ and the play/pause + step-slider machinery for animations that play in the brows
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -68,8 +69,8 @@ def base_layout(fig: go.Figure, *, title: str | None = None, x: str = "", y: str
                 height: int = 420) -> go.Figure:
     """Template, axis titles, legend on top, compact margins."""
     fig.update_layout(layout(title=title, x=x, y=y, height=height))
-    fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=y)
+    fig.update_xaxes(title_text=x, tickfont_size=font_size(), title_font_size=font_size())
+    fig.update_yaxes(title_text=y, tickfont_size=font_size(), title_font_size=font_size())
     return fig
 
 
@@ -134,11 +135,25 @@ def grid_axes(rows: int, cols: int, *, vspace: float, hspace: float) -> tuple[di
     return entries, ids
 
 
+def axis_fonts(layout: dict) -> dict:
+    """Every axis of ``layout`` (a dict) gets the display's type size for its ticks and title, unless
+    it sets its own: Streamlit's chart theme would draw ticks at 12 px, too small for a projector."""
+    size = font_size()
+    for key, axis in layout.items():
+        if re.fullmatch(r"[xy]axis\d*", key) and isinstance(axis, dict):
+            axis.setdefault("tickfont", dict(size=size))
+            title = axis.get("title")
+            if isinstance(title, dict):
+                title.setdefault("font", dict(size=size))
+    return layout
+
+
 def figure(data: list, layout: dict, frames: list | None = None) -> go.Figure:
     """``go.Figure`` from plain dicts, unvalidated, its numpy arrays encoded once as typed arrays (in
     place); see :mod:`kdviz.plots._internals` for why. The dicts use documented attributes only and the
     tests rebuild every such figure with validation. Read its frames through ``fig.to_dict()["frames"]``."""
     layout = dict(layout, template=pio.templates[layout.get("template", TEMPLATE)])  # the object, not a name
+    axis_fonts(layout)
     encode_arrays(data)
     encode_arrays(frames or [])
     return unvalidated_figure(data, layout, frames or [])
