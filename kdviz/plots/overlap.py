@@ -32,7 +32,7 @@ def _finite(a: np.ndarray) -> list:
 
 def _disjoint_text(v: float) -> str:
     name = " = log 2" if math.isclose(v, math.log(2), rel_tol=1e-12) else ""
-    return _("disjoint supports: {value:.3f}").format(value=v) + name
+    return _("disjoint: {value:.3f}").format(value=v) + name  # short: a phone's panel is 130 px wide
 
 
 def _on_curve(res: OverlapResult, k: int, i: int, values: np.ndarray) -> float | None:
@@ -161,7 +161,7 @@ def curves_figure(res: OverlapResult) -> go.Figure:
                              hovertemplate="s = %{x:.2f}<br>" + _("D = ∞ (drawn at the ceiling)")
                              + "<extra></extra>"))
             shapes.append(_hline(top, a, "dot", palette()["muted"]))
-            notes.append(_note(_("▲ = ∞, drawn at the ceiling {top:.3g}").format(top=top), top, a))
+            notes.append(_note(_("▲ = ∞ (drawn at {top:.3g})").format(top=top), top, a))
         dv = res.disjoint_value[k]
         if np.isfinite(dv):
             shapes.append(_hline(dv, a, "dash", palette()["teacher"]))
@@ -183,8 +183,7 @@ def curves_figure(res: OverlapResult) -> go.Figure:
         axes[f"yaxis{b}"]["range"] = [0, 1.12 * g_top if g_top > 1e-9 else 1.0]
         undefined = done & np.isnan(grads)
         if undefined.any():
-            notes.append(_note(_("undefined where D = ∞ ({undefined} of {shifts} shifts)").format(
-                undefined=int(undefined.sum()), shifts=int(done.sum())), 0.0, b))
+            notes.append(_note(_("undefined where D = ∞"), 0.0, b))
         notes += [_title(f"<b>{lab}</b>: D(p, q<sub>s</sub>)", a), _title(f"<b>{lab}</b>: |dD/ds|", b)]
         for sfx, y in ((a, top if res.value[k] == np.inf else res.value[k]), (b, abs(res.grad[k]))):
             data.append(dict(type="scatter", x=[res.shift], y=_finite([y]), mode="markers", showlegend=False,
