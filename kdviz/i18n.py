@@ -114,3 +114,14 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it (translate where it is shown)."""
     return message
+
+
+def sentences(parts) -> str:
+    """Sentences joined as the viewer's language writes them: with a space in English, without one
+    in Chinese (its sentences end in a full-width stop)."""
+    return ("" if _DISPLAY.get().lang == "zh" else " ").join(p for p in parts if p)
+
+
+def listing(items) -> str:
+    """Items of a list in running text: "a, b, c" in English, "a、b、c" in Chinese."""
+    return ("、" if _DISPLAY.get().lang == "zh" else ", ").join(items)

@@ -65,3 +65,11 @@ def test_the_display_is_per_thread_and_a_queued_job_sees_its_submitters_display(
         job.finished.wait(10)
     assert seen["thread"] == Display()  # a new thread starts from the default
     assert job.result == Display(lang="zh", theme="dark", present=True)
+
+
+def test_sentences_and_lists_join_with_spaces_and_commas_in_english_and_without_in_chinese():
+    from kdviz.i18n import listing, sentences
+
+    assert sentences(["One.", "", "Two."]) == "One. Two." and listing(["a", "b"]) == "a, b"
+    with displayed(Display(lang="zh")):
+        assert sentences(["一。", "二。"]) == "一。二。" and listing(["甲", "乙"]) == "甲、乙"

@@ -24,7 +24,7 @@ from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
 from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, MARGIN, teacher
 from kdviz.families import SoftmaxStudent
 from kdviz.fitting import FitConfig, fit, resolve_params
-from kdviz.i18n import N_, _
+from kdviz.i18n import N_, _, listing, sentences
 
 DEFAULT_NAMES = COEFFICIENT_NAMES  # fkl rkl tvd skl srkl: the seed's slides
 Q_MIN = 1e-4  # left end of the q(y*) axis
@@ -183,13 +183,13 @@ def takeaway(res: GradientsResult) -> str:
     have = set(res.coef_names)
     lab = {n: get_spec(n).display_label for n in res.names}
     if have:
-        at = ", ".join(f"{lab[n]} {_num(_at(res, n, 0))}" for n in res.coef_names)
+        at = listing(f"{lab[n]} {_num(_at(res, n, 0))}" for n in res.coef_names)
         parts.append(_("For a token the student almost never produces (q(y*) = {q:.0e}) that the teacher "
                        "gives p(y*) = {p:g}, the coefficients of ∇q(y*) are: {values}.").format(
             q=res.q[0], p=res.p_star, values=at))
         if "fkl" in have and ({"tvd", "skl"} & have):
             tamed = [n for n in ("tvd", "skl") if n in have]
-            ratio = ", ".join(_("{ratio:.0f}× {divergence}'s").format(
+            ratio = listing(_("{ratio:.0f}× {divergence}'s").format(
                 ratio=abs(_at(res, "fkl", 0) / _at(res, n, 0)), divergence=lab[n])
                 for n in tamed if _at(res, n, 0) != 0)
             if ratio:
@@ -200,7 +200,7 @@ def takeaway(res: GradientsResult) -> str:
             parts.append(_("TVD's coefficient is 0 wherever q ≥ p: an overestimated token gets no push."))
     share = res.head_share_of_push()
     ranked = sorted(zip(res.names, share), key=lambda t: -t[1] if np.isfinite(t[1]) else np.inf)
-    listed = ", ".join(f"{lab[n]} {s:.2f}" for n, s in ranked)
+    listed = listing(f"{lab[n]} {s:.2f}" for n, s in ranked)
     gap = ranked[0][1] - ranked[-1][1] if len(ranked) > 1 else np.nan
     verdict = (_("{top} puts the largest share of its push on the head, {bottom} the smallest").format(
                    top=lab[ranked[0][0]], bottom=lab[ranked[-1][0]]) if gap > MARGIN else
@@ -213,4 +213,4 @@ def takeaway(res: GradientsResult) -> str:
     else:
         parts.append(_("For the student shown ({student}), the share of each gradient's magnitude ∂D/∂z on "
                        "the head classes is {shares}.").format(student=res.student, shares=listed))
-    return " ".join(parts)
+    return sentences(parts)

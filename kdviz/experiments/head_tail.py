@@ -24,7 +24,7 @@ import torch
 from kdviz.divergences import akl_split, get_spec
 from kdviz.families import MAX_CLASSES, SoftmaxStudent, discrete_teacher, teacher_from_array
 from kdviz.fitting import FitConfig, FitResult, fit
-from kdviz.i18n import _, ngettext
+from kdviz.i18n import _, listing, ngettext, sentences
 
 DIVERGENCE_OPTIONS = ("fkl", "rkl", "jsd", "tvd", "skl", "srkl", "fkl_rkl", "akl")  # KL-type + TVD
 DEFAULT_DIVERGENCES = ("fkl", "rkl", "akl")
@@ -180,7 +180,7 @@ def _fmt(v: float) -> str:
 
 
 def _labels(names) -> str:
-    return ", ".join(get_spec(k).display_label for k in names)
+    return listing(get_spec(k).display_label for k in names)
 
 
 def optimiser_words(optimizer: str, lr: float) -> str:
@@ -214,7 +214,7 @@ def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None
                        "{verdict}.").format(n=n, optimiser=optimiser_words(res.optimizer, res.lr), f=_fmt(f),
                                             r=_fmt(r), verdict=compare(f, r)))
     else:
-        listed = ", ".join(f"{get_spec(k).display_label} {_fmt(v)}" for k, v in share.items())
+        listed = listing(f"{get_spec(k).display_label} {_fmt(v)}" for k, v in share.items())
         parts.append(_("Head share over the first {n} steps: {listed} (add FKL and RKL to compare "
                        "them).").format(n=n, listed=listed))
     base = res.initial_head_share()
@@ -237,14 +237,14 @@ def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None
                        "{margin:g} on {more}, RKL's exceeds FKL's on {less}, and {tie} are too close to "
                        "call.").format(n=len(teachers.fkl), margin=MARGIN, more=more, less=less, tie=tie))
     final = res.tvd[:, -1]
-    tvds = ", ".join(f"{get_spec(k).display_label} {v:.3f}" for k, v in zip(res.names, final))
+    tvds = listing(f"{get_spec(k).display_label} {v:.3f}" for k, v in zip(res.names, final))
     if (final < CONVERGED_TVD).all():
         parts.append(_("After {steps} steps all of them reach p (TVD to p: {tvds}): the difference is only "
                        "in the early dynamics.").format(steps=res.steps, tvds=tvds))
     else:
         parts.append(_("After {steps} steps the TVD to p is {tvds}; with more steps (or a larger learning "
                        "rate) they all converge to p.").format(steps=res.steps, tvds=tvds))
-    return " ".join(parts)
+    return sentences(parts)
 
 
 def warnings(res: HeadTailResult) -> list[str]:
@@ -255,10 +255,10 @@ def warnings(res: HeadTailResult) -> list[str]:
     zeros = int((res.p == 0).sum())
     if bad and zeros:
         out.append(_("Non-finite loss, curves frozen from there: {names}. The teacher has {zeros} classes "
-                     "with p = 0, where reverse-KL terms are infinite.").format(names=", ".join(bad),
+                     "with p = 0, where reverse-KL terms are infinite.").format(names=listing(bad),
                                                                                  zeros=zeros))
     elif bad:
-        out.append(_("Non-finite loss, curves frozen from there: {names}.").format(names=", ".join(bad)))
+        out.append(_("Non-finite loss, curves frozen from there: {names}.").format(names=listing(bad)))
     if res.head_mask.all():
         out.append(_("With μ_AKL = {mu:g} every class is head: there is no tail to compare.").format(
             mu=res.mu))

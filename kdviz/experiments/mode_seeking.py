@@ -26,7 +26,7 @@ from kdviz.experiments import GRID, MU_MAX, SIGMA_RANGE, escaped, mass_outside
 from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
 from kdviz.families import GaussianMixture, GaussianStudent
 from kdviz.fitting import FitConfig, fit
-from kdviz.i18n import N_, _, ngettext
+from kdviz.i18n import N_, _, ngettext, sentences
 
 DEFAULT_NAMES = ("fkl", "rkl", "jsd", "tvd")
 MAX_COMPONENTS = 4
@@ -265,7 +265,7 @@ def takeaway(res: ModeSeekingResult, means: Sequence[float]) -> str:
     if "rkl" in res.names and describe(res, res.names.index("rkl"), means)[0] == "locks":
         out.append(_("Reverse KL has a minimum at each separated mode (and a broad one between them): which "
                      "one it reaches depends on the start."))
-    return " ".join([*out, many_starts_text(res)])
+    return sentences([*out, many_starts_text(res)])
 
 
 def many_starts_text(res: ModeSeekingResult) -> str:

@@ -29,6 +29,7 @@ from kdviz import numerics as nx
 from kdviz import transport
 from kdviz.families import zipf
 from kdviz.i18n import N_, _
+from kdviz.i18n import sentences as join_sentences
 
 EPS_LOW, EPS_HIGH = 1e-3, 10.0  # the range of epsilon (relative to the cost scale max C = 1)
 N_SWEEP = 17  # epsilons in the sweep (4 per decade)
@@ -254,4 +255,4 @@ def takeaway(res: TransportResult) -> str:
     sentences.append(debiased[closer].format(seed=res.div_linear, feydy=res.div_entropic))
     if res.preset == "same":
         sentences.append(_("With p = q both debiased divergences are 0 while W_ε(p, q) is not."))
-    return " ".join(sentences)
+    return join_sentences(sentences)

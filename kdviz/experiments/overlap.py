@@ -33,7 +33,7 @@ import torch
 from kdviz import numerics as nx
 from kdviz.divergences import DIVERGENCES, divergence_from_log, get_spec
 from kdviz.experiments import SLOW_TO_FIT as SINKHORN_NAMES
-from kdviz.i18n import N_, _
+from kdviz.i18n import N_, _, sentences
 
 SHAPES = {"box": N_("Boxes (supports become disjoint)"),
           "gaussian": N_("Gaussians (always overlap a little)")}
@@ -324,4 +324,4 @@ def takeaway(res: OverlapResult) -> str:
         else:
             parts.append(_("Forward KL stays finite here but grows fast ({value:.3g} at the end of the "
                            "sweep).").format(value=res.values[k, -1]))
-    return " ".join(parts) or _("Pick JSD, Wasserstein or forward KL to see the saturation story.")
+    return sentences(parts) or _("Pick JSD, Wasserstein or forward KL to see the saturation story.")

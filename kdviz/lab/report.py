@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from kdviz.divergences import get_spec
-from kdviz.i18n import N_, _
+from kdviz.i18n import N_, _, sentences
 
 N_SE = 2.0  # a difference is claimed beyond two combined standard errors
 DISTINCT_MARGIN = 0.02  # distinct-n is pooled over samples (no standard error): an absolute margin
@@ -110,7 +110,7 @@ def takeaway(run: dict) -> str:
     ]
     margins = _("Margins: {n_se:g} combined standard errors (over the held-out windows, or the samples for "
                 "NLL); {margin:g} for distinct-n.").format(n_se=N_SE, margin=DISTINCT_MARGIN)
-    return " ".join([*parts, margins])
+    return sentences([*parts, margins])
 
 
 def to_csv(run: dict) -> str:
