@@ -117,8 +117,9 @@ def forward_kl(log_p, log_q, *, with_grad: bool = False):
     """
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_q)).sum(-1)
-    minus_p = nx.cached(torch.neg, p)  # once per fit for its teacher
-    return (value, _full(minus_p, log_p, log_q)) if with_grad else value
+    if not with_grad:
+        return value
+    return value, _full(nx.cached(torch.neg, p), log_p, log_q)  # -p: once per fit for its teacher
 
 
 def reverse_kl(log_p, log_q, *, with_grad: bool = False):
