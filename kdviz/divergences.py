@@ -118,7 +118,9 @@ def forward_kl(log_p, log_q, *, with_grad: bool = False):
     """
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_q)).sum(-1)
-    return (value, _full(-p, log_p, log_q)) if with_grad else value
+    if not with_grad:
+        return value
+    return value, _full(nx.cached(torch.neg, p), log_p, log_q)  # -p: once per fit for its teacher
 
 
 def reverse_kl(log_p, log_q, *, with_grad: bool = False):
@@ -145,9 +147,10 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
     log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
-    q_part = nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V)
-    value = beta * (nx.exp(log_p) * _log_ratio(log_p, log_m)).sum(-1) + (1.0 - beta) * q_part.sum(-1)
-    return (value, (1.0 - beta) * q_part) if with_grad else value
+    p_part = beta * nx.exp(log_p) * _log_ratio(log_p, log_m)  # (..., V)
+    q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
+    value = (p_part + q_part).sum(-1)
+    return (value, q_part) if with_grad else value
 
 
 def total_variation(log_p, log_q, *, with_grad: bool = False):

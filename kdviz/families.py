@@ -202,8 +202,14 @@ class GaussianStudent:
     kind = "gaussian"
 
     @functools.cached_property
-    def _points(self) -> torch.Tensor:
-        return self.grid.points(torch.float64)
+    def _points_by_dtype(self) -> dict:
+        return {}
+
+    def _points(self, dtype: torch.dtype) -> torch.Tensor:
+        """The grid points ``(V,)`` in ``dtype``, converted from float64 once per dtype."""
+        if dtype not in self._points_by_dtype:
+            self._points_by_dtype[dtype] = self.grid.points(torch.float64).to(dtype)
+        return self._points_by_dtype[dtype]
 
     def init_params(self, mu: float, sigma: float, dtype=torch.float64) -> torch.Tensor:
         if not (math.isfinite(mu) and math.isfinite(sigma) and sigma > 0):
@@ -212,12 +218,12 @@ class GaussianStudent:
 
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         """``(K, 2)`` rows ``(mu, log sigma)`` -> ``(K, V)`` log-probabilities on the grid."""
-        return _GaussianLogProb.apply(params, self._points.to(params.dtype))
+        return _GaussianLogProb.apply(params, self._points(params.dtype))
 
     def log_prob_and_vjp(self, params: torch.Tensor, out: torch.Tensor | None = None):
         """``log q (K, V)`` (written into ``out`` if given) and the map ``dL/dlog q (K, V) ->
         dL/dparams (K, 2)`` (no autograd)."""
-        log_q, saved = _gaussian_log_prob(params, self._points.to(params.dtype), out)
+        log_q, saved = _gaussian_log_prob(params, self._points(params.dtype), out)
         return log_q, lambda g: _gaussian_vjp(g, *saved)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:

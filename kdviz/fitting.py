@@ -10,6 +10,11 @@ coordinate, so this is exactly K independent fits. A row whose loss or gradient 
 or that meets the optional stop rule (e.g. "the student left the grid"), is frozen from that step on.
 Trajectories come back as numpy arrays (:class:`FitResult`).
 
+The divergences find what every one of them needs already computed: the teacher's ``exp`` and
+support once per fit (:func:`kdviz.numerics.constants`), the student's ``exp`` and support once per
+step for all rows (:class:`kdviz.numerics.StudentRows`, whose fixed row views the groups get: the
+rows are fitted in group order). Where nothing is zero, their ``0 log 0`` guards are skipped.
+
 The optimizers are the few lines of :func:`adam_step` / SGD, equal to ``torch.optim``'s (tested to
 1e-12): ``torch.optim`` imports ``torch._dynamo`` on first use, over a second per process.
 """

@@ -23,9 +23,18 @@ def exp_floor(dtype: torch.dtype) -> float:
     return _FLOORS.get(dtype, -85.0)
 
 
-_CONSTANTS: dict[int, tuple[torch.Tensor, dict]] = {}  # id(x) -> (x, {(fn, args): fn(x, *args)})
-_ROWS: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, "StudentRows"]] = {}  # id(view) ->
-# (view, its exp, its support mask, owner)
+class _Known:
+    """What is known about one tensor object within a block: its :func:`exp` (None: not yet), where
+    it is > -inf (``mask``, None: everywhere), and for constants a memo of :func:`cached` results."""
+
+    __slots__ = ("x", "exp", "mask", "rows", "memo")
+
+    def __init__(self, x, exp=None, mask=None, rows=None, memo=None):
+        self.x, self.exp, self.mask, self.rows, self.memo = x, exp, mask, rows, memo
+
+
+_KNOWN: dict[int, _Known] = {}  # id(x) -> what is known about x (a hit needs the very object)
+_MISSING = object()
 
 
 @contextlib.contextmanager
@@ -36,29 +45,33 @@ def constants(*tensors: torch.Tensor):
     values are the same whichever thread computed them."""
     mine = {}
     for x in tensors:
-        if id(x) not in _CONSTANTS and id(x) not in mine:
-            mine[id(x)] = (x, {})
+        if id(x) not in _KNOWN and id(x) not in mine:
             e = _exp(x)
-            mine[id(x)][1][(_exp, ())] = e
-            mine[id(e)] = (e, {})
-    _CONSTANTS.update(mine)
+            mine[id(x)] = _Known(x, e, _mask_or_none(x), memo={})
+            mine[id(e)] = _Known(e, None, None, memo={})  # probabilities: > -inf everywhere
+    _KNOWN.update(mine)
     try:
         yield
     finally:
         for key in mine:
-            _CONSTANTS.pop(key, None)
+            _KNOWN.pop(key, None)
+
+
+def _mask_or_none(log_x: torch.Tensor) -> torch.Tensor | None:
+    mask = log_x > float("-inf")
+    return None if bool(mask.all()) else mask
 
 
 def cached(fn, x: torch.Tensor, *args):
     """``fn(x, *args)``, computed once per block when ``x`` is one of :func:`constants` (or its exp);
     ``args`` must be hashable. Do not modify the result in place."""
-    entry = _CONSTANTS.get(id(x)) if _CONSTANTS else None
-    if entry is None or entry[0] is not x:
+    k = _KNOWN.get(id(x)) if _KNOWN else None
+    if k is None or k.x is not x or k.memo is None:
         return fn(x, *args)
-    memo = entry[1]
-    if (fn, args) not in memo:
-        memo[(fn, args)] = fn(x, *args)
-    return memo[(fn, args)]
+    out = k.memo.get((fn, args), _MISSING)
+    if out is _MISSING:
+        out = k.memo[(fn, args)] = fn(x, *args)
+    return out
 
 
 def exp(x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +81,9 @@ def exp(x: torch.Tensor) -> torch.Tensor:
     purpose here (callers that need the exact support test the log-values: :func:`support`).
     Do not modify the result in place (it may be :func:`cached` or a :class:`StudentRows` buffer).
     """
-    row = _ROWS.get(id(x)) if _ROWS else None
-    if row is not None and row[0] is x:
-        return row[1]
+    k = _KNOWN.get(id(x)) if _KNOWN else None
+    if k is not None and k.x is x and k.exp is not None:
+        return k.exp
     return cached(_exp, x)
 
 
@@ -83,18 +96,10 @@ def support(log_x: torch.Tensor) -> torch.Tensor | None:
     """Where the probabilities are positive, ``log_x > -inf`` ``(..., V)`` bool; ``None`` when they all
     are and that is known without looking: for :func:`constants` and :class:`StudentRows` (checked
     once per block or per step). Callers skip their ``0 log 0`` guards on ``None``."""
-    row = _ROWS.get(id(log_x)) if _ROWS else None
-    if row is not None and row[0] is log_x:
-        return None if row[3].full else row[2]
-    entry = _CONSTANTS.get(id(log_x)) if _CONSTANTS else None
-    if entry is not None and entry[0] is log_x:
-        return cached(_known_support, log_x)
-    return log_x > float("-inf")
-
-
-def _known_support(log_x: torch.Tensor) -> torch.Tensor | None:
-    mask = log_x > float("-inf")
-    return None if bool(mask.all()) else mask
+    k = _KNOWN.get(id(log_x)) if _KNOWN else None
+    if k is None or k.x is not log_x:
+        return log_x > float("-inf")
+    return None if k.rows is not None and k.rows.full else k.mask
 
 
 class StudentRows:
@@ -108,12 +113,12 @@ class StudentRows:
         self.exp = torch.empty(k, v, dtype=dtype)  # (K, V) exp(log), by refresh()
         self.mask = torch.ones(k, v, dtype=torch.bool)  # (K, V) log > -inf, by refresh() when not full
         self.full = False
-        self._entries = [(self.log, self.exp, self.mask, self)]
+        self._known = [_Known(self.log, self.exp, self.mask, self)]
 
     def rows(self, index: slice) -> torch.Tensor:
         """The view ``log[index]`` (a slice: a view that stays valid across steps)."""
         view = self.log[index]
-        self._entries.append((view, self.exp[index], self.mask[index], self))
+        self._known.append(_Known(view, self.exp[index], self.mask[index], self))
         return view
 
     def refresh(self) -> None:
@@ -124,12 +129,12 @@ class StudentRows:
             torch.gt(self.log, float("-inf"), out=self.mask)
 
     def __enter__(self):
-        _ROWS.update({id(e[0]): e for e in self._entries})
+        _KNOWN.update({id(k.x): k for k in self._known})
         return self
 
     def __exit__(self, *exc):
-        for e in self._entries:
-            _ROWS.pop(id(e[0]), None)
+        for k in self._known:
+            _KNOWN.pop(id(k.x), None)
 
 
 def logsumexp(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
