@@ -1,16 +1,16 @@
 """The lab's default run against issue 12's target (at most 90 s on 2 cores), and where its time goes.
 
     python benchmarks/lab_speed.py                      # 3 default runs, then the split of one step
-    python benchmarks/lab_speed.py --runs 2 --steps 100 --split-steps 0 \
-        --variants "inherit,OMP_WAIT_POLICY=PASSIVE,OMP_NUM_THREADS=1"
+    python benchmarks/lab_speed.py --runs 1 --split-steps 50
+    python benchmarks/lab_speed.py --baseline /work/main --steps 100   # against another checkout
 
 1. The command a user types, ``python -m kdviz lab run --divergences fkl,rkl,akl --steps 300 --seed 0``,
-   each run a fresh interpreter storing into a temporary data folder. ``--variants``: environments to
-   alternate run by run, ``inherit`` for the inherited one, else ``NAME=VALUE`` (torch's threads are one per
-   core unless ``OMP_NUM_THREADS`` says otherwise). Prints per run and as medians: wall seconds, CPU
-   seconds (user + system of the child), and the student tokens/s the command prints.
-2. The split (``--split-steps`` steps of the default configuration, in this process, on torch's
-   default threads): median wall and CPU milliseconds of each part of a training step (the teacher's
+   each run a fresh interpreter storing into a temporary data folder. Prints per run and as medians:
+   wall seconds, CPU seconds (user + system of the child), and the student tokens/s the command prints.
+   With ``--baseline``, runs of that checkout alternate with this one's, and the medians of the
+   per-pair ratios (this / baseline) follow.
+2. The split (``--split-steps`` steps of the default configuration, in this process, on the run's
+   torch threads): median wall and CPU milliseconds of each part of a training step (the teacher's
    forward, then per student its forward, ``kd_loss``, backward and AdamW step), of one held-out
    evaluation, one student's samples and their teacher NLL, and the teacher's references; then those
    parts scaled to the default run (300 steps, 11 evaluations per student and the untrained one, four
@@ -39,24 +39,23 @@ sys.path.insert(0, str(ROOT))
 from kdviz.lab import data, metrics, train  # noqa: E402
 from kdviz.lab.model import GPT  # noqa: E402
 from kdviz.losses import kd_loss  # noqa: E402
+from kdviz.numerics import torch_threads  # noqa: E402
 
 TARGET_S = 90.0
 TOKENS = re.compile(r"([\d,]+) student tokens/s")
 
 
-def run_cli(steps: int, variant: str) -> tuple[float, float, float]:
-    """Wall s, CPU s and the printed student tokens/s of one default run in a fresh interpreter."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if variant != "inherit":
-        name, _, value = variant.partition("=")
-        env[name] = value
+def run_cli(root: Path, steps: int) -> tuple[float, float, float]:
+    """Wall s, CPU s and the printed student tokens/s of one default run of the checkout ``root`` in a
+    fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "kdviz", "lab", "run", "--divergences", "fkl,rkl,akl", "--steps", str(steps),
            "--seed", "0", "--device", "cpu"]
     with tempfile.TemporaryDirectory() as folder:
         env["KDVIZ_DATA"] = folder
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -118,7 +117,7 @@ def split(n_steps: int) -> None:
                "samples (one student)": k + 1, "teacher NLL + distinct-n": k + 1}
     total_w = total_c = 0.0
     print(f"\nsplit: medians over {n_steps} steps (5 evaluations and sample sets), "
-          f"{torch.get_num_threads()} torch threads, scaled to the default run ({n} steps, {k} students)")
+          f"{torch.get_num_threads()} torch thread(s), scaled to the default run ({n} steps, {k} students)")
     print(f"{'part':<28} {'wall ms':>9} {'CPU ms':>9} {'x per run':>10} {'run wall s':>11} {'run CPU s':>10}")
     for name, times in per_run.items():
         w, c = clock.median(name)
@@ -129,29 +128,34 @@ def split(n_steps: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3, help="default runs per thread count (0: split only)")
+    ap.add_argument("--runs", type=int, default=3, help="default runs (0: the split only)")
     ap.add_argument("--steps", type=int, default=train.LabConfig.steps, help="steps of each run")
-    ap.add_argument("--variants", default="inherit", help="comma-separated environments to alternate")
     ap.add_argument("--split-steps", type=int, default=20, help="steps timed part by part (0: no split)")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout to alternate with")
     args = ap.parse_args(argv)
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    results: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
     print(f"# default lab run, {args.steps} steps, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores")
+    roots = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in roots}
     for i in range(args.runs):
-        for v in variants:
+        for name, root in roots.items():
             load = os.getloadavg()[0]
-            wall, cpu, tok = run_cli(args.steps, v)
-            results[v].append((wall, cpu, tok))
-            print(f"run {i + 1} [{v}]: {wall:.1f} s wall, {cpu:.1f} CPU s, "
-                  f"{tok:,.0f} student tokens/s (load before {load:.1f})", flush=True)
-    for v, rs in results.items():
+            runs[name].append(run_cli(root, args.steps))
+            wall, cpu, tok = runs[name][-1]
+            print(f"run {i + 1} {name} ({root}): {wall:.1f} s wall, {cpu:.1f} CPU s, {tok:,.0f} student "
+                  f"tokens/s (load before {load:.1f})", flush=True)
+    for name, rs in runs.items():
         if rs:
             wall, cpu, tok = (statistics.median(r[i] for r in rs) for i in range(3))
             verdict = "met" if wall <= TARGET_S else "NOT met"
-            print(f"[{v}]: median {wall:.1f} s wall, {cpu:.1f} CPU s, {tok:,.0f} student "
-                  f"tokens/s over {len(rs)} runs; target <= {TARGET_S:.0f} s wall: {verdict}")
+            print(f"{name}: median of {len(rs)}: {wall:.1f} s wall, {cpu:.1f} CPU s, {tok:,.0f} student "
+                  f"tokens/s; target <= {TARGET_S:.0f} s wall: {verdict}")
+    if args.baseline and args.runs:
+        ratios = [[t[i] / b[i] for t, b in zip(runs["this"], runs["baseline"])] for i in range(2)]
+        print(f"this / baseline, median of per-pair ratios: wall {statistics.median(ratios[0]):.2f}, "
+              f"CPU {statistics.median(ratios[1]):.2f}")
     if args.split_steps:
-        split(args.split_steps)
+        with torch_threads(train.TORCH_THREADS):
+            split(args.split_steps)
     return 0
 
 

@@ -187,7 +187,7 @@ def _run(args) -> int:
         store.finish(run_id, result)
     sys.stderr.write(f"{len(cfg.students)} students x {cfg.steps} steps on {cfg.device}: "
                      f"{time.perf_counter() - t0:.1f} s in all ({time.process_time() - cpu0:.1f} CPU s on "
-                     f"{torch.get_num_threads()} torch threads), training {result['train_seconds']:.1f} s, "
+                     f"{result['torch_threads']} torch thread(s)), training {result['train_seconds']:.1f} s, "
                      f"{result['tokens_per_s']:,.0f} student tokens/s; stored as run {run_id} in "
                      f"{store.path}\n")
     print(json.dumps(json_output(result), allow_nan=False) if args.json else table(result))

@@ -31,9 +31,14 @@ from kdviz.lab.model import GPT, GPTConfig
 from kdviz.lab.store import RunStore
 from kdviz.lab.teacher import load_teacher
 from kdviz.losses import kd_loss
+from kdviz.numerics import torch_threads
 
 # Divergences that apply to next-token distributions (no support coordinates needed).
 LOGIT_DIVERGENCES = ("fkl", "rkl", "jsd", "tvd", "skl", "srkl", "fkl_rkl", "akl")
+# Torch threads of a run (see run_lab): with other processes on the cores, OpenMP's hand-offs between
+# threads stall (as for the fits, kdviz.numerics.torch_threads); alone on 2 cores, one thread is
+# somewhat slower than two.
+TORCH_THREADS = 1
 STUDENT_SIZES = {"1x64": GPTConfig(n_layer=1, n_head=2, n_embd=64),  # 185k parameters
                  "2x64": GPTConfig(n_layer=2, n_head=2, n_embd=64)}  # 235k parameters
 
@@ -197,7 +202,16 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     (``curves``: the students' curves so far). ``should_stop()`` is polled before each student's step and
     samples; when it turns true, :class:`Interrupted` is raised. The teacher's reference
     metrics (cached per seed; seconds the first time) are computed before the first poll.
+
+    The run uses :data:`TORCH_THREADS` torch threads wherever it is started (the CLI, the app, a
+    script), so a seed gives the same run everywhere: another thread count changes float rounding,
+    which AKL's head/tail split turns into another run.
     """
+    with torch_threads(TORCH_THREADS):
+        return _run_lab(cfg, on_progress, should_stop)
+
+
+def _run_lab(cfg: LabConfig, on_progress, should_stop) -> dict:
     def check(where: str) -> None:
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped {where}")
@@ -273,7 +287,7 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
             "untrained": {"metrics": untrained, "n_params": init.n_params()},
             "prompts": [data.decode(p) for p in windows[:cfg.n_samples, :cfg.prompt_len].tolist()],
             "results": results, "train_seconds": train_seconds, "tokens": tokens,
-            "tokens_per_s": tokens / train_seconds}
+            "tokens_per_s": tokens / train_seconds, "torch_threads": torch.get_num_threads()}
 
 
 def run_and_store(cfg: LabConfig, token: Token, *, label: str = "", store_path=None) -> int | None:
