@@ -24,6 +24,7 @@ import torch
 
 from kdviz import numerics as nx
 from kdviz import transport
+from kdviz.i18n import N_
 from kdviz.spec import DivergenceSpec, Param, validate_distribution
 
 __all__ = [
@@ -42,32 +43,31 @@ NEG_INF = float("-inf")
 
 
 # --------------------------------------------------------------------------- building blocks
+def _where_possible(log_a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``t`` where ``a > 0`` and 0 where ``a = 0`` (``0 log 0 = 0``); ``t`` itself when ``a`` is known
+    to have no zeros (:func:`kdviz.numerics.support`: the teacher and the student in a fit)."""
+    possible = nx.support(log_a)
+    return t if possible is None else torch.where(possible, t, 0.0)
+
+
 def _log_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """``log a - log b`` where ``a > 0`` and 0 where ``a = 0``: the summand of ``KL(a || b)`` over
     ``a``, ``0 log 0 = 0``. The zeros are replaced *before* they are weighted, so that no
     ``-inf - -inf`` (NaN) reaches the value or the gradient."""
-    return torch.where(nx.cached(_possible, log_a), log_a - log_b, 0.0)
+    return _where_possible(log_a, log_a - log_b)
 
 
-def _possible(log_a: torch.Tensor) -> torch.Tensor:
-    """``a > 0`` from ``log a`` (once per fit for the teacher: :func:`kdviz.numerics.cached`)."""
-    return log_a > NEG_INF
+def _mix_parts(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log(w a), log((1 - w) b))``, ``0 < w < 1``: the logs of the two parts of the mixture
+    ``m = w a + (1 - w) b``. ``log m`` is their ``logaddexp``, so that tiny probabilities stay exact.
+    A fit's teacher part is computed once (:func:`kdviz.numerics.cached`)."""
+    return nx.cached(torch.add, log_a, math.log(w)), nx.cached(torch.add, log_b, math.log1p(-w))
 
 
-def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
-    """log(w a + (1 - w) b), computed with logaddexp so that tiny probabilities stay exact."""
-    if w <= 0.0:
-        return log_b
-    if w >= 1.0:
-        return log_a
-    return nx.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
-
-
-def _share(log_a: torch.Tensor, log_m: torch.Tensor, w: float) -> torch.Tensor:
-    """``w a / m``: the share of ``w a`` in a mixture ``m`` (in [0, 1]); 0 where ``a = 0``."""
-    if w <= 0.0:
-        return torch.zeros_like(log_a)
-    return torch.where(log_a > NEG_INF, nx.exp(log_a + math.log(w) - log_m), 0.0)
+def _share(log_a: torch.Tensor, part_a: torch.Tensor, part_b: torch.Tensor) -> torch.Tensor:
+    """``w a / m = sigmoid(log(w a) - log((1 - w) b))``: the share of the part ``w a`` in the mixture
+    (in [0, 1]); 0 where ``a = 0``."""
+    return _where_possible(log_a, torch.sigmoid(part_a - part_b))
 
 
 def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
@@ -78,6 +78,8 @@ def _zero(log_p: torch.Tensor, log_q: torch.Tensor, with_grad: bool):
 
 def _full(g: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """``g`` broadcast to the shape of ``(log_p, log_q)``: gradients have the batch shape."""
+    if log_q.shape[max(log_q.dim() - log_p.dim(), 0):] == log_p.shape:  # log q has it (a fit's rows):
+        return g.expand_as(log_q)  # a view, cheaper than torch.broadcast_tensors
     return torch.broadcast_tensors(g, log_p, log_q)[0]
 
 
@@ -116,7 +118,9 @@ def forward_kl(log_p, log_q, *, with_grad: bool = False):
     """
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_q)).sum(-1)
-    return (value, _full(-p, log_p, log_q)) if with_grad else value
+    if not with_grad:
+        return value
+    return value, _full(nx.cached(torch.neg, p), log_p, log_q)  # -p: once per fit for its teacher
 
 
 def reverse_kl(log_p, log_q, *, with_grad: bool = False):
@@ -128,7 +132,7 @@ def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_p)
     value = (q * ratio).sum(-1)
-    return (value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0)) if with_grad else value
+    return (value, _where_possible(log_q, q * (ratio + 1.0))) if with_grad else value
 
 
 def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
@@ -142,10 +146,11 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     """
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_p, log_q, beta)
-    q_part = nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V)
-    value = beta * (nx.exp(log_p) * _log_ratio(log_p, log_m)).sum(-1) + (1.0 - beta) * q_part.sum(-1)
-    return (value, (1.0 - beta) * q_part) if with_grad else value
+    log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
+    p_part = beta * nx.exp(log_p) * _log_ratio(log_p, log_m)  # (..., V)
+    q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
+    value = (p_part + q_part).sum(-1)
+    return (value, q_part) if with_grad else value
 
 
 def total_variation(log_p, log_q, *, with_grad: bool = False):
@@ -177,10 +182,11 @@ def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
         return _zero(log_p, log_q, with_grad)
     if alpha <= 0.0:
         return forward_kl(log_p, log_q, with_grad=with_grad)
-    log_m = _log_mix(log_p, log_q, alpha)
+    parts = _mix_parts(log_p, log_q, alpha)  # log(alpha p), log((1 - alpha) q)
+    log_m = nx.logaddexp(*parts)
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_m)).sum(-1)
-    return (value, -p * _share(log_q, log_m, 1.0 - alpha)) if with_grad else value
+    return (value, -p * _share(log_q, parts[1], parts[0])) if with_grad else value
 
 
 def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -188,16 +194,21 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
 
     .. math:: \mathrm{SRKL}_\alpha(p, q) = \mathrm{KL}(q \,\|\, m), \quad m = \alpha q + (1-\alpha) p,
               \qquad \text{grad} = q \left(\log\frac{q}{m} + 1 - \frac{\alpha q}{m}\right)
+
+    ``alpha = 0`` is reverse KL, ``alpha = 1`` is ``KL(q || q) = 0``.
     """
     if alpha >= 1.0:
         return _zero(log_p, log_q, with_grad)
-    log_m = _log_mix(log_q, log_p, alpha)
+    if alpha <= 0.0:
+        return reverse_kl(log_p, log_q, with_grad=with_grad)
+    parts = _mix_parts(log_q, log_p, alpha)  # log(alpha q), log((1 - alpha) p)
+    log_m = nx.logaddexp(*parts)
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_m)
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, torch.where(log_q > NEG_INF, q * (ratio + 1.0), 0.0) - q * _share(log_q, log_m, alpha)
+    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, *parts)
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
@@ -228,15 +239,19 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    p, q, head_mask = torch.broadcast_tensors(p, q.detach(), head_mask)
-    gap = (p - q).abs()
-    g_head = torch.where(head_mask, gap, 0.0).sum(-1)
-    g_tail = gap.sum(-1) - g_head
-    total = g_head + g_tail
-    # p == q: both gaps vanish and the paper's ratio is 0/0; any weights give AKL = 0 there.
-    w_head = torch.where(total > 0, g_head / torch.where(total > 0, total, 1.0), 0.5)
-    return {"head_mask": head_mask, "g_head": g_head, "g_tail": g_tail,
-            "w_head": w_head, "w_tail": 1.0 - w_head}
+    g_head, total, w_head = _akl_weight(p, q.detach(), head_mask)
+    return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
+            "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
+
+
+def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
+    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
+    the callers detach it)."""
+    gap = (p - q).abs()  # (..., V)
+    g_head = (gap * head_mask).sum(-1)
+    total = gap.sum(-1)
+    # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
+    return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
 
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
@@ -258,16 +273,22 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
     absent: the value is +inf exactly when a term of positive weight is.
     """
-    split = akl_split(nx.exp(log_p), nx.exp(log_q.detach()), mu)
-    w_head, w_tail = split["w_head"][..., None], split["w_tail"][..., None]  # (..., 1)
-    if with_grad:  # no autograd here: a weight-0 term is dropped by _weighted (0 * inf = 0)
+    p = nx.exp(log_p)
+    # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
+    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
+    w_tail = 1.0 - w_head  # (...)
+    if with_grad:  # no autograd here
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        return (_weighted(w_head[..., 0], fv) + _weighted(w_tail[..., 0], rv),
-                _weighted(w_head, fg) + _weighted(w_tail, rg))
+        if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
+            # FKL + w_tail (RKL - FKL) is the weighted sum, the weights summing to 1
+            return torch.lerp(fv, rv, w_tail), torch.lerp(fg, rg, w_tail.unsqueeze(-1))
+        # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head > 0, log_q, log_p))
-    rkl = reverse_kl(log_p, torch.where(w_tail > 0, log_q, log_p))
-    return _weighted(w_head[..., 0], fkl) + _weighted(w_tail[..., 0], rkl)
+    fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
+    rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
+    return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
@@ -277,14 +298,18 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     p, q = nx.exp(log_p), nx.exp(log_q)
     if not with_grad:
         return transport.wasserstein(p, q, x, order=order)
-    if not transport.cdf_form(x, order):
+    if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
-    cdf_gap = torch.cumsum(p - q, -1)[..., :-1]  # (..., V-1)
-    dx = (x[1:] - x[:-1]).to(q.dtype)
+    cdf_gap = torch.cumsum(p - q, -1)  # (..., V): F_p(x_i) - F_q(x_i)
+    dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
     step = -torch.sign(cdf_gap) * dx
-    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V-1): sum over i >= j
-    grad = torch.cat([q[..., :-1] * tail, torch.zeros_like(q[..., -1:])], -1)
-    return (cdf_gap.abs() * dx).sum(-1), grad
+    tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
+    return (cdf_gap.abs() * dx).sum(-1), q * tail
+
+
+def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x_{i+1} - x_i`` and 0 after the last point: ``(V,)``."""
+    return torch.cat([x[1:] - x[:-1], x.new_zeros(1)]).to(dtype)
 
 
 def _sinkhorn(log_p, log_q, x, order: int = 1, epsilon: float = 1.0):
@@ -298,97 +323,98 @@ def _sinkhorn_div(log_p, log_q, x, order: int = 1, epsilon: float = 1.0, entropi
 
 # --------------------------------------------------------------------------- the registry
 ALPHA = Param("alpha", 0.1, 0.0, 1.0,
-              help="skew: weight of the divergence's own first argument in the mixture")
-BETA = Param("beta", 0.5, 0.0, 1.0, help="teacher weight in the JSD mixture m = beta p + (1 - beta) q")
-MU = Param("mu", 0.5, 0.0, 1.0, help="head = classes holding the first mu of the teacher's mass")
-ORDER = Param("order", 1, 1, 2, choices=(1, 2), help="ground cost |x_i - x_j|^order")
-EPSILON = Param("epsilon", 1.0, 0.0, 1e6, low_open=True, help="entropic regularisation eps = 1/lambda")
+              help=N_("skew: weight of the divergence's own first argument in the mixture"))
+BETA = Param("beta", 0.5, 0.0, 1.0, help=N_("teacher weight in the JSD mixture m = beta p + (1 - beta) q"))
+MU = Param("mu", 0.5, 0.0, 1.0, help=N_("head = classes holding the first mu of the teacher's mass"))
+ORDER = Param("order", 1, 1, 2, choices=(1, 2), help=N_("ground cost |x_i - x_j|^order"))
+EPSILON = Param("epsilon", 1.0, 0.0, 1e6, low_open=True, help=N_("entropic regularisation eps = 1/lambda"))
 
 
 DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
     DivergenceSpec(
-        "fkl", "Forward KL", forward_kl, _gradient_of(forward_kl),
+        "fkl", N_("Forward KL"), forward_kl, _gradient_of(forward_kl),
         r"\mathrm{KL}(p\|q)=\sum_y p(y)\log\frac{p(y)}{q(y)}",
-        behaviour="zero-avoiding, mean-seeking: covers every mode of p",
-        source="Hinton et al. 2015; MiniLLM (Gu et al. 2023)",
+        behaviour=N_("zero-avoiding, mean-seeking: covers every mode of p"),
+        source=N_("Hinton et al. 2015; MiniLLM (Gu et al. 2023)"),
         grad_latex=r"-\frac{1}{q}",
         color="#0072B2"),
     DivergenceSpec(
-        "rkl", "Reverse KL", reverse_kl, _gradient_of(reverse_kl),
+        "rkl", N_("Reverse KL"), reverse_kl, _gradient_of(reverse_kl),
         r"\mathrm{RKL}(p,q)=\mathrm{KL}(q\|p)=\sum_y q(y)\log\frac{q(y)}{p(y)}",
-        behaviour="zero-forcing, mode-seeking: locks onto one mode of p",
-        source="MiniLLM (Gu et al. 2023)",
+        behaviour=N_("zero-forcing, mode-seeking: locks onto one mode of p"),
+        source=N_("MiniLLM (Gu et al. 2023)"),
         grad_latex=r"\frac{1}{p}\left(\log\frac{q}{p}+1\right)",
         color="#D55E00"),
     DivergenceSpec(
-        "jsd", "JSD", generalized_jsd, _gradient_of(generalized_jsd),
+        "jsd", N_("JSD"), generalized_jsd, _gradient_of(generalized_jsd),
         r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),"
         r"\;m=\beta p+(1-\beta)q",
         params=(BETA,), symmetric=True, bounded="<= log 2 (beta = 0.5)",
-        behaviour="symmetric and bounded; saturates at log 2 and loses its gradient without overlap",
-        source="Lin 1991; generalised in GKD (Agarwal et al. 2024)",
+        behaviour=N_("symmetric and bounded; saturates at log 2 and loses its gradient without overlap"),
+        source=N_("Lin 1991; generalised in GKD (Agarwal et al. 2024)"),
         color="#CC79A7"),
     DivergenceSpec(
-        "tvd", "TVD", total_variation, _gradient_of(total_variation),
+        "tvd", N_("TVD"), total_variation, _gradient_of(total_variation),
         r"\mathrm{TVD}(p,q)=\tfrac12\sum_y|p(y)-q(y)|=1-\sum_y\min(p(y),q(y))",
         symmetric=True, bounded="[0, 1]",
-        behaviour="gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to outliers",
-        source="f-distill (Wen et al. 2023)",
+        behaviour=N_("gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to "
+                     "outliers"),
+        source=N_("f-distill (Wen et al. 2023)"),
         grad_latex=r"-\frac{1}{p}\,[q<p]",
         color="#009E73"),
     DivergenceSpec(
-        "skl", "Skew KL", skew_kl, _gradient_of(skew_kl),
+        "skl", N_("Skew KL"), skew_kl, _gradient_of(skew_kl),
         r"\mathrm{SKL}_\alpha(p,q)=\mathrm{KL}\big(p\,\|\,\alpha p+(1-\alpha)q\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
-        behaviour="forward KL with the 1/q gradient tamed by mixing p into q",
-        source="DistiLLM (Ko et al. 2024)",
+        behaviour=N_("forward KL with the 1/q gradient tamed by mixing p into q"),
+        source=N_("DistiLLM (Ko et al. 2024)"),
         grad_latex=r"-\frac{1-\alpha}{\tilde q},\;\tilde q=\alpha p+(1-\alpha)q",
         color="#56B4E9"),
     DivergenceSpec(
-        "srkl", "Skew reverse KL", skew_reverse_kl, _gradient_of(skew_reverse_kl),
+        "srkl", N_("Skew reverse KL"), skew_reverse_kl, _gradient_of(skew_reverse_kl),
         r"\mathrm{SRKL}_\alpha(p,q)=\mathrm{KL}\big(q\,\|\,\alpha q+(1-\alpha)p\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
-        behaviour="reverse KL with a skewed, better-conditioned gradient",
-        source="DistiLLM (Ko et al. 2024)",
+        behaviour=N_("reverse KL with a skewed, better-conditioned gradient"),
+        source=N_("DistiLLM (Ko et al. 2024)"),
         grad_latex=(r"\frac{1}{p}\left(\log\frac{q}{\tilde p}+1-\frac{\alpha q}{\tilde p}\right),\;"
                     r"\tilde p=\alpha q+(1-\alpha)p"),
         color="#E69F00"),
     DivergenceSpec(
-        "fkl_rkl", "FKL+RKL", fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
+        "fkl_rkl", N_("FKL+RKL"), fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
         r"\mathrm{KL}(p\|q)+\mathrm{KL}(q\|p)",
         symmetric=True,
-        behaviour="both directions at once: covers modes and penalises mass where p has none",
-        source="AKL paper's baseline (Wu et al. 2024)",
+        behaviour=N_("both directions at once: covers modes and penalises mass where p has none"),
+        source=N_("AKL paper's baseline (Wu et al. 2024)"),
         color="#882255"),
     DivergenceSpec(
-        "akl", "AKL", adaptive_kl, _gradient_of(adaptive_kl),
+        "akl", N_("AKL"), adaptive_kl, _gradient_of(adaptive_kl),
         r"\mathrm{AKL}(p,q)=\frac{g_{head}}{g_{head}+g_{tail}}\mathrm{KL}(p\|q)"
         r"+\frac{g_{tail}}{g_{head}+g_{tail}}\mathrm{KL}(q\|p)",
         params=(MU,),
-        behaviour="weights FKL (head) and RKL (tail) by where the student's error is",
-        source="AKL (Wu et al. 2024)",
+        behaviour=N_("weights FKL (head) and RKL (tail) by where the student's error is"),
+        source=N_("AKL (Wu et al. 2024)"),
         color="#999933"),
     DivergenceSpec(
-        "wasserstein", "Wasserstein", _wasserstein, _gradient_of(_wasserstein),
+        "wasserstein", N_("Wasserstein"), _wasserstein, _gradient_of(_wasserstein),
         r"W(p,q)=\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle,\;C_{ij}=|x_i-x_j|^{r}",
         params=(ORDER,), symmetric=True, needs_support=True,
-        behaviour="moves mass along the support: grows with distance even without overlap",
-        source="Kantorovich; seed slides (linear-programming form)",
+        behaviour=N_("moves mass along the support: grows with distance even without overlap"),
+        source=N_("Kantorovich; seed slides (linear-programming form)"),
         color="#332288"),
     DivergenceSpec(
-        "sinkhorn", "Sinkhorn", _sinkhorn, None,
+        "sinkhorn", N_("Sinkhorn"), _sinkhorn, None,
         r"W_\varepsilon(p,q)=\langle\Gamma_\varepsilon,C\rangle,\;"
         r"\Gamma_\varepsilon=\arg\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle-\varepsilon H(\Gamma)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True,
-        behaviour="entropic OT: smooth and fast, but biased (W_eps(p, p) > 0)",
-        source="Cuturi 2013; SinKD (Cui et al. 2024)",
+        behaviour=N_("entropic OT: smooth and fast, but biased (W_eps(p, p) > 0)"),
+        source=N_("Cuturi 2013; SinKD (Cui et al. 2024)"),
         color="#44AA99"),
     DivergenceSpec(
-        "sinkhorn_div", "Sinkhorn divergence", _sinkhorn_div, None,
+        "sinkhorn_div", N_("Sinkhorn divergence"), _sinkhorn_div, None,
         r"S_\varepsilon(p,q)=W_\varepsilon(p,q)-\tfrac12W_\varepsilon(p,p)-\tfrac12W_\varepsilon(q,q)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True, flags=frozenset({"entropic"}),
-        behaviour="removes the entropic bias: 0 at p = q",
-        source="seed slides; entropic=True: Feydy et al. 2019",
+        behaviour=N_("removes the entropic bias: 0 at p = q"),
+        source=N_("seed slides; entropic=True: Feydy et al. 2019"),
         color="#AA4499"),
 ]}
 

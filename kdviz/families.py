@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz import numerics as nx
 from kdviz.divergences import logit_grad
+from kdviz.i18n import N_
 
 MAX_COMPONENTS = 5
 MAX_CLASSES = 5000
@@ -141,11 +141,12 @@ def dirichlet(n: int = 50, concentration: float = 0.5, seed: int = 0) -> tuple[n
     return np.arange(n, dtype=float), p / p.sum()
 
 
+# key -> (display name, marked with N_ and translated where shown; the function making it)
 DISCRETE_PRESETS = {
-    "akl_bimodal": ("AKL toy: bimodal (0.3 N(25,10²) + 0.5 N(75,10²))", akl_bimodal),
-    "akl_unimodal": ("AKL toy: unimodal N(50, 15²)", akl_unimodal),
-    "zipf": ("Zipf long tail (k^-1.2)", zipf),
-    "dirichlet": ("Random (Dirichlet 0.5, seeded)", dirichlet),
+    "akl_bimodal": (N_("AKL toy: bimodal (0.3 N(25,10²) + 0.5 N(75,10²))"), akl_bimodal),
+    "akl_unimodal": (N_("AKL toy: unimodal N(50, 15²)"), akl_unimodal),
+    "zipf": (N_("Zipf long tail (k^-1.2)"), zipf),
+    "dirichlet": (N_("Random (Dirichlet 0.5, seeded)"), dirichlet),
 }
 
 
@@ -201,8 +202,14 @@ class GaussianStudent:
     kind = "gaussian"
 
     @functools.cached_property
-    def _points(self) -> torch.Tensor:
-        return self.grid.points(torch.float64)
+    def _points_by_dtype(self) -> dict:
+        return {}
+
+    def _points(self, dtype: torch.dtype) -> torch.Tensor:
+        """The grid points ``(V,)`` in ``dtype``, converted from float64 once per dtype."""
+        if dtype not in self._points_by_dtype:
+            self._points_by_dtype[dtype] = self.grid.points(torch.float64).to(dtype)
+        return self._points_by_dtype[dtype]
 
     def init_params(self, mu: float, sigma: float, dtype=torch.float64) -> torch.Tensor:
         if not (math.isfinite(mu) and math.isfinite(sigma) and sigma > 0):
@@ -211,11 +218,12 @@ class GaussianStudent:
 
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         """``(K, 2)`` rows ``(mu, log sigma)`` -> ``(K, V)`` log-probabilities on the grid."""
-        return _GaussianLogProb.apply(params, self._points.to(params.dtype))
+        return _GaussianLogProb.apply(params, self._points(params.dtype))
 
-    def log_prob_and_vjp(self, params: torch.Tensor):
-        """``log q (K, V)`` and the map ``dL/dlog q (K, V) -> dL/dparams (K, 2)`` (no autograd)."""
-        log_q, saved = _gaussian_log_prob(params, self._points.to(params.dtype))
+    def log_prob_and_vjp(self, params: torch.Tensor, out: torch.Tensor | None = None):
+        """``log q (K, V)`` (written into ``out`` if given) and the map ``dL/dlog q (K, V) ->
+        dL/dparams (K, 2)`` (no autograd)."""
+        log_q, saved = _gaussian_log_prob(params, self._points(params.dtype), out)
         return log_q, lambda g: _gaussian_vjp(g, *saved)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
@@ -249,21 +257,23 @@ class SoftmaxStudent:
     def log_prob(self, params: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(params, dim=-1)  # (K, V)
 
-    def log_prob_and_vjp(self, params: torch.Tensor):
-        """``log q (K, V)`` and the map ``dL/dlog q -> dL/dz`` (:func:`kdviz.divergences.logit_grad`)."""
-        log_q = torch.log_softmax(params, dim=-1)
+    def log_prob_and_vjp(self, params: torch.Tensor, out: torch.Tensor | None = None):
+        """``log q (K, V)`` (written into ``out`` if given) and the map ``dL/dlog q -> dL/dz``
+        (:func:`kdviz.divergences.logit_grad`)."""
+        log_q = torch.log_softmax(params, dim=-1, out=out)
         return log_q, lambda g: logit_grad(g, log_q)
 
     def grad_mask(self, dtype=torch.float64) -> torch.Tensor:
         return torch.ones(self.n_classes, dtype=dtype)
 
 
-def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor):
-    """``log q`` of Gaussian rows on the grid and what its gradient needs: ``(s, 1/sigma, log q)``."""
+def _gaussian_log_prob(params: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None):
+    """``log q`` of Gaussian rows on the grid (into ``out`` if given) and what its gradient needs:
+    ``(s, 1/sigma, log q)``."""
     inv_sigma = torch.exp(-params[:, 1:])  # (K, 1)
     s = (x - params[:, :1]) * inv_sigma  # (K, V)
-    z = -0.5 * s * s
-    log_q = z - nx.logsumexp(z, dim=-1, keepdim=True)
+    z = -0.5 * s * s  # (K, V): the logits of q on the grid
+    log_q = torch.log_softmax(z, dim=-1, out=out)  # fast even where exp(z - max z) underflows
     return log_q, (s, inv_sigma, log_q)
 
 

@@ -10,6 +10,11 @@ coordinate, so this is exactly K independent fits. A row whose loss or gradient 
 or that meets the optional stop rule (e.g. "the student left the grid"), is frozen from that step on.
 Trajectories come back as numpy arrays (:class:`FitResult`).
 
+The divergences find what every one of them needs already computed: the teacher's ``exp`` and
+support once per fit (:func:`kdviz.numerics.constants`), the student's ``exp`` and support once per
+step for all rows (:class:`kdviz.numerics.StudentRows`, whose fixed row views the groups get: the
+rows are fitted in group order). Where nothing is zero, their ``0 log 0`` guards are skipped.
+
 The optimizers are the few lines of :func:`adam_step` / SGD, equal to ``torch.optim``'s (tested to
 1e-12): ``torch.optim`` imports ``torch._dynamo`` on first use, over a second per process.
 """
@@ -149,19 +154,18 @@ def adam_step(theta, grad, state: dict, lr: float) -> None:
     theta.addcdiv_(m, denom, value=-lr / (1 - b1**t))
 
 
-def _groups(names, kwargs) -> tuple[list[tuple], torch.Tensor | None]:
+def _groups(names, kwargs) -> tuple[list[tuple], list[int]]:
     """``(value_and_grad, rows)`` per distinct (divergence, parameters), the function's parameters
-    bound, ``rows`` a slice when they are contiguous, else an index tensor; and the permutation
-    putting the groups' stacked outputs back in row order (None: already in order)."""
+    bound, and the order of the rows that makes each group's ``rows`` one slice of it."""
     by_key: dict = {}
     for k, (name, kw) in enumerate(zip(names, kwargs)):
         key = (name, tuple(sorted((a, v) for a, v in kw.items() if a != "x")))
         by_key.setdefault(key, (get_spec(name), kw, []))[2].append(k)
-    groups = [(value_and_grad_fn(spec, kw),
-               slice(r[0], r[-1] + 1) if r == list(range(r[0], r[-1] + 1)) else torch.tensor(r))
-              for spec, kw, r in by_key.values()]
-    order = [k for _, _, r in by_key.values() for k in r]
-    return groups, None if order == sorted(order) else torch.argsort(torch.tensor(order))
+    groups, order = [], []
+    for spec, kw, rows in by_key.values():
+        groups.append((value_and_grad_fn(spec, kw), slice(len(order), len(order) + len(rows))))
+        order += rows
+    return groups, order
 
 
 def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitConfig = FitConfig(),
@@ -197,14 +201,19 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     for name, kw in zip(names, kwargs):
         if get_spec(name).needs_support:
             kw["x"] = support(x, n_classes, dtype)
-    theta = start.detach().to(dtype).expand(K, -1).clone()  # (K, P)
+    theta = start.detach().to(dtype).expand(K, -1)  # (K, P)
     if stop is not None and theta.shape[1] > MAX_PARAM_TRACE:
         raise ValueError(f"a stop rule needs a student of at most {MAX_PARAM_TRACE} parameters, "
                          f"got {theta.shape[1]}")
     mask = student.grad_mask(dtype)  # (P,)
     masked = bool((mask == 0).any())
-    groups, back = _groups(names, kwargs)
-    groups = [(fn, log_p if log_p.ndim == 1 else log_p[rows], rows) for fn, rows in groups]
+    # rows are fitted in group order (each group one slice) and put back in the caller's order at the end
+    groups, order = _groups(names, kwargs)
+    theta = theta[order].clone()  # (K, P)
+    if log_p.ndim == 2:
+        log_p = log_p[order]
+    rows = nx.StudentRows(K, n_classes, dtype)  # the step's log q, its exp and fixed views of groups
+    calls = [(fn, log_p if log_p.ndim == 1 else log_p[sl], rows.rows(sl)) for fn, sl in groups]
 
     keep = frame_steps(S, config.n_frames)
     keep_set = {int(s): i for i, s in enumerate(keep)}
@@ -225,22 +234,20 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     state: dict = {}
     adam = config.optimizer == "adam"
     lrs = [config.lr_at(t) for t in range(S)]
+    constants = [lp for _, lp, _ in calls] + [kw["x"] for kw in kwargs if "x" in kw]
 
     # inference mode: thousands of tiny ops, each cheaper without autograd's bookkeeping; one
     # thread: OpenMP's hand-offs cost more than they save on tensors this small; the teacher's
-    # probabilities (exp log p) computed once, not in every divergence at every step
-    with nx.torch_threads(1), torch.inference_mode(), nx.constants(*(lp for _, lp, _ in groups)):
+    # pieces (exp log p, where p > 0) computed once, the student's (exp log q, ...) once per step
+    with nx.torch_threads(1), torch.inference_mode(), nx.constants(*constants), rows:
         for t in range(S + 1):
             if should_stop is not None and (reason := should_stop(t)):
                 raise FitStopped(t, reason)
-            log_q, vjp = student.log_prob_and_vjp(theta)  # (K, V)
-            outs = [fn(lp, log_q[rows]) for fn, lp, rows in groups]
-            if back is None:
-                torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
-                torch.cat([g for _, g in outs], out=grad_q)
-            else:  # groups' rows interleave: back to row order
-                loss_buf[t] = torch.cat([v for v, _ in outs])[back]
-                grad_q.copy_(torch.cat([g for _, g in outs])[back])
+            _, vjp = student.log_prob_and_vjp(theta, out=rows.log)  # (K, V)
+            rows.refresh()
+            outs = [fn(lp, lq) for fn, lp, lq in calls]
+            torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
+            torch.cat([g for _, g in outs], out=grad_q)
             grad = vjp(grad_q)  # (K, P)
             if masked:
                 grad.mul_(mask)
@@ -249,12 +256,10 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
                 param_buf[t] = theta
             else:
                 torch.linalg.vector_norm(grad, dim=-1, out=gnorm_buf[t])
-            if t in keep_set or discrete:
-                q = nx.exp(log_q)
-                if t in keep_set:
-                    frames[keep_set[t]] = q
-                if discrete:  # (K, 1, 2): sum |p - q| over the head and over the tail
-                    torch.matmul((p - q).abs_()[:, None, :], parts, out=err_buf[t])
+            if t in keep_set:
+                frames[keep_set[t]] = rows.exp
+            if discrete:  # (K, 1, 2): sum |p - q| over the head and over the tail
+                torch.matmul((p - rows.exp).abs_()[:, None, :], parts, out=err_buf[t])
             if t < S:
                 if adam:
                     adam_step(theta, grad, state, lrs[t])
@@ -263,10 +268,11 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
 
     if small:
         gnorm_buf = torch.linalg.vector_norm(grad_buf, dim=-1)
-    step_major = lambda buf: np.ascontiguousarray(np.swapaxes(buf.numpy(), 0, 1))  # noqa: E731
+    back = np.argsort(order)  # rows back in the caller's order
+    step_major = lambda buf: np.ascontiguousarray(np.swapaxes(buf.numpy(), 0, 1)[back])  # noqa: E731
     result = FitResult(
         names=names, loss=step_major(loss_buf), grad_norm=step_major(gnorm_buf),
-        frame_steps=keep, frames=step_major(frames), final_params=theta.numpy().copy(),
+        frame_steps=keep, frames=step_major(frames), final_params=theta.numpy()[back],
         params=step_major(param_buf) if small else None)
     if discrete:
         result.head_error, result.tail_error = (step_major(err_buf[:, :, 0, i]) for i in range(2))

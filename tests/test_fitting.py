@@ -161,6 +161,18 @@ def test_batched_softmax_fit_equals_the_plain_reference_loop_for_every_divergenc
     np.testing.assert_allclose(batched.loss[names.index("akl")], single.loss[0], atol=1e-12, rtol=0)
 
 
+def test_a_student_with_zero_probabilities_is_fitted_like_the_plain_reference_loop():
+    """Its rows take the divergences' guarded path for ``0 log 0`` (a student without zeros skips it)."""
+    log_p, _, student = _akl_toy()
+    start = student.init_params()
+    start[[3, 17]] = -math.inf  # q = 0 there, for the whole fit
+    names = ["rkl", "tvd", "jsd", "skl", "srkl", "akl", "fkl"]
+    cfg = FitConfig(steps=6, lr=0.1, n_frames=3)
+    res = fit(log_p, student, start, names, cfg)
+    _assert_same_trajectories(res, fit_one_at_a_time(log_p, student, start, names, cfg))
+    assert res.diverged_at[names.index("fkl")] == 0 and (res.diverged_at[:5] == -1).all()
+
+
 def test_fit_loss_at_step_zero_is_the_registry_divergence_of_the_start():
     log_p, _, student = _akl_toy()
     res = fit(log_p, student, student.init_params(), ["jsd", "skl", "tvd"], FitConfig(steps=1),
