@@ -146,7 +146,8 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
     log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
-    p_part = beta * nx.exp(log_p) * _log_ratio(log_p, log_m)  # (..., V)
+    beta_p = nx.cached(torch.mul, nx.exp(log_p), beta)  # once per fit for its teacher
+    p_part = beta_p * _log_ratio(log_p, log_m)  # (..., V)
     q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
     value = (p_part + q_part).sum(-1)
     return (value, q_part) if with_grad else value
@@ -185,7 +186,9 @@ def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
     log_m = nx.logaddexp(*parts)
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_m)).sum(-1)
-    return (value, -p * _share(log_q, parts[1], parts[0])) if with_grad else value
+    if not with_grad:
+        return value
+    return value, nx.cached(torch.neg, p) * _share(log_q, parts[1], parts[0])  # -p: once per fit
 
 
 def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -207,7 +210,7 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, *parts)
+    return value, _where_possible(log_q, q * (ratio + 1.0 - _share(log_q, *parts)))
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
