@@ -164,9 +164,9 @@ def total_variation(log_p, log_q, *, with_grad: bool = False):
     logits it is the gradient of the first form.
     """
     q = nx.exp(log_q)
-    gap = nx.exp(log_p) - q  # (..., V)
-    value = torch.relu(gap).sum(-1)
-    return (value, torch.where(gap > 0, -q, 0.0)) if with_grad else value
+    excess = torch.relu(nx.exp(log_p) - q)  # (..., V): max(p - q, 0)
+    value = excess.sum(-1)
+    return (value, -q * torch.sign(excess)) if with_grad else value  # sign(excess) = [q < p]
 
 
 def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -241,19 +241,24 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    g_head, total, w_head = _akl_weight(p, q.detach(), head_mask)
+    g_head, total, w_head = _akl_weight(p, q.detach(), mu)
     return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
             "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
 
 
-def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
+def _akl_weight(p: torch.Tensor, q: torch.Tensor, mu: float):
     """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
     the callers detach it)."""
     gap = (p - q).abs()  # (..., V)
-    g_head = (gap * head_mask).sum(-1)
+    g_head = torch.linalg.vecdot(gap, nx.cached(_akl_head_weights, p, mu))  # the sum over the head
     total = gap.sum(-1)
     # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
     return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
+
+
+def _akl_head_weights(p: torch.Tensor, mu: float) -> torch.Tensor:
+    """AKL's head as 1.0 and its tail as 0.0, in ``p``'s dtype ``(..., V)``."""
+    return nx.cached(_akl_head, p, mu).to(p.dtype)
 
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
@@ -277,14 +282,14 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     """
     p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
-    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
-    w_tail = 1.0 - w_head  # (...)
+    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
     if with_grad:  # no autograd here
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
         if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
-            # FKL + w_tail (RKL - FKL) is the weighted sum, the weights summing to 1
-            return torch.lerp(fv, rv, w_tail), torch.lerp(fg, rg, w_tail.unsqueeze(-1))
-        # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+            # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
+            return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
+    w_tail = 1.0 - w_head
+    if with_grad:  # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
         return (_weighted(w_head, fv) + _weighted(w_tail, rv),
                 w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
