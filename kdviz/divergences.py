@@ -300,18 +300,18 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     r"""W1 on an increasing support is ``sum_i |F_p(x_i) - F_q(x_i)| (x_{i+1} - x_i)``, so
-    grad_j ``= -q_j sum_{i >= j} sign(F_p - F_q)(x_i) (x_{i+1} - x_i)``. W2 (or an unsorted
+    grad_j ``= q_j sum_{i >= j} sign(F_q - F_p)(x_i) (x_{i+1} - x_i)``. W2 (or an unsorted
     support) has no closed form here: its gradient is autograd's through the value."""
     p, q = nx.exp(log_p), nx.exp(log_q)
     if not with_grad:
         return transport.wasserstein(p, q, x, order=order)
     if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
-    cdf_gap = torch.cumsum(p - q, -1)  # (..., V): F_p(x_i) - F_q(x_i)
+    cdf_gap = torch.cumsum(q - p, -1)  # (..., V): F_q(x_i) - F_p(x_i)
     dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
-    step = -torch.sign(cdf_gap) * dx
+    step = torch.sign(cdf_gap) * dx
     tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
-    return (cdf_gap.abs() * dx).sum(-1), q * tail
+    return torch.linalg.vecdot(cdf_gap.abs(), dx), q * tail
 
 
 def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
