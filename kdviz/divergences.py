@@ -24,6 +24,7 @@ import torch
 
 from kdviz import numerics as nx
 from kdviz import transport
+from kdviz.i18n import N_
 from kdviz.spec import DivergenceSpec, Param, validate_distribution
 
 __all__ = [
@@ -330,97 +331,98 @@ def _sinkhorn_div(log_p, log_q, x, order: int = 1, epsilon: float = 1.0, entropi
 
 # --------------------------------------------------------------------------- the registry
 ALPHA = Param("alpha", 0.1, 0.0, 1.0,
-              help="skew: weight of the divergence's own first argument in the mixture")
-BETA = Param("beta", 0.5, 0.0, 1.0, help="teacher weight in the JSD mixture m = beta p + (1 - beta) q")
-MU = Param("mu", 0.5, 0.0, 1.0, help="head = classes holding the first mu of the teacher's mass")
-ORDER = Param("order", 1, 1, 2, choices=(1, 2), help="ground cost |x_i - x_j|^order")
-EPSILON = Param("epsilon", 1.0, 0.0, 1e6, low_open=True, help="entropic regularisation eps = 1/lambda")
+              help=N_("skew: weight of the divergence's own first argument in the mixture"))
+BETA = Param("beta", 0.5, 0.0, 1.0, help=N_("teacher weight in the JSD mixture m = beta p + (1 - beta) q"))
+MU = Param("mu", 0.5, 0.0, 1.0, help=N_("head = classes holding the first mu of the teacher's mass"))
+ORDER = Param("order", 1, 1, 2, choices=(1, 2), help=N_("ground cost |x_i - x_j|^order"))
+EPSILON = Param("epsilon", 1.0, 0.0, 1e6, low_open=True, help=N_("entropic regularisation eps = 1/lambda"))
 
 
 DIVERGENCES: dict[str, DivergenceSpec] = {s.name: s for s in [
     DivergenceSpec(
-        "fkl", "Forward KL", forward_kl, _gradient_of(forward_kl),
+        "fkl", N_("Forward KL"), forward_kl, _gradient_of(forward_kl),
         r"\mathrm{KL}(p\|q)=\sum_y p(y)\log\frac{p(y)}{q(y)}",
-        behaviour="zero-avoiding, mean-seeking: covers every mode of p",
-        source="Hinton et al. 2015; MiniLLM (Gu et al. 2023)",
+        behaviour=N_("zero-avoiding, mean-seeking: covers every mode of p"),
+        source=N_("Hinton et al. 2015; MiniLLM (Gu et al. 2023)"),
         grad_latex=r"-\frac{1}{q}",
         color="#0072B2"),
     DivergenceSpec(
-        "rkl", "Reverse KL", reverse_kl, _gradient_of(reverse_kl),
+        "rkl", N_("Reverse KL"), reverse_kl, _gradient_of(reverse_kl),
         r"\mathrm{RKL}(p,q)=\mathrm{KL}(q\|p)=\sum_y q(y)\log\frac{q(y)}{p(y)}",
-        behaviour="zero-forcing, mode-seeking: locks onto one mode of p",
-        source="MiniLLM (Gu et al. 2023)",
+        behaviour=N_("zero-forcing, mode-seeking: locks onto one mode of p"),
+        source=N_("MiniLLM (Gu et al. 2023)"),
         grad_latex=r"\frac{1}{p}\left(\log\frac{q}{p}+1\right)",
         color="#D55E00"),
     DivergenceSpec(
-        "jsd", "JSD", generalized_jsd, _gradient_of(generalized_jsd),
+        "jsd", N_("JSD"), generalized_jsd, _gradient_of(generalized_jsd),
         r"\mathrm{JSD}_\beta(p,q)=\beta\,\mathrm{KL}(p\|m)+(1-\beta)\,\mathrm{KL}(q\|m),"
         r"\;m=\beta p+(1-\beta)q",
         params=(BETA,), symmetric=True, bounded="<= log 2 (beta = 0.5)",
-        behaviour="symmetric and bounded; saturates at log 2 and loses its gradient without overlap",
-        source="Lin 1991; generalised in GKD (Agarwal et al. 2024)",
+        behaviour=N_("symmetric and bounded; saturates at log 2 and loses its gradient without overlap"),
+        source=N_("Lin 1991; generalised in GKD (Agarwal et al. 2024)"),
         color="#CC79A7"),
     DivergenceSpec(
-        "tvd", "TVD", total_variation, _gradient_of(total_variation),
+        "tvd", N_("TVD"), total_variation, _gradient_of(total_variation),
         r"\mathrm{TVD}(p,q)=\tfrac12\sum_y|p(y)-q(y)|=1-\sum_y\min(p(y),q(y))",
         symmetric=True, bounded="[0, 1]",
-        behaviour="gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to outliers",
-        source="f-distill (Wen et al. 2023)",
+        behaviour=N_("gradient coefficient 1/p instead of 1/q, none when q overestimates: robust to "
+                     "outliers"),
+        source=N_("f-distill (Wen et al. 2023)"),
         grad_latex=r"-\frac{1}{p}\,[q<p]",
         color="#009E73"),
     DivergenceSpec(
-        "skl", "Skew KL", skew_kl, _gradient_of(skew_kl),
+        "skl", N_("Skew KL"), skew_kl, _gradient_of(skew_kl),
         r"\mathrm{SKL}_\alpha(p,q)=\mathrm{KL}\big(p\,\|\,\alpha p+(1-\alpha)q\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
-        behaviour="forward KL with the 1/q gradient tamed by mixing p into q",
-        source="DistiLLM (Ko et al. 2024)",
+        behaviour=N_("forward KL with the 1/q gradient tamed by mixing p into q"),
+        source=N_("DistiLLM (Ko et al. 2024)"),
         grad_latex=r"-\frac{1-\alpha}{\tilde q},\;\tilde q=\alpha p+(1-\alpha)q",
         color="#56B4E9"),
     DivergenceSpec(
-        "srkl", "Skew reverse KL", skew_reverse_kl, _gradient_of(skew_reverse_kl),
+        "srkl", N_("Skew reverse KL"), skew_reverse_kl, _gradient_of(skew_reverse_kl),
         r"\mathrm{SRKL}_\alpha(p,q)=\mathrm{KL}\big(q\,\|\,\alpha q+(1-\alpha)p\big)",
         params=(ALPHA,), bounded="<= log(1/alpha)",
-        behaviour="reverse KL with a skewed, better-conditioned gradient",
-        source="DistiLLM (Ko et al. 2024)",
+        behaviour=N_("reverse KL with a skewed, better-conditioned gradient"),
+        source=N_("DistiLLM (Ko et al. 2024)"),
         grad_latex=(r"\frac{1}{p}\left(\log\frac{q}{\tilde p}+1-\frac{\alpha q}{\tilde p}\right),\;"
                     r"\tilde p=\alpha q+(1-\alpha)p"),
         color="#E69F00"),
     DivergenceSpec(
-        "fkl_rkl", "FKL+RKL", fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
+        "fkl_rkl", N_("FKL+RKL"), fkl_plus_rkl, _gradient_of(fkl_plus_rkl),
         r"\mathrm{KL}(p\|q)+\mathrm{KL}(q\|p)",
         symmetric=True,
-        behaviour="both directions at once: covers modes and penalises mass where p has none",
-        source="AKL paper's baseline (Wu et al. 2024)",
+        behaviour=N_("both directions at once: covers modes and penalises mass where p has none"),
+        source=N_("AKL paper's baseline (Wu et al. 2024)"),
         color="#882255"),
     DivergenceSpec(
-        "akl", "AKL", adaptive_kl, _gradient_of(adaptive_kl),
+        "akl", N_("AKL"), adaptive_kl, _gradient_of(adaptive_kl),
         r"\mathrm{AKL}(p,q)=\frac{g_{head}}{g_{head}+g_{tail}}\mathrm{KL}(p\|q)"
         r"+\frac{g_{tail}}{g_{head}+g_{tail}}\mathrm{KL}(q\|p)",
         params=(MU,),
-        behaviour="weights FKL (head) and RKL (tail) by where the student's error is",
-        source="AKL (Wu et al. 2024)",
+        behaviour=N_("weights FKL (head) and RKL (tail) by where the student's error is"),
+        source=N_("AKL (Wu et al. 2024)"),
         color="#999933"),
     DivergenceSpec(
-        "wasserstein", "Wasserstein", _wasserstein, _gradient_of(_wasserstein),
+        "wasserstein", N_("Wasserstein"), _wasserstein, _gradient_of(_wasserstein),
         r"W(p,q)=\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle,\;C_{ij}=|x_i-x_j|^{r}",
         params=(ORDER,), symmetric=True, needs_support=True,
-        behaviour="moves mass along the support: grows with distance even without overlap",
-        source="Kantorovich; seed slides (linear-programming form)",
+        behaviour=N_("moves mass along the support: grows with distance even without overlap"),
+        source=N_("Kantorovich; seed slides (linear-programming form)"),
         color="#332288"),
     DivergenceSpec(
-        "sinkhorn", "Sinkhorn", _sinkhorn, None,
+        "sinkhorn", N_("Sinkhorn"), _sinkhorn, None,
         r"W_\varepsilon(p,q)=\langle\Gamma_\varepsilon,C\rangle,\;"
         r"\Gamma_\varepsilon=\arg\min_{\Gamma\in\Pi(p,q)}\langle\Gamma,C\rangle-\varepsilon H(\Gamma)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True,
-        behaviour="entropic OT: smooth and fast, but biased (W_eps(p, p) > 0)",
-        source="Cuturi 2013; SinKD (Cui et al. 2024)",
+        behaviour=N_("entropic OT: smooth and fast, but biased (W_eps(p, p) > 0)"),
+        source=N_("Cuturi 2013; SinKD (Cui et al. 2024)"),
         color="#44AA99"),
     DivergenceSpec(
-        "sinkhorn_div", "Sinkhorn divergence", _sinkhorn_div, None,
+        "sinkhorn_div", N_("Sinkhorn divergence"), _sinkhorn_div, None,
         r"S_\varepsilon(p,q)=W_\varepsilon(p,q)-\tfrac12W_\varepsilon(p,p)-\tfrac12W_\varepsilon(q,q)",
         params=(ORDER, EPSILON), symmetric=True, needs_support=True, flags=frozenset({"entropic"}),
-        behaviour="removes the entropic bias: 0 at p = q",
-        source="seed slides; entropic=True: Feydy et al. 2019",
+        behaviour=N_("removes the entropic bias: 0 at p = q"),
+        source=N_("seed slides; entropic=True: Feydy et al. 2019"),
         color="#AA4499"),
 ]}
 

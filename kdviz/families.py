@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from kdviz.divergences import logit_grad
+from kdviz.i18n import N_
 
 MAX_COMPONENTS = 5
 MAX_CLASSES = 5000
@@ -140,11 +141,12 @@ def dirichlet(n: int = 50, concentration: float = 0.5, seed: int = 0) -> tuple[n
     return np.arange(n, dtype=float), p / p.sum()
 
 
+# key -> (display name, marked with N_ and translated where shown; the function making it)
 DISCRETE_PRESETS = {
-    "akl_bimodal": ("AKL toy: bimodal (0.3 N(25,10²) + 0.5 N(75,10²))", akl_bimodal),
-    "akl_unimodal": ("AKL toy: unimodal N(50, 15²)", akl_unimodal),
-    "zipf": ("Zipf long tail (k^-1.2)", zipf),
-    "dirichlet": ("Random (Dirichlet 0.5, seeded)", dirichlet),
+    "akl_bimodal": (N_("AKL toy: bimodal (0.3 N(25,10²) + 0.5 N(75,10²))"), akl_bimodal),
+    "akl_unimodal": (N_("AKL toy: unimodal N(50, 15²)"), akl_unimodal),
+    "zipf": (N_("Zipf long tail (k^-1.2)"), zipf),
+    "dirichlet": (N_("Random (Dirichlet 0.5, seeded)"), dirichlet),
 }
 
 

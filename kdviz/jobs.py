@@ -14,6 +14,7 @@ Generic on purpose: a job is any ``fn(token) -> value`` whose long loops check t
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import threading
@@ -99,6 +100,7 @@ class Job:
 
     def __init__(self, job_id: int, fn: Callable[[Token], Any], token: Token):
         self.id, self.fn, self.token = job_id, fn, token
+        self.context = contextvars.copy_context()  # the submitter's display (kdviz.i18n) and the like
         self.status = "waiting"
         self.result: Any = None
         self.error: BaseException | None = None
@@ -189,7 +191,7 @@ class JobQueue:
             job = self._next()
             job.status = "running"
             try:
-                job.result = job.fn(job.token)
+                job.result = job.context.run(job.fn, job.token)
                 job.status = "cancelled" if job.token.cancelled and job.result is None else "done"
             except BaseException as err:  # handed to the submitter, who decides what to show
                 job.error, job.status = err, "cancelled" if job.token.cancelled else "failed"

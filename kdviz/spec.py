@@ -11,6 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from kdviz.i18n import _
+
 
 @dataclass(frozen=True)
 class Param:
@@ -22,7 +24,12 @@ class Param:
     high: float  # largest valid value
     low_open: bool = False  # True: `low` itself is not allowed (epsilon > 0)
     choices: tuple = ()  # non-empty: only these values are allowed (order in {1, 2})
-    help: str = ""
+    help: str = ""  # one line for people (marked with N_; shown as display_help)
+
+    @property
+    def display_help(self) -> str:
+        """:attr:`help` in the viewer's language (:mod:`kdviz.i18n`)."""
+        return _(self.help) if self.help else ""
 
     def check(self, value) -> float:
         """``value`` as a float (int for ``choices``), or a ValueError. Python, numpy and 0-d torch
@@ -48,7 +55,7 @@ class DivergenceSpec:
     """Everything the library, the CLI and the app need to know about one divergence."""
 
     name: str  # registry key, used in URLs and on the CLI
-    label: str  # short display label
+    label: str  # short display label, in English (marked with N_; shown as display_label)
     fn: Callable  # fn(log_p, log_q, [x,] **params) -> (...): the value D(p, q)
     # grad(log_p, log_q, [x,] **params) -> (..., V): the exact gradient of fn w.r.t. log q (entries of
     # log q independent, i.e. q * dD/dq); None: no closed form, autograd through fn gives it
@@ -58,13 +65,28 @@ class DivergenceSpec:
     symmetric: bool = False  # D(p, q) == D(q, p)
     bounded: str = ""  # a human-readable bound, "" if unbounded
     needs_support: bool = False  # needs the support coordinates x (optimal transport)
-    behaviour: str = ""  # one line on what it does to a student
-    source: str = ""  # the paper
+    behaviour: str = ""  # one line on what it does to a student (marked with N_)
+    source: str = ""  # the paper (marked with N_)
     color: str = "#444444"  # one fixed colour per divergence on every page (legible on light and dark)
     flags: frozenset = field(default_factory=frozenset)  # {"entropic"} boolean options
     # separable divergences (a sum of per-class terms): the seed's single-token coefficient c of
     # grad q(y*), c = (dD/dq(y*)) / p(y*), as LaTeX; "" when the Gradients lesson does not show it
     grad_latex: str = ""
+
+    @property
+    def display_label(self) -> str:
+        """:attr:`label` in the viewer's language (:mod:`kdviz.i18n`)."""
+        return _(self.label)
+
+    @property
+    def display_behaviour(self) -> str:
+        """:attr:`behaviour` in the viewer's language."""
+        return _(self.behaviour) if self.behaviour else ""
+
+    @property
+    def display_source(self) -> str:
+        """:attr:`source` in the viewer's language."""
+        return _(self.source) if self.source else ""
 
     def defaults(self) -> dict:
         return {prm.name: prm.default for prm in self.params}

@@ -5,27 +5,49 @@ import streamlit as st
 
 import ui
 from kdviz.divergences import DIVERGENCES
+from kdviz.i18n import N_, _
 from kdviz.jobs import Job, QueueFull
 from kdviz.lab import plots, report, train
 from kdviz.lab.store import RunStore, data_dir
 from ui import jobs
 
 STEPS = (20, 50, 100, 200, 300, 500, 1000)
-PARAM_LABELS = {"mu": "head mass μ_AKL", "alpha": "skew α", "beta": "JSD weight β"}
-SOURCES = {"corpus": "Corpus (token-level KD)", "on_policy": "On-policy: part of each batch from the student"}
-SHIPPED = "shipped default run"
+PARAM_LABELS = {"mu": N_("head mass μ_AKL"), "alpha": N_("skew α"), "beta": N_("JSD weight β")}  # every
+# parameter of train.LOGIT_DIVERGENCES
+SOURCES = {"corpus": N_("Corpus (token-level KD)"),
+           "on_policy": N_("On-policy: part of each batch from the student")}
+SHIPPED = N_("shipped default run")  # its key among the runs, and its name (translated where shown)
 
 
 def run_options(store: RunStore) -> dict:
-    """Label -> run id (or SHIPPED) of every finished run, newest first, then the shipped default run."""
-    opts = {report.run_label(r): r["id"] for r in store.list_runs("done")}
+    """Run id (or SHIPPED) -> one-line label of every finished run, newest first, then the shipped
+    default run."""
+    opts = {r["id"]: report.run_label(r) for r in store.list_runs("done")}
     if report.shipped_default_run() is not None:
-        opts[SHIPPED] = SHIPPED
+        opts[SHIPPED] = _(SHIPPED)
     return opts
 
 
 def load(store: RunStore, key) -> dict:
     return report.shipped_default_run() if key == SHIPPED else store.load(key)
+
+
+@ui.cached(entry_mb=0.25, budget_mb=4)  # 8 students x 1000 steps: 0.09 MB
+def run_and_figures(db: str, key) -> tuple[dict, dict]:
+    """A finished run (it never changes) and its curves' figures, once per run id for every session."""
+    with RunStore(db) as store:
+        run = load(store, key)
+    curves = {n: r["curve"] for n, r in run["results"].items()}
+    return run, {name: plots.pair_figure(curves, pair, run["teacher"]["metrics"])
+                 for name, pair in plots.PAIRS.items()}
+
+
+def results_table(rows: list[dict], key: str) -> None:
+    """Rows of :func:`kdviz.lab.report.rows`: model names and metric titles in the viewer's language."""
+    config = {"model": None, "run": _("run"), "label": _("model")}
+    config |= {k: st.column_config.NumberColumn(report.column_title(k), format="%.4g")
+               for k in report.TABLE_COLUMNS}
+    st.dataframe(rows, hide_index=True, key=key, column_config=config)
 
 
 @st.fragment(run_every=jobs.POLL_S * 2)
@@ -35,7 +57,7 @@ def live(config: train.LabConfig, job: Job):
     job.touch()
     if job.finished.is_set():
         st.rerun()  # the whole page, to show the stored run
-    if st.button("Stop", key="lab_stop"):
+    if st.button(_("Stop"), key="lab_stop"):
         job.cancel()
         st.rerun()
     place = jobs.server_queue().position(job)
@@ -44,43 +66,46 @@ def live(config: train.LabConfig, job: Job):
         return
     ev = job.progress or {}
     step, total = ev.get("step", 0), ev.get("total", config.steps)
-    st.progress(step / total, text=f"Training step {step} / {total} "
-                                   f"({ev.get('tokens_per_s', 0):,.0f} student tokens/s)")
+    st.progress(step / total, text=_("Training step {step} / {total} ({rate:,.0f} student tokens/s)").format(
+        step=step, total=total, rate=ev.get("tokens_per_s", 0)))
     if ev.get("curves"):
         st.plotly_chart(plots.pair_figure(ev["curves"], ("fkl", "ce"), height=300), key="lab_live")
 
 
 with st.sidebar:
-    st.subheader("Students")
+    st.subheader(_("Students"))
     names = tuple(ui.divergence_picker("lab_divs", train.LOGIT_DIVERGENCES, train.LabConfig.students))
     students = []
     for name in names:
-        values = {p.name: ui.url.slider(f"{PARAM_LABELS.get(p.name, p.name)} ({DIVERGENCES[name].label})",
+        values = {p.name: ui.url.slider(f"{_(PARAM_LABELS[p.name])} ({DIVERGENCES[name].display_label})",
                                         float(p.low), float(p.high), float(p.default), 0.05,
-                                        key=f"lab_{name}_{p.name}", help=p.help)
+                                        key=f"lab_{name}_{p.name}", help=_(p.help) if p.help else None)
                   for p in DIVERGENCES[name].params}
         params = [f"{k}={v:g}" for k, v in values.items()]
         students.append(name + (":" + ",".join(params) if params else ""))
-    size = ui.url.choice("Student size (layers x width)", list(train.STUDENT_SIZES), key="lab_size",
+    size = ui.url.choice(_("Student size (layers x width)"), list(train.STUDENT_SIZES), key="lab_size",
                          horizontal=True)
-    st.subheader("Training")
-    steps = ui.url.choice("Steps", STEPS, key="lab_steps", widget=st.select_slider,
+    st.subheader(_("Training"))
+    steps = ui.url.choice(_("Steps"), STEPS, key="lab_steps", widget=st.select_slider,
                           value=train.LabConfig.steps)
-    source = ui.url.choice("Data", list(SOURCES), key="lab_source", format_func=SOURCES.get)
+    source = ui.url.choice(_("Data"), list(SOURCES), key="lab_source", format_func=lambda k: _(SOURCES[k]))
     lam = 0.0
     if source == "on_policy":
-        lam = ui.url.slider("λ: fraction generated by the student", 0.125, 1.0, 0.25, 0.125, key="lab_lambda",
-                            help="GKD / MiniLLM / DistiLLM: the student continues corpus prompts")
-    seed = int(ui.url.number("Seed", 0, 10_000, 0, key="lab_seed"))
-    run_clicked = st.button("Run", type="primary", key="lab_run", disabled=not students)
+        lam = ui.url.slider(_("λ: fraction generated by the student"), 0.125, 1.0, 0.25, 0.125,
+                            key="lab_lambda",
+                            help=_("GKD / MiniLLM / DistiLLM: the student continues corpus prompts"))
+    seed = int(ui.url.number(_("Seed"), 0, 10_000, 0, key="lab_seed"))
 
 ui.lesson_header(
-    "Distillation lab: a real (tiny) language model",
-    "A ~1M-parameter GPT trained on CPython's own documentation is the teacher; students of ~0.2M "
-    "parameters learn its next-token distributions (2048 tokens, a real long tail) under each loss, "
-    "from the same start and on the same batches. **Look at** which student gets closest to the "
-    "teacher, how confident each becomes (entropy) and what their samples look like.",
+    _("Distillation lab: a real (tiny) language model"),
+    _("A ~1M-parameter GPT trained on CPython's own documentation is the teacher; students of ~0.2M "
+      "parameters learn its next-token distributions (2048 tokens, a real long tail) under each loss, "
+      "from the same start and on the same batches. **Look at** which student gets closest to the "
+      "teacher, how confident each becomes (entropy) and what their samples look like."),
     formulas=names or train.LabConfig.students)
+pick, start = ui.main_controls(1)[0].columns([4, 1], vertical_alignment="bottom")
+run_clicked = start.button(_("Run"), type="primary", key="lab_run", disabled=not students,
+                           use_container_width=True, help=_("Train the students set in the sidebar."))
 
 config, job = st.session_state.get("lab_job", (None, None))
 if run_clicked:
@@ -97,54 +122,57 @@ if run_clicked:
 if job is not None and not job.finished.is_set():
     live(config, job)
 elif job is not None and job.status == "cancelled":
-    st.info("Your run was stopped (a run stopped while training is stored as interrupted).")
+    st.info(_("Your run was stopped (a run stopped while training is stored as interrupted)."))
 elif job is not None and job.status == "failed":
-    st.warning(f"Your run failed: {type(job.error).__name__}: {job.error}")
+    st.warning(_("Your run failed: {kind}: {error}").format(kind=type(job.error).__name__, error=job.error))
 
 store = RunStore()
 options = run_options(store)
 if not options:
-    st.info("No runs yet: press Run.")
+    st.info(_("No runs yet: press Run."))
     st.stop()
 if job is not None and job.status == "done" and st.session_state.get("lab_seen_job") != job.id:
     st.session_state["lab_seen_job"] = job.id  # show this session's new run once, then let the user choose
-    st.session_state["lab_shown"] = next(k for k, v in options.items() if v == job.result)
-shown = st.selectbox("Run (newest first)", list(options), key="lab_shown")
-run = load(store, options[shown])
+    st.session_state["lab_shown"] = job.result
+shown = pick.selectbox(_("Run (newest first)"), list(options), key="lab_shown", format_func=options.get)
+run, figures = run_and_figures(str(store.path), shown)
+ui.main_chart(figures["kl"], key="lab_kl")
 cfg = run["config"]
-st.caption(f"{len(run['results'])} students x {cfg['steps']} steps, seed {cfg['seed']}, "
-           f"λ = {cfg['on_policy']:g}, "
-           f"student {cfg['student_size']} ({run['untrained']['n_params']:,} vs teacher's "
-           f"{run['teacher']['n_params']:,} parameters); {run['tokens_per_s']:,.0f} student tokens/s on "
-           f"{run['device']}. Runs are stored in {data_dir()} (setting: KDVIZ_DATA).")
+st.caption(_("{students} students x {steps} steps, seed {seed}, λ = {lam:g}, student {size} ({params:,} "
+             "vs teacher's {teacher:,} parameters); {rate:,.0f} student tokens/s on {device}. Runs are "
+             "stored in {folder} (setting: KDVIZ_DATA).").format(
+    students=len(run["results"]), steps=cfg["steps"], seed=cfg["seed"], lam=cfg["on_policy"],
+    size=cfg["student_size"], params=run["untrained"]["n_params"], teacher=run["teacher"]["n_params"],
+    rate=run["tokens_per_s"], device=run["device"], folder=data_dir()))
 
-st.subheader("Results (held-out)")
-st.dataframe(report.rows(run), hide_index=True, key="lab_table")
+with ui.secondary(_("Results (held-out)")):
+    results_table(report.rows(run), key="lab_table")
 ui.takeaway(report.takeaway(run))
 
-st.subheader("Curves")
-for name, pair in plots.PAIRS.items():
-    st.plotly_chart(plots.pair_figure({n: r["curve"] for n, r in run["results"].items()}, pair,
-                                      run["teacher"]["metrics"]), key=f"lab_{name}")
+with ui.secondary(_("More curves")):
+    for name, fig in figures.items():
+        if name != "kl":
+            st.plotly_chart(fig, key=f"lab_{name}")
 
-st.subheader("Samples at T = 1, after the same prompts")
-models = {"Teacher": run["teacher"]["samples"], **{report.student_label(n): r["samples"]
-                                                  for n, r in run["results"].items()}}
-for i, prompt in enumerate(run["prompts"][:3]):
-    st.markdown(f"**Prompt {i + 1}:** `{prompt.strip()}`")
-    for col, (label, samples) in zip(st.columns(len(models)), models.items()):
-        col.caption(label)
-        col.text(samples[i])
+with ui.secondary(_("Samples at T = 1, after the same prompts")):
+    models = {_("Teacher"): run["teacher"]["samples"], **{report.student_label(n): r["samples"]
+                                                         for n, r in run["results"].items()}}
+    for i, prompt in enumerate(run["prompts"][:3]):
+        st.markdown(_("**Prompt {n}:** `{prompt}`").format(n=i + 1, prompt=prompt.strip()))
+        for col, (label, samples) in zip(st.columns(len(models)), models.items()):
+            col.caption(label)
+            col.code(samples[i], language=None, wrap_lines=True)  # the model's text, verbatim
 
-st.subheader("Compare and export")
-compare = st.multiselect("Runs to compare", list(options), default=[shown], key="lab_compare")
-runs = [load(store, options[k]) for k in compare]
-st.dataframe([{"run": k[:40], **row} for k, r in zip(compare, runs) for row in report.rows(r)],
-             hide_index=True, key="lab_compare_table")
-cols = st.columns(3)
-cols[0].download_button("Table (CSV)", "".join(report.to_csv(r) for r in runs), "kdviz_lab.csv", "text/csv",
-                        key="lab_csv")
-cols[1].download_button("Curves (CSV)", "".join(report.curves_csv(r) for r in runs), "kdviz_lab_curves.csv",
-                        "text/csv", key="lab_curves_csv")
-cols[2].download_button("Runs (JSON)", report.to_json(runs), "kdviz_lab.json", "application/json",
-                        key="lab_json")
+with ui.secondary(_("Compare and export")):
+    compare = st.multiselect(_("Runs to compare"), list(options), default=[shown], key="lab_compare",
+                             format_func=options.get)
+    runs = [load(store, k) for k in compare]
+    results_table([{"run": options[k][:40], **row} for k, r in zip(compare, runs) for row in report.rows(r)],
+                  key="lab_compare_table")
+    cols = st.columns(3)
+    cols[0].download_button(_("Table (CSV)"), "".join(report.to_csv(r) for r in runs), "kdviz_lab.csv",
+                            "text/csv", key="lab_csv")
+    cols[1].download_button(_("Curves (CSV)"), "".join(report.curves_csv(r) for r in runs),
+                            "kdviz_lab_curves.csv", "text/csv", key="lab_curves_csv")
+    cols[2].download_button(_("Runs (JSON)"), report.to_json(runs), "kdviz_lab.json", "application/json",
+                            key="lab_json")

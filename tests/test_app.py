@@ -34,11 +34,17 @@ EXPECTED = [
 
 
 def app_pages() -> list[tuple[str, str, str, str]]:
-    """``PAGES`` as written in app.py (section, file, title, icon), read without running the app."""
+    """``PAGES`` as written in app.py (section, file, title, icon), read without running the app
+    (``N_("x")``, the catalogue's mark, read as ``"x"``)."""
     tree = ast.parse((ROOT / "app.py").read_text())
     node = next(n for n in tree.body
                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
-    return ast.literal_eval(node.value)
+
+    class Unmark(ast.NodeTransformer):
+        def visit_Call(self, call):
+            return call.args[0] if getattr(call.func, "id", "") == "N_" else call
+
+    return ast.literal_eval(Unmark().visit(node.value))
 
 
 def test_navigation_lists_every_page_in_order_with_icons_and_every_file_exists():

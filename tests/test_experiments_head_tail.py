@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kdviz.divergences import akl_split
 from kdviz.experiments import head_tail as ht
 from kdviz.families import MAX_CLASSES, discrete_teacher
+from kdviz.i18n import Display, displayed
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,19 @@ def test_takeaway_quotes_the_head_shares_of_the_figure_and_names_the_optimiser(s
     assert (f, r) == (round(share[0], 2), round(share[1], 2))
     assert "(SGD, lr 1)" in text and "FKL puts more of its early progress on the head" in text
     assert "Adam" not in text
+
+
+def numbers(text: str) -> list[str]:
+    return sorted(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def test_the_chinese_takeaway_states_the_same_numbers_as_the_english_one(sgd_uniform):
+    teachers = ht.many_teachers(10, n_teachers=5)
+    english = ht.takeaway(sgd_uniform, 10, teachers)
+    with displayed(Display(lang="zh")):
+        chinese = ht.takeaway(sgd_uniform, 10, teachers)
+    assert "头部占比" in chinese and "head share" not in chinese
+    assert numbers(chinese) == numbers(english) and len(numbers(english)) > 10
 
 
 def test_takeaway_says_so_when_rkl_leads_on_the_head(sgd_uniform):

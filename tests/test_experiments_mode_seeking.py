@@ -1,5 +1,6 @@
 """Library tests of the mode-seeking and outlier lessons' experiment functions (no Streamlit)."""
 
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from scipy.stats import norm
 from kdviz.experiments import mode_seeking as ms
 from kdviz.experiments import outliers as ol
 from kdviz.families import GaussianMixture, GaussianStudent
+from kdviz.i18n import Display, displayed
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,21 @@ def test_defaults_forward_kl_spreads_to_the_moments_and_reverse_kl_locks_onto_th
     assert ms.describe(r, rkl, (-3.0, 3.0)) == ("locks", 3.0)
     assert ms.describe(r, fkl, (-3.0, 3.0)) == ("spreads", None)
     assert r.still_moving() == []  # the default 200 steps converge
+
+
+def test_the_chinese_takeaway_and_warnings_state_the_same_numbers_as_the_english_ones(default_run):
+    def numbers(texts):
+        return sorted(re.findall(r"-?\d+(?:\.\d+)?", " ".join(texts)))
+
+    def texts():
+        return [ms.takeaway(default_run, (-3.0, 3.0)), *ms.warnings(default_run, (ms.STD_MIN, 1.0), 0.2),
+                ms.landscape_caption(default_run)]
+
+    english = texts()
+    with displayed(Display(lang="zh")):
+        chinese = texts()
+    assert "锁定" in chinese[0] and "locks onto" not in chinese[0] and len(chinese) == len(english) == 4
+    assert numbers(chinese) == numbers(english)
 
 
 def test_reverse_kl_landscape_has_a_minimum_per_mode_and_a_broad_one_between(default_run):

@@ -22,7 +22,7 @@ def logits():
 
 def test_held_out_metrics_equal_scipy_per_token_then_window_means(logits):
     s, t, y = logits
-    out = metrics.held_out_metrics(s, t, y, metrics.teacher_head_mask(t))
+    out = metrics.held_out_metrics(s, metrics.HeldOut.of(t, y))
     q, p = torch.softmax(s, -1).numpy(), torch.softmax(t, -1).numpy()
     assert out["fkl"] == pytest.approx(rel_entr(p, q).sum(-1).mean(), rel=1e-6)
     assert out["rkl"] == pytest.approx(rel_entr(q, p).sum(-1).mean(), rel=1e-6)
@@ -35,7 +35,7 @@ def test_held_out_metrics_equal_scipy_per_token_then_window_means(logits):
 
 def test_head_and_tail_errors_are_akl_splits_gaps(logits):
     s, t, y = logits
-    out = metrics.held_out_metrics(s, t, y, metrics.teacher_head_mask(t, 0.5))
+    out = metrics.held_out_metrics(s, metrics.HeldOut.of(t, y, 0.5))
     split = akl_split(torch.softmax(t, -1), torch.softmax(s, -1), 0.5)
     assert out["head_err"] == pytest.approx(split["g_head"].mean().item(), rel=1e-6)
     assert out["tail_err"] == pytest.approx(split["g_tail"].mean().item(), rel=1e-6)
@@ -43,7 +43,7 @@ def test_head_and_tail_errors_are_akl_splits_gaps(logits):
 
 def test_a_student_equal_to_the_teacher_has_zero_divergence_and_full_agreement(logits):
     _, t, y = logits
-    out = metrics.held_out_metrics(t + 7.0, t, y, metrics.teacher_head_mask(t))  # shifted logits: same q
+    out = metrics.held_out_metrics(t + 7.0, metrics.HeldOut.of(t, y))  # shifted logits: same q
     assert out["fkl"] == pytest.approx(0, abs=1e-6) and out["rkl"] == pytest.approx(0, abs=1e-6)  # float32
     assert out["top1"] == 1.0 and out["head_err"] == pytest.approx(0, abs=1e-6)
 

@@ -10,6 +10,7 @@ import torch
 
 from kdviz.lab import data, metrics, teacher, train
 from kdviz.lab.model import GPT, GPTConfig, load, save
+from kdviz.numerics import torch_threads
 
 TINY = train.LabConfig(students=("fkl", "rkl", "akl"), steps=16, batch_size=4, eval_every=8, eval_windows=4,
                        n_samples=2, sample_len=12)
@@ -83,6 +84,17 @@ def test_on_policy_rows_are_the_students_continuations_of_corpus_prompts():
     assert torch.equal(rows[:2], batch[:2]) and torch.equal(rows[2:, :8], batch[2:, :8])
     assert not torch.equal(rows[2:, 8:], batch[2:, 8:])
     assert mask[:2].all() and not mask[2:, :7].any() and mask[2:, 7:].all()
+
+
+def test_a_run_uses_its_own_thread_count_whatever_the_callers_and_gives_the_same_numbers():
+    cfg = replace(TINY, students=("akl",), steps=2, eval_every=2)
+    with torch_threads(2):
+        on_two = train.run_lab(cfg)
+        assert torch.get_num_threads() == 2  # the caller's count is back
+    with torch_threads(1):
+        on_one = train.run_lab(cfg)
+    assert on_two["torch_threads"] == on_one["torch_threads"] == train.TORCH_THREADS
+    assert on_two["results"]["akl"]["metrics"] == on_one["results"]["akl"]["metrics"]
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -5,6 +5,8 @@
 - :mod:`ui.url`: widgets bound to the URL, whose URL values a person can type;
 - :mod:`ui.controls`: the controls several pages share (teachers, optimiser, divergence picker);
 - :mod:`ui.page`: header, takeaway and downloads of a lesson;
+- :mod:`ui.display`: the viewer's language, theme and presentation mode, and the page parts that
+  change with it (main controls and chart, secondary panels);
 - :mod:`ui.guide`: a lesson's guided "predict, then reveal" path and the glossary;
 - :mod:`ui._internals`: the one Streamlit internal the app relies on.
 """
@@ -20,10 +22,12 @@ from ui.controls import (
     teacher_upload,
     warn_lr,
 )
+from ui.display import main_chart, main_controls, secondary
 from ui.guide import glossary, guide
 from ui.page import downloads, lesson_header, takeaway
 
 __all__ = ["cached", "discrete_teacher", "divergence_picker", "downloads", "glossary", "guide",
-           "lesson_header", "mixture_teacher", "optimiser", "takeaway", "teacher_upload", "url", "warn_lr"]
+           "lesson_header", "main_chart", "main_controls", "mixture_teacher", "optimiser", "secondary",
+           "takeaway", "teacher_upload", "url", "warn_lr"]
 
 leave_pages_directory_mode()  # every page imports ui: a first visitor's page goes through app.py

@@ -2,8 +2,9 @@
 
 A page decorates one function of plain arguments (its configuration) with :func:`cached`; the
 function calls the lesson's experiment and builds the figures. Streamlit's ``st.cache_resource``
-keys it by those arguments, so forty students asking for the same configuration compute it once
-and get the same objects. Nothing may change them, so on the way into the cache
+keys it by those arguments and by the viewer's display (language, theme, presentation mode: the
+figures' words, colours and type depend on it), so forty students asking for the same configuration
+compute it once and get the same objects. Nothing may change them, so on the way into the cache
 
 - every numpy array of the result is made non-writeable (in-place changes raise ValueError);
 - every figure becomes a :class:`~kdviz.plots._internals.SharedFigure` (its dict is made once and
@@ -26,6 +27,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from kdviz.i18n import LANGUAGES, displayed, translations
+from kdviz.i18n import display as current_display
 from kdviz.plots._internals import SharedFigure
 
 MB = 2**20
@@ -86,7 +89,8 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
     all sessions, frozen and shared (see the module docstring).
 
     ``entry_mb``: the largest entry ``fn`` makes, measured; ``budget_mb``: this cache's share of
-    :data:`BUDGET_BYTES`. ``max_entries = budget_mb // entry_mb`` (at least 1)."""
+    :data:`BUDGET_BYTES`. ``max_entries = budget_mb // entry_mb`` (at least 1). ``spinner``: the
+    English words shown while it computes (marked with ``N_``; shown in the viewer's language)."""
     max_entries = max(1, int(budget_mb // entry_mb))
 
     def decorate(fn: Callable) -> Callable:
@@ -94,12 +98,25 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
         BUDGETS[name] = (int(entry_mb * MB), int(budget_mb * MB))
 
         @functools.wraps(fn)  # Streamlit keys the cache by fn's module, name and source
-        def run(*args, **kwargs):
-            result, figures = fn(*args, **kwargs)
+        def run(*args, display_, **kwargs):
+            with displayed(display_):
+                result, figures = fn(*args, **kwargs)
             entry = freeze(result), share(figures)
             LARGEST[name] = max(LARGEST.get(name, 0), nbytes(entry))
             return entry
 
-        return st.cache_resource(run, max_entries=max_entries, show_spinner=spinner)
+        # One Streamlit wrapper per language, for the spinner's words; all of them are the same
+        # function to Streamlit, hence one cache (keyed by the display among the arguments).
+        by_language = {lang: st.cache_resource(run, max_entries=max_entries, show_spinner=(
+            translations(lang).gettext(spinner) if isinstance(spinner, str) else spinner))
+            for lang in LANGUAGES}
+
+        @functools.wraps(fn)
+        def for_this_viewer(*args, **kwargs):
+            display = current_display()
+            return by_language[display.lang](*args, display_=display, **kwargs)
+
+        for_this_viewer.clear = by_language["en"].clear
+        return for_this_viewer
 
     return decorate

@@ -17,6 +17,7 @@ from typing import Callable
 
 import streamlit as st
 
+from kdviz.i18n import _
 from kdviz.jobs import JobQueue, QueueFull
 
 POLL_S = 0.25
@@ -34,8 +35,8 @@ def server_queue() -> JobQueue:
 
 def waiting_text(place: int) -> str:
     """What a session waiting ``place`` jobs behind (Playground and Lab runs alike) is told."""
-    return (f"Waiting: heavy runs (Playground and Lab) go one at a time on this server, "
-            f"{place} ahead of yours.")
+    return _("Waiting: heavy runs (Playground and Lab) go one at a time on this server, {place} ahead of "
+             "yours.").format(place=place)
 
 
 def run(fn: Callable, *, key: str, **config):
@@ -52,30 +53,31 @@ def run(fn: Callable, *, key: str, **config):
         mine[1].cancel()  # Stop pressed, or the session asks for another configuration
         mine = st.session_state[key] = (mine[0], None) if mine[0] == ident else None
     if mine is not None and mine[1] is None and mine[0] == ident:
-        st.info("Stopped. Press Run to start this configuration again, or change a setting.")
-        if not st.button("Run", key=f"{key}_again"):
+        st.info(_("Stopped. Press Run to start this configuration again, or change a setting."))
+        if not st.button(_("Run"), key=f"{key}_again"):
             return None
         mine = None
     if mine is None or mine[0] != ident or mine[1] is None or mine[1].status in ("cancelled", "failed"):
         try:
             job = queue.submit(lambda token: fn(_token=token, **config))
-        except QueueFull as err:
-            st.warning(str(err))
+        except QueueFull:
+            st.warning(_("{n} heavy runs are already waiting on this server; try again in a minute.").format(
+                n=queue.max_waiting))
             return None
         st.session_state[key] = (ident, job)
     else:
         job = mine[1]
     stop, box = st.empty(), st.empty()
-    stop.button("Stop", key=f"{key}_stop")
+    stop.button(_("Stop"), key=f"{key}_stop")
     while not job.finished.wait(POLL_S):
         job.touch()
         place = queue.position(job)
-        box.info("Running now (at most a few seconds of CPU)." if place == 0 else waiting_text(place))
+        box.info(_("Running now (at most a few seconds of CPU).") if place == 0 else waiting_text(place))
     stop.empty()
     box.empty()
     if job.status == "cancelled":
         st.session_state[key] = (ident, None)
-        st.info("Stopped. Change a setting to run again.")
+        st.info(_("Stopped. Change a setting to run again."))
         return None
     if job.error is not None:
         raise job.error

@@ -14,10 +14,13 @@ clamped or dropped gets a note at the top of the page (:func:`show_notes`), neve
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, Sequence
 
 import streamlit as st
+
+from kdviz.i18n import LANGUAGES, _, display, displayed
 
 _NOTES = "_url_notes"  # session state: notes waiting to be shown
 _CHECKED = "_url_checked"  # session state: keys whose URL value has been checked (once per session)
@@ -27,7 +30,7 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 def show_notes() -> None:
     """The notes about URL values that were changed or dropped, once, at the top of the page."""
     for note in st.session_state.pop(_NOTES, []):
-        st.info(f"Link: {note}", icon=":material/link:")
+        st.info(_("Link: {note}").format(note=note), icon=":material/link:")
 
 
 def _unchecked_url_value(key: str) -> list[str] | None:
@@ -61,21 +64,25 @@ def _check_number(key: str, lo: float, hi: float, integer: bool) -> None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        _rewrite(key, None, f"`{key}={text}` is not a finite number; the control keeps its default.")
+        _rewrite(key, None, _("`{key}={text}` is not a finite number; the control keeps its default.").format(
+            key=key, text=text))
     clamped = min(max(value, lo), hi)
     if integer:
         clamped = int(round(clamped))
     if clamped != value:
-        why = f"is outside [{lo:g}, {hi:g}]" if not lo <= value <= hi else "is not a whole number"
-        _rewrite(key, str(clamped), f"`{key}={text}` {why}; set to {clamped:g}.")
+        note = (_("`{key}={text}` is outside [{lo:g}, {hi:g}]; set to {value:g}.") if not lo <= value <= hi
+                else _("`{key}={text}` is not a whole number; set to {value:g}."))
+        _rewrite(key, str(clamped), note.format(key=key, text=text, lo=lo, hi=hi, value=clamped))
     if len(raw) > 1:
-        _rewrite(key, text, f"`{key}` was given {len(raw)} times; the last value, {text}, is used.")
+        _rewrite(key, text, _("`{key}` was given {n} times; the last value, {text}, is used.").format(
+            key=key, n=len(raw), text=text))
 
 
 def _match(value: str, options: Sequence, fmt: Callable) -> str | None:
-    """The label of the option ``value`` names (by label, key or equal number), or None."""
+    """The label of the option ``value`` names (by its label in any language, its key or an equal
+    number), or None: a link copied from a Chinese page works on an English one."""
     for option in options:
-        if value in (str(fmt(option)), str(option)):
+        if value == str(option) or value in _labels(option, fmt):
             return str(fmt(option))
     try:
         number = float(value)
@@ -83,6 +90,16 @@ def _match(value: str, options: Sequence, fmt: Callable) -> str | None:
         return None
     return next((str(fmt(o)) for o in options if isinstance(o, (int, float)) and not isinstance(o, bool)
                  and math.isclose(o, number, rel_tol=1e-9)), None)
+
+
+def _labels(option, fmt: Callable) -> set[str]:
+    """``fmt(option)`` in every language."""
+    here = display()
+    labels = set()
+    for lang in LANGUAGES:
+        with displayed(dataclasses.replace(here, lang=lang)):
+            labels.add(str(fmt(option)))
+    return labels
 
 
 def _check_options(key: str, options: Sequence, fmt: Callable, multi: bool) -> None:
@@ -97,8 +114,8 @@ def _check_options(key: str, options: Sequence, fmt: Callable, multi: bool) -> N
     if not unknown and known == raw:
         return
     choices = ", ".join(f"{o}" if str(o) == str(fmt(o)) else f"{o} ({fmt(o)})" for o in options)
-    note = (f"`{key}`: {', '.join(map(repr, unknown))} is not an option (options: {choices})."
-            if unknown else None)
+    note = (_("`{key}`: {values} is not an option (options: {choices}).").format(
+        key=key, values=", ".join(map(repr, unknown)), choices=choices) if unknown else None)
     _rewrite(key, (known if multi else known[0]) if known else None, note)
 
 
@@ -111,7 +128,8 @@ def _check_bool(key: str) -> None:
         return
     if text in _TRUE + _FALSE:
         _rewrite(key, "true" if text in _TRUE else "false", None)
-    _rewrite(key, None, f"`{key}={raw[-1] if raw else ''}` is not true or false; the box keeps its default.")
+    _rewrite(key, None, _("`{key}={text}` is not true or false; the box keeps its default.").format(
+        key=key, text=raw[-1] if raw else ""))
 
 
 def slider(label: str, lo: float, hi: float, value: float, step: float | None = None, *, key: str, **kw):

@@ -24,11 +24,12 @@ from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
 from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, MARGIN, teacher
 from kdviz.families import SoftmaxStudent
 from kdviz.fitting import FitConfig, fit, resolve_params
+from kdviz.i18n import N_, _, listing, sentences
 
 DEFAULT_NAMES = COEFFICIENT_NAMES  # fkl rkl tvd skl srkl: the seed's slides
 Q_MIN = 1e-4  # left end of the q(y*) axis
 N_POINTS = 400  # log-spaced q values
-SEED_NOTE = (
+SEED_NOTE = N_(
     "The curves use the exact derivatives. The seed's slides differ in two places: reverse KL's bracket "
     "reads log(q/p) **− 1** instead of **+ 1**, and skew reverse KL's last term reads **α/p̃** instead of "
     "**αq/p̃**. RKL's two forms differ by 2/p(y\\*), whose expectation over y\\* ~ p is "
@@ -110,14 +111,14 @@ def gradients(p_star: float = 0.1, alpha: float = 0.1, names: tuple[str, ...] = 
     x, p = teacher(preset, n_classes, zipf_exponent, dirichlet_seed)
     family = SoftmaxStudent(len(p), "random", seed)
     logits = family.init_params()  # (V,)
-    description, diverged = f"random logits in [0, 1) (seed {seed})", False
+    description, diverged = _("random logits in [0, 1) (seed {seed})").format(seed=seed), False
     if student == "fit":
         res = fit(np.log(p), family, logits, [fit_divergence],
                   FitConfig(steps=int(fit_steps), lr=float(lr), n_frames=2))
         logits = torch.as_tensor(res.final_params[0])
         diverged = bool(res.diverged_at[0] >= 0)
-        description = (f"after {fit_steps} Adam steps of {get_spec(fit_divergence).label} (lr {lr:g}) "
-                       f"from seed {seed}")
+        description = _("after {steps} Adam steps of {divergence} (lr {lr:g}) from seed {seed}").format(
+            steps=fit_steps, divergence=get_spec(fit_divergence).display_label, lr=lr, seed=seed)
     kwargs = {"alpha": float(alpha), "akl": {"mu": float(mu)}}
     grads = logit_gradients(p, logits.numpy(), names, kwargs)
     values, grads_q = probability_gradients(p, logits.numpy(), names, kwargs)
@@ -162,16 +163,17 @@ def link_text(res: GradientsResult, name: str) -> str:
     k, rank = res.names.index(name), np.empty(len(res.p), dtype=int)
     rank[res.order] = np.arange(1, len(res.p) + 1)
     iq, iz = int(np.argmax(np.abs(res.grads_q[k]))), int(np.argmax(np.abs(res.grads[k])))
-    lab = get_spec(name).label
-    text = (f"{lab}: the largest coefficient ∂D/∂q is {_num(res.grads_q[k, iq])}, on the class of rank "
-            f"{rank[iq]} (teacher p = {res.p[iq]:.3g}, student q = {res.q_student[iq]:.3g}). The softmax "
-            "multiplies each class's coefficient by its q (∂D/∂z_y = q_y (∂D/∂q_y − Σ_v q_v ∂D/∂q_v)), "
-            f"so the largest push on a logit, ∂D/∂z = {_num(res.grads[k, iz])}, is on rank {rank[iz]} "
-            f"(p = {res.p[iz]:.3g}, q = {res.q_student[iz]:.3g}).")
+    text = _("{divergence}: the largest coefficient ∂D/∂q is {coef}, on the class of rank {rank_q} "
+             "(teacher p = {p_q:.3g}, student q = {q_q:.3g}). The softmax multiplies each class's "
+             "coefficient by its q (∂D/∂z_y = q_y (∂D/∂q_y − Σ_v q_v ∂D/∂q_v)), so the largest push on a "
+             "logit, ∂D/∂z = {push}, is on rank {rank_z} (p = {p_z:.3g}, q = {q_z:.3g}).").format(
+        divergence=get_spec(name).display_label, coef=_num(res.grads_q[k, iq]), rank_q=rank[iq],
+        p_q=res.p[iq], q_q=res.q_student[iq], push=_num(res.grads[k, iz]), rank_z=rank[iz], p_z=res.p[iz],
+        q_z=res.q_student[iz])
     if name == "fkl":
-        text += (" For forward KL, −p/q times q is −p: ∂D/∂z = q − p, bounded by the teacher's p, so the "
-                 "head (large p) gets the largest pushes although the coefficient is largest where q is "
-                 "small.")
+        text += " " + _("For forward KL, −p/q times q is −p: ∂D/∂z = q − p, bounded by the teacher's p, so "
+                        "the head (large p) gets the largest pushes although the coefficient is largest "
+                        "where q is small.")
     return text
 
 
@@ -179,26 +181,36 @@ def takeaway(res: GradientsResult) -> str:
     """The page's "what you should see", computed from ``res``."""
     parts = []
     have = set(res.coef_names)
+    lab = {n: get_spec(n).display_label for n in res.names}
     if have:
-        at = ", ".join(f"{get_spec(n).label} {_num(_at(res, n, 0))}" for n in res.coef_names)
-        parts.append(f"For a token the student almost never produces (q(y*) = {res.q[0]:.0e}) that the "
-                     f"teacher gives p(y*) = {res.p_star:g}, the coefficients of ∇q(y*) are: {at}.")
+        at = listing(f"{lab[n]} {_num(_at(res, n, 0))}" for n in res.coef_names)
+        parts.append(_("For a token the student almost never produces (q(y*) = {q:.0e}) that the teacher "
+                       "gives p(y*) = {p:g}, the coefficients of ∇q(y*) are: {values}.").format(
+            q=res.q[0], p=res.p_star, values=at))
         if "fkl" in have and ({"tvd", "skl"} & have):
             tamed = [n for n in ("tvd", "skl") if n in have]
-            ratio = ", ".join(f"{abs(_at(res, 'fkl', 0) / _at(res, n, 0)):.0f}× {get_spec(n).label}'s"
-                              for n in tamed if _at(res, n, 0) != 0)
+            ratio = listing(_("{ratio:.0f}× {divergence}'s").format(
+                ratio=abs(_at(res, "fkl", 0) / _at(res, n, 0)), divergence=lab[n])
+                for n in tamed if _at(res, n, 0) != 0)
             if ratio:
-                parts.append(f"Forward KL's −1/q is {ratio} there: tokens rare *under the student* (small "
-                             "q(y*)) that the teacher produces dominate its coefficient.")
+                parts.append(_("Forward KL's −1/q is {ratios} there: tokens rare *under the student* "
+                               "(small q(y*)) that the teacher produces dominate its coefficient.").format(
+                    ratios=ratio))
         if "tvd" in have:
-            parts.append("TVD's coefficient is 0 wherever q ≥ p: an overestimated token gets no push.")
+            parts.append(_("TVD's coefficient is 0 wherever q ≥ p: an overestimated token gets no push."))
     share = res.head_share_of_push()
     ranked = sorted(zip(res.names, share), key=lambda t: -t[1] if np.isfinite(t[1]) else np.inf)
-    listed = ", ".join(f"{get_spec(n).label} {s:.2f}" for n, s in ranked)
+    listed = listing(f"{lab[n]} {s:.2f}" for n, s in ranked)
     gap = ranked[0][1] - ranked[-1][1] if len(ranked) > 1 else np.nan
-    verdict = (f"{get_spec(ranked[0][0]).label} puts the largest share of its push on the head, "
-               f"{get_spec(ranked[-1][0]).label} the smallest" if gap > MARGIN else
-               f"the shares differ by at most {MARGIN:g}: too small to call" if np.isfinite(gap) else "")
-    parts.append(f"For the student shown ({res.student}), the share of each gradient's magnitude ∂D/∂z on "
-                 f"the head classes is {listed}{': ' + verdict if verdict else ''}.")
-    return " ".join(parts)
+    verdict = (_("{top} puts the largest share of its push on the head, {bottom} the smallest").format(
+                   top=lab[ranked[0][0]], bottom=lab[ranked[-1][0]]) if gap > MARGIN else
+               _("the shares differ by at most {margin:g}: too small to call").format(margin=MARGIN)
+               if np.isfinite(gap) else "")
+    if verdict:
+        parts.append(_("For the student shown ({student}), the share of each gradient's magnitude ∂D/∂z on "
+                       "the head classes is {shares}: {verdict}.").format(
+            student=res.student, shares=listed, verdict=verdict))
+    else:
+        parts.append(_("For the student shown ({student}), the share of each gradient's magnitude ∂D/∂z on "
+                       "the head classes is {shares}.").format(student=res.student, shares=listed))
+    return sentences(parts)

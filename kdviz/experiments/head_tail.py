@@ -24,6 +24,7 @@ import torch
 from kdviz.divergences import akl_split, get_spec
 from kdviz.families import MAX_CLASSES, SoftmaxStudent, discrete_teacher, teacher_from_array
 from kdviz.fitting import FitConfig, FitResult, fit
+from kdviz.i18n import _, listing, ngettext, sentences
 
 DIVERGENCE_OPTIONS = ("fkl", "rkl", "jsd", "tvd", "skl", "srkl", "fkl_rkl", "akl")  # KL-type + TVD
 DEFAULT_DIVERGENCES = ("fkl", "rkl", "akl")
@@ -35,6 +36,8 @@ CONVERGED_TVD = 0.01  # "has converged" in the takeaway: TVD(p, q) below this
 MARGIN = 0.03  # head shares closer than this are "too small to call"
 N_TEACHERS = 20  # random long-tailed teachers of the robustness check
 ZIPF_RANGE = (0.8, 1.6)  # their exponents: p ∝ rank^-s, the ranks shuffled over the classes
+# The lesson's two settings, (optimiser, learning rate): the seed's claim, and AKL's own setting
+SETTINGS = {"claim": ("sgd", 1.0), "contrast": ("adam", 0.1)}
 KIND_OPTIONS = {"auto": "auto", "probabilities": "probs", "logits": "logits"}  # UI label -> kind
 
 
@@ -104,7 +107,7 @@ def teacher(preset: str = "akl_bimodal", n_classes: int = 50, zipf_exponent: flo
         return np.arange(len(p), dtype=float), p
     kwargs = {"zipf": {"exponent": zipf_exponent}, "dirichlet": {"seed": int(dirichlet_seed)}}.get(preset, {})
     n = 50 if preset in AKL_PRESETS else n_classes
-    _, p = discrete_teacher(preset, n, **kwargs)
+    __, p = discrete_teacher(preset, n, **kwargs)
     return np.arange(n, dtype=float), p  # classes 0..V-1 (AKL's toys place them at 0, 2, ..., 98)
 
 
@@ -112,7 +115,7 @@ def random_teachers(n_teachers: int = N_TEACHERS, n_classes: int = 50, seed: int
     """``(T, V)`` random long-tailed teachers: ``p ∝ rank^-s`` with ``s`` uniform in ZIPF_RANGE and
     the ranks shuffled over the classes (so the head is not always the first classes)."""
     gen = np.random.default_rng(seed)
-    ranks = np.stack([gen.permutation(n_classes) for _ in range(n_teachers)]) + 1.0  # (T, V)
+    ranks = np.stack([gen.permutation(n_classes) for __ in range(n_teachers)]) + 1.0  # (T, V)
     w = ranks ** -gen.uniform(*ZIPF_RANGE, (n_teachers, 1))
     return w / w.sum(-1, keepdims=True)
 
@@ -171,26 +174,32 @@ def head_tail(preset: str = "akl_bimodal", names: tuple[str, ...] = DEFAULT_DIVE
                           fit=result)
 
 
-# --------------------------------------------------------------------------- the takeaway
+# --------------------------------------------------------------------------- the page's text
 def _fmt(v: float) -> str:
-    return "n/a" if not np.isfinite(v) else f"{v:.2f}"
+    return _("n/a") if not np.isfinite(v) else f"{v:.2f}"
+
+
+def _labels(names) -> str:
+    return listing(get_spec(k).display_label for k in names)
 
 
 def optimiser_words(optimizer: str, lr: float) -> str:
     """"SGD, lr 1" / "Adam, lr 0.1": the words the page's text uses for the chosen optimiser."""
-    return f"{'Adam' if optimizer == 'adam' else 'SGD'}, lr {lr:g}"
+    return _("{optimizer}, lr {lr:g}").format(optimizer="Adam" if optimizer == "adam" else "SGD", lr=lr)
 
 
 def compare(f: float, r: float, margin: float = MARGIN) -> str:
     """The verdict on FKL's head share ``f`` vs RKL's ``r``: a difference only beyond ``margin``."""
     if not (np.isfinite(f) and np.isfinite(r)):
-        return "the total error of FKL or RKL did not decrease, so there is no share to compare"
+        return _("the total error of FKL or RKL did not decrease, so there is no share to compare")
     if f - r > margin:
-        return (f"FKL puts more of its early progress on the head than RKL "
-                f"(by {f - r:.2f}, more than {margin:g})")
+        return _("FKL puts more of its early progress on the head than RKL (by {diff:.2f}, more than "
+                 "{margin:g})").format(diff=f - r, margin=margin)
     if r - f > margin:
-        return f"here RKL, not FKL, puts more of its early progress on the head (by {r - f:.2f})"
-    return f"the difference, {abs(f - r):.2f}, is within {margin:g}: too small to call"
+        return _("here RKL, not FKL, puts more of its early progress on the head (by {diff:.2f})").format(
+            diff=r - f)
+    return _("the difference, {diff:.2f}, is within {margin:g}: too small to call").format(diff=abs(f - r),
+                                                                                         margin=margin)
 
 
 def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None) -> str:
@@ -201,37 +210,59 @@ def takeaway(res: HeadTailResult, n: int, teachers: TeachersResult | None = None
     parts = []
     if "fkl" in share and "rkl" in share:
         f, r = share["fkl"], share["rkl"]
-        parts.append(f"Over the first {n} steps ({optimiser_words(res.optimizer, res.lr)}), FKL's head share "
-                     f"is {_fmt(f)} and RKL's {_fmt(r)}: {compare(f, r)}.")
+        parts.append(_("Over the first {n} steps ({optimiser}), FKL's head share is {f} and RKL's {r}: "
+                       "{verdict}.").format(n=n, optimiser=optimiser_words(res.optimizer, res.lr), f=_fmt(f),
+                                            r=_fmt(r), verdict=compare(f, r)))
     else:
-        listed = ", ".join(f"{get_spec(k).label} {_fmt(v)}" for k, v in share.items())
-        parts.append(f"Head share over the first {n} steps: {listed} (add FKL and RKL to compare them).")
+        listed = listing(f"{get_spec(k).display_label} {_fmt(v)}" for k, v in share.items())
+        parts.append(_("Head share over the first {n} steps: {listed} (add FKL and RKL to compare "
+                       "them).").format(n=n, listed=listed))
     base = res.initial_head_share()
     if np.isfinite(base):
-        above = [get_spec(k).label for k, v in share.items() if v > base + MARGIN]
-        below = [get_spec(k).label for k, v in share.items() if v < base - MARGIN]
-        said = [f"{', '.join(above)} shrink{'s' if len(above) == 1 else ''} the head's error relatively "
-                "faster than the tail's"] if above else []
-        said += [f"{', '.join(below)} shrink{'s' if len(below) == 1 else ''} the tail's error relatively "
-                 "faster"] if below else []
-        verdict = "; ".join(said) if said else f"no share differs from it by more than {MARGIN:g}"
-        parts.append(f"Against {_fmt(base)}, the head's part of the starting error (the share if both shrank "
-                     f"at the same rate): {verdict}.")
+        above = [k for k, v in share.items() if v > base + MARGIN]
+        below = [k for k, v in share.items() if v < base - MARGIN]
+        said = [ngettext("{names} shrinks the head's error relatively faster than the tail's",
+                         "{names} shrink the head's error relatively faster than the tail's",
+                         len(above)).format(names=_labels(above))] if above else []
+        said += [ngettext("{names} shrinks the tail's error relatively faster",
+                          "{names} shrink the tail's error relatively faster",
+                          len(below)).format(names=_labels(below))] if below else []
+        verdict = "; ".join(said) if said else _("no share differs from it by more than {margin:g}").format(
+            margin=MARGIN)
+        parts.append(_("Against {base}, the head's part of the starting error (the share if both shrank at "
+                       "the same rate): {verdict}.").format(base=_fmt(base), verdict=verdict))
     if teachers is not None:
         more, less, tie = teachers.counts()
-        parts.append(f"On {len(teachers.fkl)} random long-tailed teachers, FKL's head share exceeds RKL's "
-                     f"by more than {MARGIN:g} on {more}, RKL's exceeds FKL's on {less}, "
-                     f"and {tie} are too close to call.")
+        parts.append(_("On {n} random long-tailed teachers, FKL's head share exceeds RKL's by more than "
+                       "{margin:g} on {more}, RKL's exceeds FKL's on {less}, and {tie} are too close to "
+                       "call.").format(n=len(teachers.fkl), margin=MARGIN, more=more, less=less, tie=tie))
     final = res.tvd[:, -1]
-    done = [k for k, v in zip(res.names, final) if v < CONVERGED_TVD]
-    tvds = ", ".join(f"{get_spec(k).label} {v:.3f}" for k, v in zip(res.names, final))
-    if len(done) == len(res.names):
-        parts.append(f"After {res.steps} steps all of them reach p (TVD to p: {tvds}): the difference is "
-                     "only in the early dynamics.")
+    tvds = listing(f"{get_spec(k).display_label} {v:.3f}" for k, v in zip(res.names, final))
+    if (final < CONVERGED_TVD).all():
+        parts.append(_("After {steps} steps all of them reach p (TVD to p: {tvds}): the difference is only "
+                       "in the early dynamics.").format(steps=res.steps, tvds=tvds))
     else:
-        parts.append(f"After {res.steps} steps the TVD to p is {tvds}; with more steps (or a "
-                     "larger learning rate) they all converge to p.")
-    return " ".join(parts)
+        parts.append(_("After {steps} steps the TVD to p is {tvds}; with more steps (or a larger learning "
+                       "rate) they all converge to p.").format(steps=res.steps, tvds=tvds))
+    return sentences(parts)
+
+
+def warnings(res: HeadTailResult) -> list[str]:
+    """The page's warnings about this run: students whose loss stopped being finite, no tail."""
+    out = []
+    bad = [_("{name} (step {step})").format(name=get_spec(nm).display_label, step=t)
+           for nm, t in zip(res.names, res.fit.diverged_at) if t >= 0]
+    zeros = int((res.p == 0).sum())
+    if bad and zeros:
+        out.append(_("Non-finite loss, curves frozen from there: {names}. The teacher has {zeros} classes "
+                     "with p = 0, where reverse-KL terms are infinite.").format(names=listing(bad),
+                                                                                 zeros=zeros))
+    elif bad:
+        out.append(_("Non-finite loss, curves frozen from there: {names}.").format(names=listing(bad)))
+    if res.head_mask.all():
+        out.append(_("With μ_AKL = {mu:g} every class is head: there is no tail to compare.").format(
+            mu=res.mu))
+    return out
 
 
 # --------------------------------------------------------------------------- uploads
@@ -242,21 +273,23 @@ def _parse_number(token: str, line: int) -> float:
     try:
         return float(token)
     except ValueError:
-        raise ValueError(f"line {line}: {token[:30]!r} is not a number") from None
+        raise ValueError(_("line {line}: {token!r} is not a number").format(line=line,
+                                                                           token=token[:30])) from None
 
 
 def _parse_csv(data: bytes) -> np.ndarray:
     lines = data.count(b"\n")  # counted before any decoding or tokenising: a cheap bound on the classes
     if lines > MAX_CLASSES + 1:  # one class a line, plus a header
-        raise ValueError(f"the file has {lines} lines; the limit is {MAX_CLASSES} classes, one a line")
+        raise ValueError(_("the file has {lines} lines; the limit is {max} classes, one a line").format(
+            lines=lines, max=MAX_CLASSES))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValueError("the file is neither text (CSV) nor a NumPy .npy file") from None
+        raise ValueError(_("the file is neither text (CSV) nor a NumPy .npy file")) from None
     rows = [(i + 1, [t for t in _SPLIT.split(line.strip()) if t]) for i, line in enumerate(text.splitlines())]
     rows = [(i, r) for i, r in rows if r]
     if not rows:
-        raise ValueError("the file is empty: expected one column (or one row) of numbers")
+        raise ValueError(_("the file is empty: expected one column (or one row) of numbers"))
 
     def numeric(tok: str) -> bool:
         try:
@@ -268,14 +301,15 @@ def _parse_csv(data: bytes) -> np.ndarray:
     if not any(numeric(t) for t in rows[0][1]):  # a header line such as "probability"
         rows = rows[1:]
         if not rows:
-            raise ValueError("the file has a header but no numbers")
-    n_numbers = sum(len(r) for _, r in rows)
+            raise ValueError(_("the file has a header but no numbers"))
+    n_numbers = sum(len(r) for __, r in rows)
     if n_numbers > MAX_CLASSES:
-        raise ValueError(f"the file holds {n_numbers} numbers; the limit is {MAX_CLASSES} classes")
-    widths = {len(r) for _, r in rows}
+        raise ValueError(_("the file holds {n} numbers; the limit is {max} classes").format(n=n_numbers,
+                                                                                      max=MAX_CLASSES))
+    widths = {len(r) for __, r in rows}
     if len(rows) > 1 and widths != {1}:
-        raise ValueError(f"expected one column (or one row) of numbers, got {len(rows)} rows with "
-                         f"{min(widths)} to {max(widths)} columns")
+        raise ValueError(_("expected one column (or one row) of numbers, got {rows} rows with {low} to "
+                           "{high} columns").format(rows=len(rows), low=min(widths), high=max(widths)))
     return np.array([_parse_number(t, i) for i, r in rows for t in r])
 
 
@@ -283,9 +317,10 @@ def _parse_npy(data: bytes) -> np.ndarray:
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as err:  # np.load raises ValueError, OSError, EOFError... on damaged files
-        raise ValueError(f"not a readable .npy file ({type(err).__name__})") from None
+        raise ValueError(_("not a readable .npy file ({error})").format(error=type(err).__name__)) from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
-        raise ValueError(f"the .npy file must hold numbers, got dtype {getattr(arr, 'dtype', type(arr))}")
+        raise ValueError(_("the .npy file must hold numbers, got dtype {dtype}").format(
+            dtype=getattr(arr, "dtype", type(arr))))
     return arr
 
 
@@ -299,27 +334,29 @@ def parse_teacher_file(name: str, data: bytes, kind: str = "auto") -> np.ndarray
     probabilities >= 0 with a finite sum.
     """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; "
-                         f"the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
+        raise ValueError(_("the file is {size:.1f} MB; the limit is {max:.0f} MB").format(
+            size=len(data) / 1e6, max=MAX_UPLOAD_BYTES / 2**20))
     if not data:
-        raise ValueError("the file is empty: expected one column (or one row) of numbers")
+        raise ValueError(_("the file is empty: expected one column (or one row) of numbers"))
     is_npy = name.lower().endswith(".npy") or data[:6] == b"\x93NUMPY"
     arr = _parse_npy(data) if is_npy else _parse_csv(data)
     if np.squeeze(arr).ndim > 1:
-        raise ValueError(f"expected one vector of numbers, got an array of shape {arr.shape}")
+        raise ValueError(_("expected one vector of numbers, got an array of shape {shape}").format(
+            shape=arr.shape))
     if arr.size > MAX_CLASSES:
-        raise ValueError(f"the teacher has {arr.size} classes; the limit is {MAX_CLASSES}")
+        raise ValueError(_("the teacher has {n} classes; the limit is {max}").format(n=arr.size,
+                                                                                   max=MAX_CLASSES))
     arr = np.asarray(arr, dtype=float).ravel()
     as_probs = kind == "probs" or (kind == "auto" and (arr >= 0).all())
     with np.errstate(over="ignore"):
         overflows = as_probs and np.isfinite(arr).all() and not np.isfinite(arr.sum())
     if overflows:
-        raise ValueError(f"the probabilities (up to {arr.max():.3g}) sum past the largest float; "
-                         "divide them all by a common factor")
+        raise ValueError(_("the probabilities (up to {top:.3g}) sum past the largest float; divide them all "
+                           "by a common factor").format(top=arr.max()))
     return teacher_from_array(arr, kind)
 
 
 def sample_csv(n: int = 50) -> str:
     """The expected upload format: a header line and one probability per line (AKL's bimodal toy)."""
-    _, p = discrete_teacher("akl_bimodal", n)
+    __, p = discrete_teacher("akl_bimodal", n)
     return "probability\n" + "\n".join(f"{v:.8g}" for v in p) + "\n"

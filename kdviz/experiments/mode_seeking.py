@@ -22,10 +22,11 @@ import torch
 from kdviz.analysis import Landscape, landscape
 from kdviz.divergences import get_spec
 from kdviz.experiments import FIT_CHOICES as CHOICES
-from kdviz.experiments import GRID, escaped, mass_outside
+from kdviz.experiments import GRID, MU_MAX, SIGMA_RANGE, escaped, mass_outside
 from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
 from kdviz.families import GaussianMixture, GaussianStudent
 from kdviz.fitting import FitConfig, fit
+from kdviz.i18n import N_, _, ngettext, sentences
 
 DEFAULT_NAMES = ("fkl", "rkl", "jsd", "tvd")
 MAX_COMPONENTS = 4
@@ -35,13 +36,15 @@ LANDSCAPE_MU = (-8.0, 8.0)  # mu range of the landscape (widened to contain the 
 LANDSCAPE_SIGMA = (0.2, 8.0)  # sigma range, log-spaced (widened likewise)
 TIE_RTOL = 1e-6  # minima whose values agree to this relative tolerance are tied global minima
 N_STARTS = 64  # random starts of the "many starts" view, fitted in one batch
+STD_MIN, SIGMA0_MIN = 0.25, 0.2  # slider minima of the teacher's stds and of σ₀ (5-6 grid points per std)
 
-# name -> (weights, means, stds). The MiniLLM paper gives no parameters: these are our choices.
+# name -> (weights, means, stds). The MiniLLM paper gives no parameters: these are our choices. The
+# names are the option keys (and the URL's values); the page shows them translated.
 PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]] = {
-    "MiniLLM-style bimodal": ((0.5, 0.5), (-3.0, 3.0), (1.0, 1.0)),
-    "close modes": ((0.5, 0.5), (-1.5, 1.5), (1.0, 1.0)),
-    "unequal weights": ((0.7, 0.3), (-3.0, 3.0), (1.0, 1.0)),
-    "three modes": ((0.3, 0.4, 0.3), (-5.0, 0.0, 5.0), (1.0, 1.0, 1.0)),
+    N_("MiniLLM-style bimodal"): ((0.5, 0.5), (-3.0, 3.0), (1.0, 1.0)),
+    N_("close modes"): ((0.5, 0.5), (-1.5, 1.5), (1.0, 1.0)),
+    N_("unequal weights"): ((0.7, 0.3), (-3.0, 3.0), (1.0, 1.0)),
+    N_("three modes"): ((0.3, 0.4, 0.3), (-5.0, 0.0, 5.0), (1.0, 1.0, 1.0)),
 }
 
 
@@ -237,34 +240,100 @@ def _n(v: float) -> str:
     return f"{v + 0.0:.2f}" if abs(v) >= 0.005 else "0.00"
 
 
+def _where(mu: float, sigma: float) -> str:
+    return f"μ = {_n(mu)}, σ = {_n(sigma)}"
+
+
 def takeaway(res: ModeSeekingResult, means: Sequence[float]) -> str:
-    """The page's "what you should see", written from this run's numbers."""
+    """The page's "what you should see", written from this run's numbers (in the viewer's language)."""
     out = []
     for k, n in enumerate(res.names):
         kind, mode = describe(res, k, means)
-        where = f"μ = {_n(res.final_mu[k])}, σ = {_n(res.final_sigma[k])}"
+        where = _where(res.final_mu[k], res.final_sigma[k])
         if kind == "locks":
-            out.append(f"**{get_spec(n).label}** locks onto the mode at {mode:g} ({where})")
+            out.append(_("**{name}** locks onto the mode at {mode:g} ({where}).").format(
+                name=get_spec(n).display_label, mode=mode, where=where))
         else:
-            out.append(f"**{get_spec(n).label}** spreads over the teacher ({where})")
-    text = "; ".join(out) + "."
+            out.append(_("**{name}** spreads over the teacher ({where}).").format(
+                name=get_spec(n).display_label, where=where))
     if "fkl" in res.names:
         k = res.names.index("fkl")
-        text += (f" Forward KL's optimum over Gaussians is moment matching: its student has mean "
-                 f"{_n(res.q_mean[k])} and std {_n(res.q_std[k])} on the axis, the teacher "
-                 f"{_n(res.grid_mean)} and {_n(res.grid_std)}.")
+        out.append(_("Forward KL's optimum over Gaussians is moment matching: its student has mean {mean} "
+                     "and std {std} on the axis, the teacher {teacher_mean} and {teacher_std}.").format(
+            mean=_n(res.q_mean[k]), std=_n(res.q_std[k]), teacher_mean=_n(res.grid_mean),
+            teacher_std=_n(res.grid_std)))
     if "rkl" in res.names and describe(res, res.names.index("rkl"), means)[0] == "locks":
-        text += (" Reverse KL has a minimum at each separated mode (and a broad one between them): "
-                 "which one it reaches depends on the start.")
-    return text + " " + many_starts_text(res)
+        out.append(_("Reverse KL has a minimum at each separated mode (and a broad one between them): which "
+                     "one it reaches depends on the start."))
+    return sentences([*out, many_starts_text(res)])
 
 
 def many_starts_text(res: ModeSeekingResult) -> str:
     """Where the random starts end, and whether the landscape's global minimum is a tie."""
     counts = res.basin_counts()
-    where = ", ".join(f"{c} at μ = {_n(m)}, σ = {_n(s)}" for c, (m, s) in
+    where = "; ".join(_("{count} at {where}").format(count=c, where=_where(m, s)) for c, (m, s) in
                       sorted(zip(counts, res.local_minima), key=lambda t: -t[0]) if c)
-    tie = (f" The lowest {res.n_global} minima tie (equal to {TIE_RTOL:g} relative): none is better "
-           f"than the other." if res.n_global > 1 else "")
-    return (f"Of {len(res.basin)} random starts under {get_spec(res.landscape_name).label}, {where} "
-            f"(nearest minimum of the landscape after the same steps).{tie}")
+    text = _("Of {n} random starts under {name}: {where} (nearest minimum of the landscape after the same "
+             "steps).").format(n=len(res.basin), name=get_spec(res.landscape_name).display_label, where=where)
+    if res.n_global > 1:
+        text += " " + _("The lowest {n} minima tie (equal to {rtol:g} relative): none is better than the "
+                        "other.").format(n=res.n_global, rtol=TIE_RTOL)
+    return text
+
+
+def warnings(res: ModeSeekingResult, stds: Sequence[float], sigma0: float) -> list[str]:
+    """The page's warnings about this run: teacher mass off the grid, a std or σ₀ at its slider's
+    minimum, students that diverged."""
+    out = []
+    if res.mass_outside > 1e-3:
+        out.append(_("{mass:.1%} of the teacher's mass lies outside the grid [{low:g}, {high:g}]: the grid "
+                     "teacher is cut there, so its moments differ from the mixture's.").format(
+            mass=res.mass_outside, low=GRID.low, high=GRID.high))
+    if min(stds) <= STD_MIN:
+        out.append(_("A component std is at the minimum ({min}): only about {points:.0f} grid points per "
+                     "std, the discretised densities are coarse.").format(min=STD_MIN,
+                                                                          points=STD_MIN / GRID.step))
+    if sigma0 <= SIGMA0_MIN:
+        out.append(_("The start std σ₀ = {sigma0} is at the minimum: very narrow students have huge "
+                     "reverse-KL gradients at the first steps.").format(sigma0=sigma0))
+    bad = [_("{name} (step {step})").format(name=get_spec(n).display_label, step=t)
+           for n, t in zip(res.names, res.diverged_at) if t >= 0]
+    if bad:
+        out.append(_("Diverged (a non-finite loss, or the student left the grid: σ < {low:.2g}, σ > {high:g} "
+                     "or |μ| > {mu:g}); curves frozen from there: {names}. Lower the learning rate.").format(
+            low=SIGMA_RANGE[0], high=SIGMA_RANGE[1], mu=MU_MAX, names=", ".join(bad)))
+    return out
+
+
+def still_moving_text(res: ModeSeekingResult) -> str | None:
+    """A note naming the students still moving at the last step, or None."""
+    moving = res.still_moving()
+    if not moving:
+        return None
+    return _("Still moving at the last step: {names}. More steps (or a larger learning rate) would move them "
+             "further.").format(names=", ".join(get_spec(n).display_label for n in moving))
+
+
+def table(res: ModeSeekingResult) -> list[dict]:
+    """The final students against the teacher's moments, one row each (the teacher last)."""
+    cols = ("", "μ", "σ", _("mean on the axis"), _("std on the axis"))
+    rows = [(get_spec(n).display_label, res.final_mu[k], res.final_sigma[k], res.q_mean[k], res.q_std[k])
+            for k, n in enumerate(res.names)]
+    rows.append((_("teacher"), res.mixture_mean, res.mixture_std, res.grid_mean, res.grid_std))
+    return [dict(zip(cols, (name, *map(_n, values)))) for name, *values in rows]
+
+
+def table_caption() -> str:
+    return _("μ, σ: the fitted parameters (teacher: the mixture's mean and std); mean and std on the axis: "
+             "the moments of the density drawn, which stops at ±{high:g} and so cuts a wide student. Forward "
+             "KL's optimum matches the teacher's moments.").format(high=GRID.high)
+
+
+def landscape_caption(res: ModeSeekingResult) -> str:
+    """What the landscape figure draws, with the number of minima it found."""
+    found = len(res.local_minima)
+    drawn = _("{name} for every Gaussian N(μ, σ²) on a {m}×{s} grid. Star: global minimum (every minimum "
+              "tied with the lowest is a star); ×: other local minima (points lower than their 8 "
+              "neighbours); line: this divergence's own path from the start circle.").format(
+        name=get_spec(res.landscape_name).display_label, m=len(res.land_mus), s=len(res.land_sigmas))
+    return drawn + " " + ngettext("{n} minimum found.", "{n} minima found.", found).format(n=found)

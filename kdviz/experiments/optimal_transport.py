@@ -28,6 +28,8 @@ import torch
 from kdviz import numerics as nx
 from kdviz import transport
 from kdviz.families import zipf
+from kdviz.i18n import N_, _
+from kdviz.i18n import sentences as join_sentences
 
 EPS_LOW, EPS_HIGH = 1e-3, 10.0  # the range of epsilon (relative to the cost scale max C = 1)
 N_SWEEP = 17  # epsilons in the sweep (4 per decade)
@@ -45,14 +47,14 @@ def _normalise(w):
     return w / w.sum()
 
 
-PRESETS = {
-    "bimodal": ("Bimodal p, unimodal q between its modes",
+PRESETS = {  # key: (label, translated where shown; x -> (p, q) unnormalised)
+    "bimodal": (N_("Bimodal p, unimodal q between its modes"),
                 lambda x: (_bump(x, 0.2, 0.06) + _bump(x, 0.8, 0.06), _bump(x, 0.5, 0.12))),
-    "gaussians": ("Two Gaussians (p at 0.3, q at 0.65)",
+    "gaussians": (N_("Two Gaussians (p at 0.3, q at 0.65)"),
                   lambda x: (_bump(x, 0.3, 0.08), _bump(x, 0.65, 0.1))),
-    "zipf": ("Zipf long tail p (k^-1.2), uniform q",
+    "zipf": (N_("Zipf long tail p (k^-1.2), uniform q"),
              lambda x: (zipf(len(x))[1], np.ones_like(x))),
-    "same": ("p = q (only the entropic bias is left)",
+    "same": (N_("p = q (only the entropic bias is left)"),
              lambda x: (_bump(x, 0.5, 0.12), _bump(x, 0.5, 0.12))),
 }
 
@@ -181,7 +183,7 @@ def _sweep(preset: str, n: int, order: int) -> tuple[np.ndarray, np.ndarray]:
             eps = float(eps_grid[e])
             if init is not None:
                 init = (init[0] * prev / eps, init[1] * prev / eps)  # same f = eps log u, g = eps log v
-            lu, lv, _, lin, ent, err = solve(a, b, C, eps, init=init)
+            lu, lv, __, lin, ent, err = solve(a, b, C, eps, init=init)
             init, prev = (lu, lv), eps
             sweep[:, e] = lin.numpy(), ent.numpy(), err.numpy()
     return eps_grid, sweep
@@ -211,7 +213,7 @@ def transport_lesson(preset: str = "bimodal", n: int = 40, epsilon: float = DEFA
         x, p, q = (torch.as_tensor(v) for v in (x_np, p_np, q_np))
         C = transport.cost_matrix(x, order)
         a, b = torch.stack([p, p, q]), torch.stack([q, p, q])  # (3, V): pairs pq, pp, qq
-        _, _, n_iter, linear, entropic, errors = solve(a, b, C, float(epsilon))
+        __, __, n_iter, linear, entropic, errors = solve(a, b, C, float(epsilon))
         iters, plans, hist_err = transport.sinkhorn_history(p_np, q_np, x_np, order, float(epsilon),
                                                             every=1, max_frames=transport.MAX_ITER)
         keep = _frames(len(iters), N_FRAMES)
@@ -226,21 +228,31 @@ def transport_lesson(preset: str = "bimodal", n: int = 40, epsilon: float = DEFA
 
 
 def takeaway(res: TransportResult) -> str:
-    """The sentence under the figures, from the numbers on screen; each comparison it states is checked."""
+    """The sentences under the figures, from the numbers on screen; each comparison they state is checked."""
     over = res.sinkhorn - res.wasserstein
-    text = (f"The Sinkhorn plan is the exact plan blurred by ε: at ε = {res.epsilon:g} "
-            f"the Sinkhorn distance is {res.sinkhorn:.4g} against the exact W = {res.wasserstein:.4g} "
-            f"({'over' if over >= 0 else 'under'} by {abs(over):.2g}).")
+    blurred = (_("The Sinkhorn plan is the exact plan blurred by ε: at ε = {eps:g} the Sinkhorn distance "
+                 "is {sinkhorn:.4g} against the exact W = {w:.4g} (over by {diff:.2g}).") if over >= 0 else
+               _("The Sinkhorn plan is the exact plan blurred by ε: at ε = {eps:g} the Sinkhorn distance "
+                 "is {sinkhorn:.4g} against the exact W = {w:.4g} (under by {diff:.2g})."))
+    sentences = [blurred.format(eps=res.epsilon, sinkhorn=res.sinkhorn, w=res.wasserstein, diff=abs(over))]
     bias, ok = res.sweep_linear[:, 1], res.sweep_converged
-    grows = bool(np.all(np.diff(bias[ok]) >= 0)) if ok.sum() > 1 else False
-    text += (f" The bias W_ε(p, p) = {res.linear[1]:.2g} is above 0 although p is compared with itself"
-             + (f", and it grows with ε, to {bias[ok][-1]:.3g} at ε = {res.eps_grid[ok][-1]:g}." if grows
-                else "."))
-    closer = [name for name, v in (("seed's", res.div_linear), ("Feydy's", res.div_entropic))
-              if abs(v - res.wasserstein) < abs(over)]
-    text += (f" Debiased: seed's version {res.div_linear:.4g}, Feydy's {res.div_entropic:.4g}"
-             + (f"; {'both are' if len(closer) == 2 else closer[0] + ' is'} closer to W than the Sinkhorn "
-                "distance." if closer else "."))
+    if ok.sum() > 1 and np.all(np.diff(bias[ok]) >= 0):
+        sentences.append(_("The bias W_ε(p, p) = {bias:.2g} is above 0 although p is compared with itself, "
+                           "and it grows with ε, to {last:.3g} at ε = {eps_last:g}.").format(
+                               bias=res.linear[1], last=bias[ok][-1], eps_last=res.eps_grid[ok][-1]))
+    else:
+        sentences.append(_("The bias W_ε(p, p) = {bias:.2g} is above 0 although p is compared with "
+                           "itself.").format(bias=res.linear[1]))
+    closer = tuple(abs(v - res.wasserstein) < abs(over) for v in (res.div_linear, res.div_entropic))
+    debiased = {  # (seed's closer to W than the Sinkhorn distance, Feydy's closer)
+        (True, True): _("Debiased: seed's version {seed:.4g}, Feydy's {feydy:.4g}; both are closer to W "
+                        "than the Sinkhorn distance."),
+        (True, False): _("Debiased: seed's version {seed:.4g}, Feydy's {feydy:.4g}; seed's is closer to W "
+                         "than the Sinkhorn distance."),
+        (False, True): _("Debiased: seed's version {seed:.4g}, Feydy's {feydy:.4g}; Feydy's is closer to W "
+                         "than the Sinkhorn distance."),
+        (False, False): _("Debiased: seed's version {seed:.4g}, Feydy's {feydy:.4g}.")}
+    sentences.append(debiased[closer].format(seed=res.div_linear, feydy=res.div_entropic))
     if res.preset == "same":
-        text += " With p = q both debiased divergences are 0 while W_ε(p, q) is not."
-    return text
+        sentences.append(_("With p = q both debiased divergences are 0 while W_ε(p, q) is not."))
+    return join_sentences(sentences)

@@ -32,6 +32,7 @@ from kdviz.experiments import GRID, escaped, mass_outside
 from kdviz.experiments import SLOW_TO_FIT as EXCLUDED
 from kdviz.families import GaussianMixture, GaussianStudent, Grid
 from kdviz.fitting import FitConfig, fit, frame_steps
+from kdviz.i18n import _, ngettext
 
 DEFAULT_NAMES = ("fkl", "rkl", "tvd", "skl", "jsd")
 MAIN = (0.0, 1.0)  # (mean, std) of the main mass; also the students' start
@@ -105,7 +106,7 @@ class OutliersResult:
     def export(self) -> tuple[dict, dict]:
         """``(CSV columns, JSON data)`` of the page's downloads: the robustness sweep; the final
         students, their trajectories and the sweep with the teacher's moments."""
-        csv = {"divergence": [n for n in self.names for _ in self.sweep_weights],
+        csv = {"divergence": [n for n in self.names for __ in self.sweep_weights],
                "outlier_weight": list(self.sweep_weights) * len(self.names),
                "mu": self.sweep_mu.ravel(), "sigma": self.sweep_sigma.ravel()}
         return csv, {
@@ -143,7 +144,7 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
     log_ps = torch.stack([t.log_prob(grid) for t in teachers])  # (W+1, V)
     student = GaussianStudent(grid)
     W, K = len(weights), len(names)
-    res = fit(log_ps.repeat(K, 1), student, student.init_params(*MAIN), [n for n in names for _ in weights],
+    res = fit(log_ps.repeat(K, 1), student, student.init_params(*MAIN), [n for n in names for __ in weights],
               FitConfig(steps=int(steps), lr=float(lr), n_frames=2, lr_final=LR_FINAL), stop=escaped)
     params = res.params.reshape(K, W, -1, 2).swapaxes(0, 1)  # rows are divergence-major: (W', K, S+1, 2)
     loss = res.loss.reshape(K, W, -1).swapaxes(0, 1)  # (W', K, S+1)
@@ -169,19 +170,23 @@ def outliers(weight: float = 0.1, distance: float = 6.0, outlier_std: float = 0.
 def takeaway(res: OutliersResult) -> str:
     """The page's "what you should see", written from this run's numbers."""
     target = res.weight * res.distance
-    parts = [f"{get_spec(n).label} {m:+.2f}" + (f" ({m / target:.0%})" if target > 0 else "")
+    parts = [f"{get_spec(n).display_label} {m:+.2f}" + (f" ({m / target:.0%})" if target > 0 else "")
              for n, m in zip(res.names, res.final_mu)]
-    text = (f"With {res.weight:.0%} of the mass at distance {res.distance:g}, moment matching (forward KL's "
-            f"optimum) puts the mean at w·d = {target:.2f}. The fitted means move: " + ", ".join(parts) + ".")
-    top = res.sweep_weights[-1]
-    ends = [f"{get_spec(n).label} μ = {m[-1]:.2f}, σ = {s[-1]:.2f}"
+    text = _("With {weight:.0%} of the mass at distance {distance:g}, moment matching (forward KL's optimum) "
+             "puts the mean at w·d = {target:.2f}. The fitted means move: {means}.").format(
+        weight=res.weight, distance=res.distance, target=target, means=", ".join(parts))
+    ends = [f"{get_spec(n).display_label} μ = {m[-1]:.2f}, σ = {s[-1]:.2f}"
             for n, m, s in zip(res.names, res.sweep_mu, res.sweep_sigma)]
-    text += f" At {top:.0%} outlier mass: " + "; ".join(ends) + "."
+    text += " " + _("At {weight:.0%} outlier mass: {fits}.").format(weight=res.sweep_weights[-1],
+                                                                    fits="; ".join(ends))
     if "fkl" in res.names:
         fkl = res.sweep_mu[res.names.index("fkl"), -1]
-        calm = [get_spec(n).label for n, m in zip(res.names, res.sweep_mu[:, -1])
+        calm = [get_spec(n).display_label for n, m in zip(res.names, res.sweep_mu[:, -1])
                 if n != "fkl" and abs(m) < 0.25 * abs(fkl)]
         if calm:
-            text += (f" {', '.join(calm)} move{'s' if len(calm) == 1 else ''} less than a quarter as far as "
-                     "forward KL: they give the outlier up instead of stretching to cover it.")
+            text += " " + ngettext(
+                "{divergences} moves less than a quarter as far as forward KL: it gives the outlier up "
+                "instead of stretching to cover it.",
+                "{divergences} move less than a quarter as far as forward KL: they give the outlier up "
+                "instead of stretching to cover it.", len(calm)).format(divergences=", ".join(calm))
     return text

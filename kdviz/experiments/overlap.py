@@ -33,8 +33,10 @@ import torch
 from kdviz import numerics as nx
 from kdviz.divergences import DIVERGENCES, divergence_from_log, get_spec
 from kdviz.experiments import SLOW_TO_FIT as SINKHORN_NAMES
+from kdviz.i18n import N_, _, sentences
 
-SHAPES = {"box": "Boxes (supports become disjoint)", "gaussian": "Gaussians (always overlap a little)"}
+SHAPES = {"box": N_("Boxes (supports become disjoint)"),
+          "gaussian": N_("Gaussians (always overlap a little)")}
 DIVERGENCE_OPTIONS = tuple(DIVERGENCES)
 DEFAULT_DIVERGENCES = ("jsd", "wasserstein")
 N_POINTS = 158  # the Gaussians' grid points. 157 intervals (prime): slider shifts are almost never whole
@@ -105,7 +107,7 @@ class OverlapResult:
         return csv, {"params": self.params, "x": self.x, "p": self.p, "q": self.q,
                      "current": {nm: {"value": self.value[k], "dD_ds": self.grad[k]}
                                  for k, nm in enumerate(self.names)},
-                     "note": "non-finite values are null (infinite divergence or undefined gradient)",
+                     "note": _("non-finite values are null (infinite divergence or undefined gradient)"),
                      "takeaway": takeaway(self)}
 
 
@@ -276,46 +278,50 @@ def takeaway(res: OverlapResult) -> str:
             far = res.shifts > res.disjoint_from()  # beyond the kink, where the two slopes average
             near = (res.shifts > 0) & (res.shifts < res.width)
             if near.any():
-                rate = np.median(np.abs(res.grads[k, near]))
-                parts.append(f"While the boxes overlap (s < {res.width:g}) the JSD is (s/w)·log 2: it climbs "
-                             f"at a constant rate, |dJSD/ds| = {rate:.3f} = log 2 / w.")
+                parts.append(_("While the boxes overlap (s < {width:g}) the JSD is (s/w)·log 2: it climbs "
+                               "at a constant rate, |dJSD/ds| = {rate:.3f} = log 2 / w.").format(
+                    width=res.width, rate=np.median(np.abs(res.grads[k, near]))))
             if far.any():
                 dev = np.abs(res.values[k, far] - math.log(2)).max()
                 g = np.abs(res.grads[k, far]).max()
-                exact = dev < 1e-12 and g < 1e-12
-                parts.append(f"From s = {res.disjoint_from():.2f} on the boxes no longer overlap: the JSD is "
-                             "log 2 " + ("and its gradient 0 (to 12 decimals)" if exact else
-                                f"(within {dev:.1e}) and its gradient at most {g:.1e}")
-                             + ": no signal where to move.")
+                if dev < 1e-12 and g < 1e-12:
+                    parts.append(_("From s = {s:.2f} on the boxes no longer overlap: the JSD is log 2 and "
+                                   "its gradient 0 (to 12 decimals): no signal where to move.").format(
+                        s=res.disjoint_from()))
+                else:
+                    parts.append(_("From s = {s:.2f} on the boxes no longer overlap: the JSD is log 2 "
+                                   "(within {dev:.1e}) and its gradient at most {g:.1e}: no signal where to "
+                                   "move.").format(
+                        s=res.disjoint_from(), dev=dev, g=g))
             else:
-                parts.append("The boxes overlap over the whole sweep: "
-                             "sweep further to see the JSD saturate.")
+                parts.append(_("The boxes overlap over the whole sweep: sweep further to see the JSD "
+                               "saturate."))
         else:
-            gap, g = math.log(2) - res.values[k, -1], abs(res.grads[k, -1])
-            parts.append(f"At the end of the sweep (s = {res.shifts[-1]:g}, "
-                         f"{res.shifts[-1] / res.width:.3g} σ) the Gaussian JSD is log 2 - {gap:.1e} "
-                         f"and its gradient {g:.1e}: a numerical plateau, "
-                         "exponentially small but not exactly flat.")
+            parts.append(_("At the end of the sweep (s = {s:g}, {sigmas:.3g} σ) the Gaussian JSD is log 2 - "
+                           "{gap:.1e} and its gradient {g:.1e}: a numerical plateau, exponentially small but "
+                           "not exactly flat.").format(
+                s=res.shifts[-1], sigmas=res.shifts[-1] / res.width, gap=math.log(2) - res.values[k, -1],
+                g=abs(res.grads[k, -1])))
     for nm in ("wasserstein", "sinkhorn", "sinkhorn_div"):
         if nm in res.names:
             k = res.index(nm)
             ok = np.isfinite(res.values[k]) & (res.shifts >= res.shifts[-1] / 2)
             if res.params[nm]["order"] == 1:
-                slope = np.polyfit(res.shifts[ok], res.values[k, ok], 1)[0]
-                parts.append(f"{get_spec(nm).label} keeps growing with the distance "
-                             f"(slope {slope:.2f} over the second half of the sweep) "
-                             "and its gradient does not vanish.")
+                parts.append(_("{divergence} keeps growing with the distance (slope {slope:.2f} over the "
+                               "second half of the sweep) and its gradient does not vanish.").format(
+                    divergence=get_spec(nm).display_label,
+                    slope=np.polyfit(res.shifts[ok], res.values[k, ok], 1)[0]))
             else:
-                parts.append(f"{get_spec(nm).label} with the squared cost grows like shift², "
-                             "its gradient like 2 × shift.")
+                parts.append(_("{divergence} with the squared cost grows like shift², its gradient like "
+                               "2 × shift.").format(divergence=get_spec(nm).display_label))
             break
     if "fkl" in res.names:
         k = res.index("fkl")
         inf = ~np.isfinite(res.values[k])
         if inf.any():
-            parts.append(f"Forward KL is infinite from shift {res.shifts[inf][0]:.2f} on: "
-                         "the student misses teacher mass.")
+            parts.append(_("Forward KL is infinite from shift {s:.2f} on: the student misses teacher "
+                           "mass.").format(s=res.shifts[inf][0]))
         else:
-            parts.append("Forward KL stays finite here but grows fast "
-                         f"({res.values[k, -1]:.3g} at the end of the sweep).")
-    return " ".join(parts) or "Pick JSD, Wasserstein or forward KL to see the saturation story."
+            parts.append(_("Forward KL stays finite here but grows fast ({value:.3g} at the end of the "
+                           "sweep).").format(value=res.values[k, -1]))
+    return sentences(parts) or _("Pick JSD, Wasserstein or forward KL to see the saturation story.")

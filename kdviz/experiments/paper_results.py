@@ -24,6 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
+from kdviz.i18n import N_
+
 NAN = float("nan")
 
 
@@ -38,6 +40,9 @@ class Row:
 
 @dataclass(frozen=True)
 class PaperTable:
+    # title, metric, note_header, conclusions and takeaway are in English, marked with N_ (translated
+    # where shown); source (the paper's title in “quotes”), settings, benchmarks and methods are the
+    # papers' own names
     key: str  # short id, used in URLs
     title: str
     source: str  # paper, authors, year
@@ -46,7 +51,7 @@ class PaperTable:
     benchmarks: tuple[str, ...]  # column headers, the same for every setting
     rows: tuple[Row, ...]
     note_header: str = ""  # header of the `note` column ("" = no such column)
-    conclusions: tuple[str, ...] = ()  # the seed's notes on this table, in English
+    conclusions: tuple[str, ...] = ()  # the seed's notes on this table
     takeaway: str = ""  # what the chart shows with the default selection (checked by the tests)
 
     def column(self, setting: str, benchmark: str) -> int:
@@ -69,10 +74,10 @@ GPT2 = "GPT2 1.5B → GPT2 120M"
 LLAMA = "LLaMA 6.7B → TinyLLaMA 1.1B"
 
 AKL = PaperTable(
-    key="akl", title="AKL: forward vs reverse KL and their combinations",
-    source="Wu et al. 2024, Rethinking Kullback-Leibler Divergence in Knowledge Distillation for Large "
-           "Language Models (AKL)",
-    metric="ROUGE-L, mean ± std (higher is better)",
+    key="akl", title=N_("AKL: forward vs reverse KL and their combinations"),
+    source="Wu et al. 2024, “Rethinking Kullback-Leibler Divergence in Knowledge Distillation for Large "
+           "Language Models” (AKL)",
+    metric=N_("ROUGE-L, mean ± std (higher is better)"),
     settings=(GPT2, LLAMA),
     benchmarks=("Dolly (500)", "S-NI (1694)", "UnNI (10000)"),
     rows=(
@@ -90,19 +95,20 @@ AKL = PaperTable(
             (23.88, 19.15, 21.97, 24.40, 31.37, 31.05), (0.46, 0.21, 0.13, 0.42, 0.23, 0.17)),
     ),
     conclusions=(
-        "MiniLLM has no experiment comparing forward and reverse KL; this table supplies one.",
-        "In LLM distillation the two directions each have their strengths (the seed's note says "
-        "\"SKL and RKL\"): reverse KL does not dominate, but combining the directions (FKL+RKL, AKL) "
-        "works well.",
+        N_("MiniLLM has no experiment comparing forward and reverse KL; this table supplies one."),
+        N_("In LLM distillation the two directions each have their strengths (the seed's note says "
+           "\"SKL and RKL\"): reverse KL does not dominate, but combining the directions (FKL+RKL, AKL) "
+           "works well."),
     ),
-    takeaway="AKL has the best student score in all six columns and FKL+RKL is second in four: combining "
-             "the two directions beats either one alone, while neither FKL nor RKL wins everywhere.",
+    takeaway=N_("AKL has the best student score in all six columns and FKL+RKL is second in four: "
+                "combining the two directions beats either one alone, while neither FKL nor RKL wins "
+                "everywhere."),
 )
 
 DISTILLM = PaperTable(
-    key="distillm", title="DistiLLM: skew KL vs KL, reverse KL and generalized JSD",
-    source="Ko et al. 2024, DistiLLM: Towards Streamlined Distillation for Large Language Models",
-    metric="ROUGE-L, mean (std) (higher is better)",
+    key="distillm", title=N_("DistiLLM: skew KL vs KL, reverse KL and generalized JSD"),
+    source="Ko et al. 2024, “DistiLLM: Towards Streamlined Distillation for Large Language Models”",
+    metric=N_("ROUGE-L, mean (std) (higher is better)"),
     settings=("",),
     benchmarks=("Dolly Eval", "Self-Instruct", "Vicuna Eval", "Super-Natural", "Unnatural"),
     rows=(
@@ -112,19 +118,20 @@ DISTILLM = PaperTable(
         Row("SKL", "skl", (24.80, 12.86, 16.20, 26.26, 28.06), (0.12, 0.34, 0.57, 0.41, 0.08), note="●"),
         Row("SRKL", "srkl", (25.21, 12.98, 15.77, 25.83, 28.62), (0.27, 0.24, 0.39, 0.15, 0.10), note="●"),
     ),
-    note_header="marked",
+    note_header=N_("marked"),
     conclusions=(
-        "SKL and SRKL improve clearly over KLD and RKLD.",
-        "As with forward and reverse KL before them, SKL and SRKL have no clear advantage over each other.",
+        N_("SKL and SRKL improve clearly over KLD and RKLD."),
+        N_("As with forward and reverse KL before them, SKL and SRKL have no clear advantage over each "
+           "other."),
     ),
-    takeaway="SKL beats KLD and RKLD on all five benchmarks and SRKL on four, while SKL and SRKL split the "
-             "wins between them (SRKL 3, SKL 2).",
+    takeaway=N_("SKL beats KLD and RKLD on all five benchmarks and SRKL on four, while SKL and SRKL split "
+                "the wins between them (SRKL 3, SKL 2)."),
 )
 
 SINKD = PaperTable(
-    key="sinkd", title="SinKD: Sinkhorn distance vs f-divergences on GLUE",
-    source="Cui et al. 2024, SinKD: Sinkhorn Distance Minimization for Knowledge Distillation (Table 4)",
-    metric="GLUE dev score: MCC for COLA, F1 for MRPC, accuracy otherwise (higher is better)",
+    key="sinkd", title=N_("SinKD: Sinkhorn distance vs f-divergences on GLUE"),
+    source="Cui et al. 2024, “SinKD: Sinkhorn Distance Minimization for Knowledge Distillation” (Table 4)",
+    metric=N_("GLUE dev score: MCC for COLA, F1 for MRPC, accuracy otherwise (higher is better)"),
     settings=("",),
     benchmarks=("COLA (MCC)", "SST-2 (ACC)", "MNLI-m (ACC)", "MNLI-mm (ACC)", "MRPC (F1)", "RTE (ACC)",
                 "QNLI (ACC)", "QQP (ACC)"),
@@ -134,15 +141,16 @@ SINKD = PaperTable(
         Row("TVD", "tvd", (54.1, 92.1, 83.3, 83.8, 90.9, 70.0, 90.2, 91.2), note="O(bd)"),
         Row("SinKD", "sinkhorn", (60.2, 93.1, 83.8, 84.2, 91.3, 71.1, 90.5, 91.3), note="O(b^2(d+T))"),
     ),
-    note_header="complexity",
+    note_header=N_("complexity"),
     conclusions=(
-        "SinKD applies the Sinkhorn distance to distillation and beats the f-divergences on every GLUE task "
-        "here, by a wide margin only on COLA.",
-        "The gain has a price: the cost matrix compares every pair of samples in a batch, O(b²(d+T)) "
-        "instead of O(bd) for RKL, JS and TVD (b: batch size, d: output dimension, T: Sinkhorn iterations).",
+        N_("SinKD applies the Sinkhorn distance to distillation and beats the f-divergences on every GLUE "
+           "task here, by a wide margin only on COLA."),
+        N_("The gain has a price: the cost matrix compares every pair of samples in a batch, O(b²(d+T)) "
+           "instead of O(bd) for RKL, JS and TVD (b: batch size, d: output dimension, T: Sinkhorn "
+           "iterations)."),
     ),
-    takeaway="SinKD is best in every column, by six points on COLA and by at most about one point elsewhere, "
-             "at a cost quadratic in the batch size.",
+    takeaway=N_("SinKD is best in every column, by six points on COLA and by at most about one point "
+                "elsewhere, at a cost quadratic in the batch size."),
 )
 
 TABLES: dict[str, PaperTable] = {t.key: t for t in (AKL, DISTILLM, SINKD)}

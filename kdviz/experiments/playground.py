@@ -33,7 +33,8 @@ from kdviz.families import (
     teacher_from_array,
 )
 from kdviz.fitting import FitConfig, FitResult, FitStopped, fit
-from kdviz.jobs import PROJECTED, Budget
+from kdviz.i18n import N_, _, ngettext
+from kdviz.jobs import CANCELLED, PROJECTED, Budget
 
 GMM_RANGE = (-10.0, 10.0)  # the grid of a Gaussian-mixture teacher
 GRID_SIZES = (64, 128, 256, 512)
@@ -44,6 +45,9 @@ MAX_ENTROPIC_POINTS = 128
 FRAME_BUDGET = 600_000  # K * F * V student probabilities kept (the animation JSON stays under ~10 MB)
 MAX_FRAMES, MIN_FRAMES = 100, 10
 STEPS_RANGE = (10, 2000)
+TEACHERS = {"gmm": N_("Gaussian mixture"), "preset": N_("Discrete preset"), "upload": N_("Upload a vector")}
+STUDENTS = {"gaussian": N_("Gaussian N(μ, σ²)"), "softmax": N_("Softmax (free logits)")}
+INITS = {"random": N_("random"), "uniform": N_("uniform")}  # a softmax student's start logits
 # A Gaussian wider than this many support widths is flat on the support to ~1e-12: its sigma
 # curve stops there (a huge learning rate can push log sigma past float range, exp(710) = inf).
 FLAT_SIGMA = 1e6
@@ -212,54 +216,94 @@ def _has_plain_reverse_kl(spec, kw) -> bool:
     return math.isinf(_value_at(spec, kw, [1.0, 0.0], [0.5, 0.5]))
 
 
+def _labels(names: Sequence[str]) -> str:
+    """Divergence labels in the viewer's language, as a list in a sentence."""
+    return _(", ").join(get_spec(n).display_label for n in names)
+
+
 def risks(x: np.ndarray, log_p: np.ndarray, names: Sequence[str], params: Mapping[str, Mapping], *,
           student: str, sigma0: float | None = None, optimizer: str = "adam", lr: float = 0.1,
           steps: int = 300) -> list[str]:
-    """Plain-English warnings about a configuration, before fitting it."""
+    """Warnings about a configuration in plain words (the viewer's language), before fitting it."""
     out = []
     kw = resolve(names, params)
     p = np.exp(log_p)
     dropped = drops(names, len(p))
     if dropped:
-        out.append(f"{', '.join(get_spec(n).label for n in dropped)}: entropic OT solves a {len(p)}×{len(p)} "
-                   f"transport problem at every step, too slow for a live fit above {MAX_ENTROPIC_POINTS} "
-                   f"points. Left out of this run: use a grid of {MAX_ENTROPIC_POINTS} points or fewer "
-                   f"(or fewer classes) to include it.")
+        out.append(_("{names}: entropic OT solves a {n}×{n} transport problem at every step, too slow for a "
+                     "live fit above {limit} points. Left out of this run: use a grid of {limit} points or "
+                     "fewer (or fewer classes) to include it.").format(
+            names=_labels(dropped), n=len(p), limit=MAX_ENTROPIC_POINTS))
     for n in names:
         spec = get_spec(n)
         if _zero_result(spec, kw[n]):
             shown = ", ".join(f"{k} = {v:g}" for k, v in kw[n].items() if not isinstance(v, bool))
-            out.append(f"{spec.label} with {shown} is identically 0: its student will not move.")
+            out.append(_("{name} with {params} is identically 0: its student will not move.").format(
+                name=spec.display_label, params=shown))
     zeros = int(np.isneginf(log_p).sum())
     if zeros:
-        bad = [get_spec(n).label for n in names if _has_plain_reverse_kl(get_spec(n), kw[n])]
+        bad = [n for n in names if _has_plain_reverse_kl(get_spec(n), kw[n])]
         if bad:
-            out.append(f"The teacher has {zeros} classes with probability 0 and the student "
-                       f"puts mass everywhere: {', '.join(bad)} contain KL(q‖p) and are infinite; those "
-                       f"fits stop at step 0.")
+            out.append(ngettext(
+                "The teacher has {zeros} class with probability 0 and the student puts mass everywhere: "
+                "{names} contain KL(q‖p) and are infinite; those fits stop at step 0.",
+                "The teacher has {zeros} classes with probability 0 and the student puts mass everywhere: "
+                "{names} contain KL(q‖p) and are infinite; those fits stop at step 0.",
+                zeros).format(zeros=zeros, names=_labels(bad)))
     span = float(x.max() - x.min())
     for n in names:
         if n in dropped or "epsilon" not in kw[n]:
             continue
         eps, scale = kw[n]["epsilon"], span ** kw[n].get("order", 1)
         if eps < 1e-3 * scale:
-            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is tiny next to the cost scale "
-                       f"({scale:.3g}); Sinkhorn may stop at its 1000-iteration cap before converging, so "
-                       f"the loss and its gradient are approximate.")
+            out.append(_("{name}: epsilon = {eps:g} is tiny next to the cost scale ({scale:.3g}); Sinkhorn "
+                         "may stop at its 1000-iteration cap before converging, so the loss and its gradient "
+                         "are approximate.").format(name=get_spec(n).display_label, eps=eps, scale=scale))
         elif eps > 10 * scale:
-            out.append(f"{get_spec(n).label}: epsilon = {eps:g} is large next to the cost scale "
-                       f"({scale:.3g}); the plan is almost p⊗q, so the loss barely depends on where "
-                       f"the mass is.")
+            out.append(_("{name}: epsilon = {eps:g} is large next to the cost scale ({scale:.3g}); the plan "
+                         "is almost p⊗q, so the loss barely depends on where the mass is.").format(
+                name=get_spec(n).display_label, eps=eps, scale=scale))
     width = GMM_RANGE[1] - GMM_RANGE[0]
     if student == "gaussian" and optimizer == "adam" and lr * steps < 0.5 * width:
-        out.append(f"Adam moves the student's μ by about the learning rate per step, in student units where "
-                   f"the support is {width:g} wide: {steps} steps of {lr:g} cover about {lr * steps:.3g}, "
-                   f"not half the support. Raise the learning rate or the steps if the student should be "
-                   f"able to travel.")
+        out.append(_("Adam moves the student's μ by about the learning rate per step, in student units where "
+                     "the support is {width:g} wide: {steps} steps of {lr:g} cover about {travel:.3g}, not "
+                     "half the support. Raise the learning rate or the steps if the student should be able "
+                     "to travel.").format(width=width, steps=steps, lr=lr, travel=lr * steps))
     if student == "gaussian" and sigma0 is not None and len(x) > 1 and sigma0 < 0.5 * _spacing(x):
-        out.append(f"The start std σ₀ = {sigma0:g} is below half the grid spacing ({_spacing(x):.3g}): "
-                   f"the start student is a spike on one point.")
+        out.append(_("The start std σ₀ = {sigma0:g} is below half the grid spacing ({spacing:.3g}): the "
+                     "start student is a spike on one point.").format(sigma0=sigma0, spacing=_spacing(x)))
     return out
+
+
+def configure(*, teacher: Mapping, student: Mapping, names: Sequence[str], params: Mapping[str, Mapping],
+              optimizer: str, lr: float, steps: int, start: tuple[float, float] | None = None
+              ) -> tuple[dict, list[str]]:
+    """The keyword arguments of :func:`playground` for the page's controls, and the warnings about
+    them (:func:`risks`).
+
+    ``teacher`` and ``student`` hold the keyword arguments of each side; ``start``, for a Gaussian
+    student on a discrete teacher (whose supports differ in length), is its start mean and std as
+    fractions of the support's width, turned here into ``mu0`` and ``sigma0``. Raises ValueError,
+    with a message for the viewer, when there is nothing to fit.
+    """
+    if teacher.get("teacher") == "gmm" and sum(teacher["weights"]) <= 0:
+        raise ValueError(_("The teacher needs a positive weight on at least one component (all weights "
+                           "are 0)."))
+    x, log_p = teacher_distribution(**teacher)
+    student = dict(student)
+    if student["student"] == "gaussian" and start is not None:
+        width = float(x[-1] - x[0])
+        student.update(mu0=float(x[0] + start[0] * width), sigma0=start[1] * width)
+    warnings = risks(x, log_p, names, params, student=student["student"], sigma0=student.get("sigma0"),
+                     optimizer=optimizer, lr=lr, steps=steps)
+    if not [n for n in names if n not in drops(names, len(x))]:
+        raise ValueError(_("Nothing left to fit: {names} solve an entropic OT problem at every step, too "
+                           "slow for a live fit above {limit} points (this teacher has {n}). Use a smaller "
+                           "grid or fewer classes, or add another divergence.").format(
+            names=_labels(names), limit=MAX_ENTROPIC_POINTS, n=len(x)))
+    params = {n: v for n, v in params.items() if v}  # only the divergences that have parameters
+    return dict(**teacher, **student, names=list(names), params=params, optimizer=optimizer, lr=lr,
+                steps=steps), warnings
 
 
 def is_wide(prm) -> bool:
@@ -330,20 +374,56 @@ def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), s
                             optimizer=optimizer, lr=float(lr), seconds=seconds, dropped=dropped, scale=scale)
 
 
+def within_budget(budget: Budget, **config) -> PlaygroundResult | str:
+    """:func:`playground` stopped by ``budget`` (``should_stop``): its result, or the message of
+    :func:`over_budget` when the budget stopped it. A cancelled fit raises FitStopped."""
+    try:
+        return playground(**config, should_stop=budget)
+    except FitStopped as stopped:
+        if stopped.reason == CANCELLED:
+            raise
+        return over_budget(stopped, budget)
+
+
 def run_notes(res: PlaygroundResult) -> list[str]:
-    """What went wrong in a run, in plain English (empty when nothing did)."""
+    """What went wrong in a run, in plain words (empty when nothing did)."""
     out = []
     for n, t in zip(res.names, res.fit.diverged_at):
-        if t >= 0:
-            out.append(f"{get_spec(n).label}: the loss or its gradient stopped being finite at step {t}; "
-                       f"its curves stop there and its student stays at the last finite step. "
-                       + ("Lower the learning rate." if t > 0 else "It is infinite from the start."))
+        if t > 0:
+            out.append(_("{name}: the loss or its gradient stopped being finite at step {step}; its curves "
+                         "stop there and its student stays at the last finite step. Lower the learning "
+                         "rate.").format(name=get_spec(n).display_label, step=t))
+        elif t == 0:
+            out.append(_("{name}: the loss or its gradient stopped being finite at step 0; its curves stop "
+                         "there and its student stays at the last finite step. It is infinite from the "
+                         "start.").format(name=get_spec(n).display_label))
     for n, t in zip(res.names, res.flat_from):
         if t >= 0:
-            out.append(f"{get_spec(n).label}: at step {t} the student's σ passed {FLAT_SIGMA:g} times the "
-                       f"support's width (the learning rate is too large for it): the student is flat and "
-                       f"its σ curve stops there.")
+            out.append(_("{name}: at step {step} the student's σ passed {limit:g} times the support's width "
+                         "(the learning rate is too large for it): the student is flat and its σ curve stops "
+                         "there.").format(name=get_spec(n).display_label, step=t, limit=FLAT_SIGMA))
     return out
+
+
+def captions(res: PlaygroundResult) -> list[str]:
+    """The notes under the page's table: what its cells mean, the teacher's moments, the fit's time."""
+    return [
+        _("— : no value (a divergence without parameters; a loss that is not a number after the fit "
+          "diverged). 0: zero to the fit's precision. ∞: infinite."),
+        _("Teacher: mean {mean:g}, std {std:.4g} on the support. A Gaussian student is cut to the support "
+          "and renormalised, so its std can be smaller than its σ parameter.").format(
+            mean=round(res.teacher_mean, 4) + 0.0, std=res.teacher_std),
+        _("Fit time: {seconds:.2f} s for {k} students × {steps} steps ({v} points).").format(
+            seconds=res.seconds, k=len(res.names), steps=res.steps, v=len(res.x))]
+
+
+def frames_note(res: PlaygroundResult) -> str:
+    """Why the animation keeps fewer frames than steps ("" when it keeps them all)."""
+    kept = len(res.fit.frame_steps)
+    if kept >= min(MAX_FRAMES, res.steps + 1):
+        return ""
+    return _("{frames} frames kept ({k} students × {v} points would make a larger animation than a browser "
+             "should receive).").format(frames=kept, k=len(res.names), v=len(res.x))
 
 
 def _r(v: float) -> str:
@@ -366,21 +446,22 @@ def human(value: float, missing: str = NOT_APPLICABLE) -> str:
 
 
 def summary(res: PlaygroundResult) -> dict[str, list[str]]:
-    """The page's table, one row per divergence, every cell as text (see :func:`human`): its
-    parameters, final loss, TVD to the teacher, moments of q, the step it diverged at (or "never")
-    and, for a Gaussian student, the fitted μ and σ."""
+    """The page's table, one row per divergence, every cell as text (see :func:`human`), columns
+    and words in the viewer's language: its parameters, final loss, TVD to the teacher, moments of
+    q, the step it diverged at (or "never") and, for a Gaussian student, the fitted μ and σ."""
     final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
+    on_off = {True: _("on"), False: _("off")}
     table = {
-        "divergence": [get_spec(n).label for n in res.names],
-        "parameters": [", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={'on' if v else 'off'}"
-                                 for k, v in res.params[n].items()) or NOT_APPLICABLE for n in res.names],
-        "final loss": [human(v, "— (diverged)") for v in res.fit.loss[:, -1]],
-        "final TVD to p": [human(v) for v in final_tvd],
-        "mean of q": [human(v) for v in res.q_mean], "std of q": [human(v) for v in res.q_std],
-        "diverged at step": [str(int(t)) if t >= 0 else "never" for t in res.fit.diverged_at]}
+        _("divergence"): [get_spec(n).display_label for n in res.names],
+        _("parameters"): [", ".join(f"{k}={on_off[v] if isinstance(v, bool) else f'{v:g}'}"
+                                    for k, v in res.params[n].items()) or NOT_APPLICABLE for n in res.names],
+        _("final loss"): [human(v, _("— (diverged)")) for v in res.fit.loss[:, -1]],
+        _("final TVD to p"): [human(v) for v in final_tvd],
+        _("mean of q"): [human(v) for v in res.q_mean], _("std of q"): [human(v) for v in res.q_std],
+        _("diverged at step"): [str(int(t)) if t >= 0 else _("never") for t in res.fit.diverged_at]}
     if res.mu is not None:
-        table |= {"parameter μ": [human(v) for v in res.mu[:, -1]],
-                  "parameter σ": [human(v) for v in res.sigma[:, -1]]}
+        table |= {_("parameter μ"): [human(v) for v in res.mu[:, -1]],
+                  _("parameter σ"): [human(v) for v in res.sigma[:, -1]]}
     return table
 
 
@@ -389,22 +470,30 @@ def takeaway(res: PlaygroundResult) -> str:
     parts = []
     final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     for k, n in enumerate(res.names):
-        flat = " (flat: σ beyond range)" if res.mu is not None and res.flat_from[k] >= 0 else ""
-        parts.append(f"{get_spec(n).label}'s student has mean {_r(res.q_mean[k])} and std {_r(res.q_std[k])}"
-                     f"{flat}, TVD {final_tvd[k]:.3f} to the teacher")
+        flat = res.mu is not None and res.flat_from[k] >= 0
+        part = (_("{name}'s student has mean {mean} and std {std} (flat: σ beyond range), TVD {tvd:.3f} to "
+                  "the teacher") if flat else
+                _("{name}'s student has mean {mean} and std {std}, TVD {tvd:.3f} to the teacher"))
+        parts.append(part.format(name=get_spec(n).display_label, mean=_r(res.q_mean[k]), std=_r(res.q_std[k]),
+                                 tvd=final_tvd[k]))
     best = res.names[int(np.argmin(final_tvd))]
-    return (f"After {res.steps} steps: " + "; ".join(parts)
-            + f". The teacher has mean {_r(res.teacher_mean)} and std {_r(res.teacher_std)}. "
-            f"Closest to the teacher in TVD: {get_spec(best).label}.")
+    return _("After {steps} steps: {students}. The teacher has mean {mean} and std {std}. Closest to the "
+             "teacher in TVD: {best}.").format(steps=res.steps, students=_("; ").join(parts),
+                                               mean=_r(res.teacher_mean), std=_r(res.teacher_std),
+                                               best=get_spec(best).display_label)
 
 
 def over_budget(stopped: FitStopped, budget: Budget) -> str:
     """Why a fit was stopped by its budget, and the cheaper configuration that would run."""
     fits = budget.affordable_steps()
-    cheaper = (f"At the {1e3 * budget.per_step:.3g} ms a step measured on this configuration, about {fits} "
-               f"steps fit in it: lower the steps to {max(fits, 1)} or fewer"
-               if fits < budget.steps else "Lower the steps")
-    verb = "would run past (projected from its first steps)" if stopped.reason == PROJECTED else "ran past"
-    return (f"Stopped after {stopped.step} of {budget.steps} steps: this fit {verb} the budget of "
-            f"{budget.seconds:g} s of CPU a run (a class shares this server). {cheaper}, or use fewer "
-            f"points, a larger epsilon or fewer Sinkhorn divergences.")
+    why = (_("Stopped after {step} of {steps} steps: this fit would run past (projected from its first "
+             "steps) the budget of {seconds:g} s of CPU a run (a class shares this server).")
+           if stopped.reason == PROJECTED else
+           _("Stopped after {step} of {steps} steps: this fit ran past the budget of {seconds:g} s of CPU a "
+             "run (a class shares this server)."))
+    cheaper = (_("At the {ms:.3g} ms a step measured on this configuration, about {fits} steps fit in it: "
+                 "lower the steps to {most} or fewer, or use fewer points, a larger epsilon or fewer "
+                 "Sinkhorn divergences.") if fits < budget.steps else
+               _("Lower the steps, or use fewer points, a larger epsilon or fewer Sinkhorn divergences."))
+    return (why.format(step=stopped.step, steps=budget.steps, seconds=budget.seconds) + " "
+            + cheaper.format(ms=1e3 * budget.per_step, fits=fits, most=max(fits, 1)))

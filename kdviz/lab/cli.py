@@ -172,7 +172,7 @@ def _run(args) -> int:
                     batch_size=args.batch_size, eval_every=args.eval_every,
                     device=resolve_device(args.device))
     bar = _Progress(f"{len(cfg.students)} students")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with RunStore() as store:
         run_id = store.start(cfg.to_dict(), args.label)
         try:
@@ -186,7 +186,8 @@ def _run(args) -> int:
             raise
         store.finish(run_id, result)
     sys.stderr.write(f"{len(cfg.students)} students x {cfg.steps} steps on {cfg.device}: "
-                     f"{time.perf_counter() - t0:.1f} s in all, training {result['train_seconds']:.1f} s, "
+                     f"{time.perf_counter() - t0:.1f} s in all ({time.process_time() - cpu0:.1f} CPU s on "
+                     f"{result['torch_threads']} torch thread(s)), training {result['train_seconds']:.1f} s, "
                      f"{result['tokens_per_s']:,.0f} student tokens/s; stored as run {run_id} in "
                      f"{store.path}\n")
     print(json.dumps(json_output(result), allow_nan=False) if args.json else table(result))

@@ -6,20 +6,21 @@ KL(teacher || student), ``rkl`` is KL(student || teacher), and AKL's head and ta
 held-out window first, so its standard error over windows (``*_se``) comes with it; the takeaway
 claims a difference only beyond two of those.
 
-The head/tail split depends on the teacher alone, so it is made once per held-out set
-(:func:`teacher_head_mask`, a sort of every row) and reused for every student and step; the errors
-are then AKL's gaps ``g_head = sum_head |p - q|`` and ``g_tail = sum_tail |p - q|``
-(``tests/test_lab_metrics.py`` checks them against ``akl_split``'s).
+Everything that depends on the teacher alone (its log-probabilities, top-1 tokens and AKL's
+head/tail split, a sort of every row) is made once per held-out set (:class:`HeldOut`) and reused
+for every student and step; the errors are then AKL's gaps ``g_head = sum_head |p - q|`` and
+``g_tail = sum_tail |p - q|`` (``tests/test_lab_metrics.py`` checks them against ``akl_split``'s).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from kdviz.divergences import akl_split, divergence_from_log
+from kdviz.divergences import DIVERGENCES, akl_split
 
 HELD_OUT_METRICS = ("ce", "fkl", "rkl", "top1", "entropy", "head_err", "tail_err")
 SAMPLE_METRICS = ("distinct2", "distinct3", "teacher_nll")
@@ -32,33 +33,40 @@ def _mean_se(per_window: torch.Tensor) -> tuple[float, float]:
     return per_window.mean().item(), sd / math.sqrt(n)
 
 
-@torch.no_grad()
-def teacher_head_mask(teacher_logits: torch.Tensor, mu: float = 0.5) -> torch.Tensor:
-    """AKL's head of every teacher row (``akl_split``'s ``head_mask``): (..., V) bool."""
-    p = torch.softmax(teacher_logits.float(), -1)
-    return akl_split(p, p, mu)["head_mask"]
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out windows seen through the teacher: what every evaluation of a student compares with."""
+    targets: torch.Tensor  # (W, T) the real next tokens
+    log_p: torch.Tensor  # (W, T, V) the teacher's log-probabilities, float32
+    p: torch.Tensor  # (W, T, V) their exp
+    top1: torch.Tensor  # (W, T) the teacher's most likely next token
+    head: torch.Tensor  # (W, T, V) bool: AKL's head of every teacher row (akl_split's head_mask)
+
+    @classmethod
+    @torch.no_grad()
+    def of(cls, teacher_logits: torch.Tensor, targets: torch.Tensor, mu: float = 0.5) -> "HeldOut":
+        """From the teacher's logits ``(W, T, V)`` on the windows and their next tokens ``(W, T)``."""
+        log_p = torch.log_softmax(teacher_logits.float(), -1)
+        p = log_p.exp()
+        return cls(targets, log_p, p, log_p.argmax(-1), akl_split(p, p, mu)["head_mask"])
 
 
 @torch.no_grad()
-def held_out_metrics(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
-                     head_mask: torch.Tensor) -> dict[str, float]:
-    """The held-out metrics of one student on windows (W, T) and their standard errors (``name_se``).
-
-    Args:
-        student_logits, teacher_logits: ``(W, T, V)``; targets: the real next tokens ``(W, T)``.
-        head_mask: :func:`teacher_head_mask` of ``teacher_logits`` (W, T, V).
-    """
-    log_q = torch.log_softmax(student_logits.float(), -1)  # (W, T, V)
-    log_p = torch.log_softmax(teacher_logits.float(), -1)
-    gap = (log_p.exp() - log_q.exp()).abs()  # (W, T, V)
+def held_out_metrics(student_logits: torch.Tensor, ref: HeldOut) -> dict[str, float]:
+    """The held-out metrics of one student's logits ``(W, T, V)`` on ``ref``'s windows and their
+    standard errors over windows (``name_se``)."""
+    log_q = torch.log_softmax(student_logits.float(), -1)  # (W, T, V), finite for finite logits
+    q = log_q.exp()
+    gap = (ref.p - q).abs()  # (W, T, V)
+    head_err = torch.where(ref.head, gap, 0.0).sum(-1)  # (W, T)
     per_token = {
-        "ce": F.cross_entropy(log_q.transpose(1, 2), targets, reduction="none"),  # (W, T)
-        "fkl": divergence_from_log("fkl", log_p, log_q),
-        "rkl": divergence_from_log("rkl", log_p, log_q),
-        "top1": (log_q.argmax(-1) == log_p.argmax(-1)).float(),
-        "entropy": torch.special.entr(log_q.exp()).sum(-1),
-        "head_err": torch.where(head_mask, gap, 0.0).sum(-1),
-        "tail_err": torch.where(head_mask, 0.0, gap).sum(-1),
+        "ce": -log_q.gather(-1, ref.targets[..., None])[..., 0],  # (W, T)
+        "fkl": DIVERGENCES["fkl"].fn(ref.log_p, log_q),
+        "rkl": DIVERGENCES["rkl"].fn(ref.log_p, log_q),
+        "top1": (log_q.argmax(-1) == ref.top1).float(),
+        "entropy": -(q * log_q).sum(-1),  # log q is finite: no 0 log 0 to special-case
+        "head_err": head_err,
+        "tail_err": gap.sum(-1) - head_err,  # akl_split's g_tail
     }
     out = {}
     for name in HELD_OUT_METRICS:

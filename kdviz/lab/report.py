@@ -1,4 +1,5 @@
-"""A lab run as a table, a takeaway computed from its numbers, and CSV / JSON exports.
+"""A lab run as a table, a takeaway computed from its numbers, and CSV / JSON exports (labels,
+column titles and the takeaway in the viewer's language, :mod:`kdviz.i18n`).
 
 The takeaway claims that one student beats another on a metric only when the gap exceeds
 :data:`N_SE` combined standard errors (over the held-out windows, or over the samples for the
@@ -15,37 +16,43 @@ import math
 from pathlib import Path
 
 from kdviz.divergences import get_spec
+from kdviz.i18n import N_, _, sentences
 
 N_SE = 2.0  # a difference is claimed beyond two combined standard errors
 DISTINCT_MARGIN = 0.02  # distinct-n is pooled over samples (no standard error): an absolute margin
-TABLE_COLUMNS = {  # metric -> (column title, lower is better?)
-    "ce": ("CE (nats)", True), "ppl": ("perplexity", True),
-    "fkl": ("KL(t‖s)", True), "rkl": ("KL(s‖t)", True),
-    "top1": ("top-1 agree", False), "entropy": ("entropy", None), "head_err": ("head err", True),
-    "tail_err": ("tail err", True), "distinct2": ("distinct-2", None), "distinct3": ("distinct-3", None),
-    "teacher_nll": ("teacher NLL of samples", True),
+TABLE_COLUMNS = {  # metric -> (column title, marked with N_ and translated where shown; lower is better?)
+    "ce": (N_("CE (nats)"), True), "ppl": (N_("perplexity"), True),
+    "fkl": (N_("KL(t‖s)"), True), "rkl": (N_("KL(s‖t)"), True),
+    "top1": (N_("top-1 agree"), False), "entropy": (N_("entropy"), None), "head_err": (N_("head err"), True),
+    "tail_err": (N_("tail err"), True), "distinct2": (N_("distinct-2"), None),
+    "distinct3": (N_("distinct-3"), None), "teacher_nll": (N_("teacher NLL of samples"), True),
 }
 
 
+def column_title(metric: str) -> str:
+    """The title of ``metric``'s column (and axis) in the viewer's language."""
+    return _(TABLE_COLUMNS[metric][0])
+
+
 def student_label(name: str) -> str:
-    """``"jsd:beta=0.9"`` -> ``"JSD (beta=0.9)"``."""
-    div, _, params = name.partition(":")
-    return get_spec(div).label + (f" ({params})" if params else "")
+    """``"jsd:beta=0.9"`` -> ``"JSD (beta=0.9)"`` (the label in the viewer's language)."""
+    div, __, params = name.partition(":")
+    return get_spec(div).display_label + (f" ({params})" if params else "")
 
 
 def run_label(row: dict) -> str:
     """One line naming a stored run (a row of ``RunStore.list_runs``): id, label, students, steps,
     seed and start time."""
     cfg = row["config"]
-    label = f"{row['label']}: " if row["label"] else ""
-    return (f"#{row['id']} {label}{', '.join(cfg['students'])} x {cfg['steps']} steps, seed {cfg['seed']} "
-            f"({row['created'][:16]})")
+    return _("#{id} {label}{students} x {steps} steps, seed {seed} ({created})").format(
+        id=row["id"], label=f"{row['label']}: " if row["label"] else "", students=", ".join(cfg["students"]),
+        steps=cfg["steps"], seed=cfg["seed"], created=row["created"][:16])
 
 
 def rows(run: dict) -> list[dict]:
     """One row per model: the teacher, the untrained student, then each student; metrics and ``ppl``."""
-    named = [("teacher", "Teacher", run["teacher"]["metrics"]),
-             ("untrained", "Untrained student", run["untrained"]["metrics"])]
+    named = [("teacher", _("Teacher"), run["teacher"]["metrics"]),
+             ("untrained", _("Untrained student"), run["untrained"]["metrics"])]
     named += [(n, student_label(n), r["metrics"]) for n, r in run["results"].items()]
     out = []
     for key, label, m in named:
@@ -72,33 +79,38 @@ def _leader(run: dict, metric: str, lowest: bool) -> tuple[str, list[str]]:
 
 
 def _claim(run: dict, metric: str, lowest: bool, what: str, fmt: str = "{:.3f}") -> str:
+    """``what`` (a translated phrase) and who leads on ``metric``, with every student's value."""
     best, ties = _leader(run, metric, lowest)
-    vals = ", ".join(f"{student_label(n)} {fmt.format(r['metrics'][metric])}"
-                     for n, r in run["results"].items())
+    vals = _(", ").join(f"{student_label(n)} {fmt.format(r['metrics'][metric])}"
+                        for n, r in run["results"].items())
     if len(run["results"]) < 2:
-        return f"{what}: {vals}."
+        return _("{what}: {values}.").format(what=what, values=vals)
     if len(ties) == len(run["results"]) - 1:
-        return f"{what}: no student stands out ({vals}; all within the margin)."
-    tie_text = f", tied with {', '.join(student_label(t) for t in ties)}" if ties else ""
-    return f"{what}: **{student_label(best)}**{tie_text} ({vals})."
+        return _("{what}: no student stands out ({values}; all within the margin).").format(what=what,
+                                                                                              values=vals)
+    if ties:
+        tied = _(", ").join(student_label(t) for t in ties)
+        return _("{what}: **{best}**, tied with {ties} ({values}).").format(
+            what=what, best=student_label(best), ties=tied, values=vals)
+    return _("{what}: **{best}** ({values}).").format(what=what, best=student_label(best), values=vals)
 
 
 def takeaway(run: dict) -> str:
     """What the numbers of ``run`` show, claiming differences only beyond the stated margins."""
     t = run["teacher"]["metrics"]
     parts = [
-        _claim(run, "fkl", True, "Closest to the teacher, KL(t‖s)"),
-        _claim(run, "ce", True, "Best held-out cross-entropy"),
-        _claim(run, "entropy", True, f"Most confident, lowest entropy (teacher {t['entropy']:.2f})",
-               "{:.2f}"),
-        _claim(run, "teacher_nll", True, f"Samples the teacher likes most, lowest teacher NLL (teacher's own "
-                                         f"{t['teacher_nll']:.2f})", "{:.2f}"),
-        _claim(run, "distinct2", False, f"Most diverse samples, distinct-2 (teacher {t['distinct2']:.2f})",
-               "{:.2f}"),
+        _claim(run, "fkl", True, _("Closest to the teacher, KL(t‖s)")),
+        _claim(run, "ce", True, _("Best held-out cross-entropy")),
+        _claim(run, "entropy", True, _("Most confident, lowest entropy (teacher {value:.2f})").format(
+            value=t["entropy"]), "{:.2f}"),
+        _claim(run, "teacher_nll", True, _("Samples the teacher likes most, lowest teacher NLL (teacher's "
+                                           "own {value:.2f})").format(value=t["teacher_nll"]), "{:.2f}"),
+        _claim(run, "distinct2", False, _("Most diverse samples, distinct-2 (teacher {value:.2f})").format(
+            value=t["distinct2"]), "{:.2f}"),
     ]
-    return " ".join(parts) + (f" Margins: {N_SE:g} combined standard errors (over the held-out windows, "
-                              f"or the "
-                              f"samples for NLL); {DISTINCT_MARGIN:g} for distinct-n.")
+    margins = _("Margins: {n_se:g} combined standard errors (over the held-out windows, or the samples for "
+                "NLL); {margin:g} for distinct-n.").format(n_se=N_SE, margin=DISTINCT_MARGIN)
+    return sentences([*parts, margins])
 
 
 def to_csv(run: dict) -> str:

@@ -31,9 +31,14 @@ from kdviz.lab.model import GPT, GPTConfig
 from kdviz.lab.store import RunStore
 from kdviz.lab.teacher import load_teacher
 from kdviz.losses import kd_loss
+from kdviz.numerics import torch_threads
 
 # Divergences that apply to next-token distributions (no support coordinates needed).
 LOGIT_DIVERGENCES = ("fkl", "rkl", "jsd", "tvd", "skl", "srkl", "fkl_rkl", "akl")
+# Torch threads of a run (see run_lab): with other processes on the cores, OpenMP's hand-offs between
+# threads stall (as for the fits, kdviz.numerics.torch_threads); alone on 2 cores, one thread is
+# somewhat slower than two.
+TORCH_THREADS = 1
 STUDENT_SIZES = {"1x64": GPTConfig(n_layer=1, n_head=2, n_embd=64),  # 185k parameters
                  "2x64": GPTConfig(n_layer=2, n_head=2, n_embd=64)}  # 235k parameters
 
@@ -139,8 +144,8 @@ class _Student:
 
 @lru_cache(maxsize=2)
 def _references(device: str, eval_windows: int, n_samples: int, prompt_len: int, sample_len: int, seed: int):
-    """The teacher, the held-out windows with its logits and head masks, its metrics and samples
-    (cached per process)."""
+    """The teacher, the held-out windows and what the teacher gives on them (:class:`metrics.HeldOut`),
+    its metrics and samples (cached per process)."""
     teacher = load_teacher(device)
     block = teacher.cfg.block_size
     windows = data.fixed_windows(data.load_corpus().held_out, eval_windows, block).to(device)  # (W, T + 1)
@@ -148,11 +153,16 @@ def _references(device: str, eval_windows: int, n_samples: int, prompt_len: int,
         t_logits = teacher(windows[:, :-1])  # (W, T, V)
     gen = torch.Generator(device=device).manual_seed(seed)
     samples = teacher.generate(windows[:n_samples, :prompt_len], sample_len, generator=gen)
-    head = metrics.teacher_head_mask(t_logits)
-    ref = metrics.held_out_metrics(t_logits, t_logits, windows[:, 1:], head)
+    held_out = metrics.HeldOut.of(t_logits, windows[:, 1:])
+    ref = metrics.held_out_metrics(t_logits, held_out)
     ref.update(metrics.sample_metrics(teacher, samples, prompt_len))
     texts = [data.decode(s) for s in samples[:, prompt_len:].tolist()]
-    return teacher, windows, t_logits, head, ref, texts
+    return teacher, windows, held_out, ref, texts
+
+
+def optimizer(model: GPT, cfg: LabConfig) -> torch.optim.Optimizer:
+    """A student's AdamW (one fused kernel per step); :func:`_lr` sets its rate at every step."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01, fused=True)
 
 
 def _lr(step: int, cfg: LabConfig) -> float:
@@ -163,10 +173,10 @@ def _lr(step: int, cfg: LabConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def _evaluate(model: GPT, windows, t_logits, head) -> dict:
+def _evaluate(model: GPT, windows: torch.Tensor, held_out: metrics.HeldOut) -> dict:
     model.eval()
-    with torch.no_grad():
-        out = metrics.held_out_metrics(model(windows[:, :-1]), t_logits, windows[:, 1:], head)
+    with torch.inference_mode():
+        out = metrics.held_out_metrics(model(windows[:, :-1]), held_out)
     model.train()
     return out
 
@@ -192,13 +202,22 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     (``curves``: the students' curves so far). ``should_stop()`` is polled before each student's step and
     samples; when it turns true, :class:`Interrupted` is raised. The teacher's reference
     metrics (cached per seed; seconds the first time) are computed before the first poll.
+
+    The run uses :data:`TORCH_THREADS` torch threads wherever it is started (the CLI, the app, a
+    script), so a seed gives the same run everywhere: another thread count changes float rounding,
+    which AKL's head/tail split turns into another run.
     """
+    with torch_threads(TORCH_THREADS):
+        return _run_lab(cfg, on_progress, should_stop)
+
+
+def _run_lab(cfg: LabConfig, on_progress, should_stop) -> dict:
     def check(where: str) -> None:
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped {where}")
 
     device = resolve_device(cfg.device)
-    teacher, windows, t_logits, head, t_ref, t_texts = _references(
+    teacher, windows, held_out, t_ref, t_texts = _references(
         device, cfg.eval_windows, cfg.n_samples, cfg.prompt_len, cfg.sample_len, cfg.seed)
     check("after the teacher's reference metrics")
     corpus = data.load_corpus()
@@ -209,10 +228,10 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
     for i, text in enumerate(cfg.students):
         name, params = parse_student(text)
         model = copy.deepcopy(init)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01)
+        opt = optimizer(model, cfg)
         gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + i + 1)
         students.append(_Student(text, name, params, model, opt, gen))
-    untrained = _evaluate(init, windows, t_logits, head)
+    untrained = _evaluate(init, windows, held_out)
     for st in students:
         st.curve = {"step": [0], **{k: [untrained[k]] for k in metrics.HELD_OUT_METRICS}}
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -241,7 +260,7 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
             st.opt.step()
             tokens += int(mask.sum())
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                st.last = _evaluate(st.model, windows, t_logits, head)
+                st.last = _evaluate(st.model, windows, held_out)
                 st.curve["step"].append(step + 1)
                 for k in metrics.HELD_OUT_METRICS:
                     st.curve[k].append(st.last[k])
@@ -268,7 +287,7 @@ def run_lab(cfg: LabConfig = LabConfig(), *, on_progress: Callable[[dict], None]
             "untrained": {"metrics": untrained, "n_params": init.n_params()},
             "prompts": [data.decode(p) for p in windows[:cfg.n_samples, :cfg.prompt_len].tolist()],
             "results": results, "train_seconds": train_seconds, "tokens": tokens,
-            "tokens_per_s": tokens / train_seconds}
+            "tokens_per_s": tokens / train_seconds, "torch_threads": torch.get_num_threads()}
 
 
 def run_and_store(cfg: LabConfig, token: Token, *, label: str = "", store_path=None) -> int | None:

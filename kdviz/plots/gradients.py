@@ -7,10 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.gradients import GradientsResult
-from kdviz.plots.common import TEACHER_COLOR, color, figure, grid_axes, label, layout
+from kdviz.i18n import _
+from kdviz.plots.common import color, figure, font_size, grid_axes, label, layout, palette
 
-STUDENT_GREY = "#555555"  # the student's probabilities, drawn next to the teacher's
-HEAD_SHADE = "rgba(120, 120, 120, 0.12)"
+HEAD_OPACITY = 0.5  # AKL's head: the teacher's fill at half its opacity
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")  # lines that coincide stay visible (RKL, SRKL)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -37,20 +37,22 @@ def coefficient_figure(res: GradientsResult) -> go.Figure:
     divergence; the dotted line marks ``q = p(y*)`` where TVD switches off."""
     data = [dict(type="scatter", x=res.q, y=symlog(c), customdata=c, mode="lines", name=label(nm),
                  line=dict(color=color(nm), width=4.5 - 0.6 * k, dash=DASHES[k % len(DASHES)]),
-                 hovertemplate="q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}"
-                               "<extra>" + label(nm) + "</extra>")
+                 hovertemplate=_("q(y*) = %{x:.2e}<br>coefficient = %{customdata:.4g}")
+                 + "<extra>" + label(nm) + "</extra>")
             for k, (nm, c) in enumerate(zip(res.coef_names, res.coefficients))]
     vmax = float(np.abs(res.coefficients).max()) if res.coefficients.size else 1.0
     tickvals, ticktext = symlog_ticks(vmax)
-    lay = layout(x="student's probability of the token, q(y*) (log scale)",
-                 y="coefficient of ∇q(y*) (symmetric log scale)", height=460,
+    lay = layout(x=_("student's probability of the token, q(y*) (log scale)"),
+                 y=_("coefficient of ∇q(y*) (symmetric log scale)"), height=460,
                  shapes=[dict(type="line", xref="x", yref="y domain", x0=res.p_star, x1=res.p_star,
-                              y0=0, y1=1, line=dict(color=TEACHER_COLOR, dash="dot", width=1.5)),
+                              y0=0, y1=1, line=dict(color=palette()["teacher"], dash="dot", width=1.5)),
                          dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0, y1=0,
-                              line=dict(color="#999999", width=1))],
+                              line=dict(color=palette()["muted"], width=1))],
                  annotations=[dict(text=f"q = p(y*) = {res.p_star:g}", x=np.log10(res.p_star), xref="x",
                                    y=1, yref="y domain", xanchor="right", yanchor="top", xshift=-4,
-                                   showarrow=False, font=dict(size=12))])
+                                   showarrow=False)])
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
+    lay["margin"]["b"] = 2 * font_size() + 60  # tick labels, the axis title, one legend row
     lay["xaxis"].update(type="log", exponentformat="power", range=[np.log10(res.q[0]), 0])
     lay["yaxis"].update(tickvals=tickvals, ticktext=ticktext, zeroline=False)
     return figure(data, lay)
@@ -68,61 +70,64 @@ def logit_figure(res: GradientsResult) -> go.Figure:
     axes["yaxis"]["domain"] = [0.62, 1.0]  # probabilities: the smaller top panel
     axes["yaxis2"]["domain"] = [0.0, 0.54]
     cls = res.x[order]
-    data = [dict(type="scatter", x=rank, y=res.p[order], mode="lines+markers", name="teacher p",
-                 line=dict(color=TEACHER_COLOR, width=2), marker=dict(size=5), customdata=cls,
-                 hovertemplate="rank %{x} (class %{customdata})<br>p = %{y:.3e}<extra></extra>"),
-            dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name="student q",
-                 line=dict(color=STUDENT_GREY, width=1.5, dash="dash"), marker=dict(size=4, symbol="x"),
-                 customdata=cls,
-                 hovertemplate="rank %{x} (class %{customdata})<br>q = %{y:.3e}<extra></extra>")]
+    where = _("rank %{x} (class %{customdata})")
+    data = [dict(type="scatter", x=rank, y=res.p[order], mode="lines+markers", name=_("teacher p"),
+                 line=dict(color=palette()["teacher"], width=2), marker=dict(size=5), customdata=cls,
+                 hovertemplate=where + "<br>p = %{y:.3e}<extra></extra>"),
+            dict(type="scatter", x=rank, y=res.q_student[order], mode="lines+markers", name=_("student q"),
+                 line=dict(color=palette()["student"], width=1.5, dash="dash"),
+                 marker=dict(size=4, symbol="x"), customdata=cls,
+                 hovertemplate=where + "<br>q = %{y:.3e}<extra></extra>")]
     scale = np.abs(res.grads).max(-1, keepdims=True)  # (K, 1): each row on its own scale
     z = np.where(scale > 0, res.grads / np.where(scale > 0, scale, 1.0), 0.0)[:, order]
     data.append(dict(type="heatmap", x=rank, y=[label(nm) for nm in res.names], z=z, xaxis="x2", yaxis="y2",
-                     customdata=res.grads[:, order], colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
-                     colorbar=dict(title=dict(text="∂D/∂z ÷ row max |·|", side="right"), y=0.27, len=0.54),
-                     hovertemplate="rank %{x}<br>∂D/∂z = %{customdata:.3e}<extra>%{y}</extra>"))
+                     customdata=res.grads[:, order], colorscale=palette()["diverging"], zmid=0, zmin=-1,
+                     zmax=1, colorbar=dict(title=dict(text=_("∂D/∂z ÷ row max |·|"), side="right"), y=0.27,
+                                           len=0.54, thickness=12),
+                     hovertemplate=_("rank %{x}") + "<br>∂D/∂z = %{customdata:.3e}<extra>%{y}</extra>"))
+    head = _("AKL's head: the {n} most likely classes (p ≥ {p:.3g})").format(n=n_head,
+                                                                           p=res.p[res.head_mask].min())
     shade = [dict(type="rect", xref="x", yref="y domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
-                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below"),
+                  fillcolor=palette()["teacher_fill"], opacity=HEAD_OPACITY, line=dict(width=0),
+                  layer="below", showlegend=True, name=head),  # in the legend: it wraps on a phone
              dict(type="line", xref="x2", yref="y2 domain", x0=n_head + 0.5, x1=n_head + 0.5, y0=0, y1=1,
-                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))]
-    notes = [dict(text=f"shaded: AKL's head, the {n_head} most likely classes "
-                       f"(p ≥ {res.p[res.head_mask].min():.3g})",
-                  xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
-                  font=dict(size=12))]
-    lay = layout(height=620, shapes=shade, annotations=notes)
+                  line=dict(color=palette()["teacher"], dash="dot", width=1.5))]
+    lay = layout(height=620, shapes=shade)
+    lay["legend"].update(y=0, yanchor="bottom", yref="container")  # clear of Plotly's toolbar
+    lay["margin"]["b"] = 2 * font_size() + 60
     lay.update(axes)
-    lay["xaxis2"]["title"] = dict(text="classes sorted by teacher probability (rank 1 = most likely)")
-    lay["yaxis"].update(type="log", exponentformat="power", title=dict(text="probability (log)"))
-    lay["yaxis2"]["title"] = dict(text="∂D/∂z per logit")
+    lay["xaxis2"]["title"] = dict(text=_("class rank by teacher p (1 = most likely)"))
+    lay["yaxis"].update(type="log", exponentformat="power", title=dict(text=_("probability (log)")))
+    lay["yaxis2"]["title"] = dict(text=_("∂D/∂z per logit"))
     lay["yaxis2"]["autorange"] = "reversed"  # the first divergence on top, as in the legend
     return figure(data, lay)
 
 
 def link_figure(res: GradientsResult, name: str) -> go.Figure:
-    """One divergence, same teacher and student, classes sorted by teacher probability: left, the
-    coefficient ``dD/dq_y`` of each class (symmetric log scale); right, the push on its logit,
-    ``dD/dz_y`` (the softmax included). The shaded band is AKL's head."""
+    """One divergence, same teacher and student, classes sorted by teacher probability: on top, the
+    coefficient ``dD/dq_y`` of each class (symmetric log scale); below, the push on its logit,
+    ``dD/dz_y`` (the softmax included). Stacked, so they read on a phone too. The shaded band is AKL's
+    head."""
     k, order = res.names.index(name), res.order
     rank = np.arange(1, len(order) + 1)
     cls = res.x[order]
     gq, gz = res.grads_q[k, order], res.grads[k, order]
-    axes, ids = grid_axes(1, 2, vspace=0, hspace=0.1)
+    axes, ids = grid_axes(2, 1, vspace=0.1, hspace=0)
     data = [dict(type="bar", x=rank, y=symlog(gq), customdata=np.stack([cls, gq], -1), name="∂D/∂q",
                  marker=dict(color=color(name)), showlegend=False,
-                 hovertemplate="rank %{x} (class %{customdata[0]})<br>"
-                               "∂D/∂q = %{customdata[1]:.4g}<extra></extra>"),
+                 hovertemplate=_("rank %{x} (class %{customdata[0]})")
+                 + "<br>∂D/∂q = %{customdata[1]:.4g}<extra></extra>"),
             dict(type="bar", x=rank, y=gz, customdata=cls, name="∂D/∂z", xaxis="x2", yaxis="y2",
                  marker=dict(color=color(name)), showlegend=False,
-                 hovertemplate="rank %{x} (class %{customdata})<br>∂D/∂z = %{y:.4g}<extra></extra>")]
+                 hovertemplate=_("rank %{x} (class %{customdata})") + "<br>∂D/∂z = %{y:.4g}<extra></extra>")]
     n_head = int(res.head_mask.sum())
     shade = [dict(type="rect", xref=f"x{s}", yref=f"y{s} domain", x0=0.5, x1=n_head + 0.5, y0=0, y1=1,
-                  fillcolor=HEAD_SHADE, line=dict(width=0), layer="below") for s in ("", "2")]
+                  fillcolor=palette()["teacher_fill"], opacity=HEAD_OPACITY, line=dict(width=0),
+                  layer="below") for s in ("", "2")]
     tickvals, ticktext = symlog_ticks(float(np.abs(gq).max()))
-    lay = layout(height=400, shapes=shade, title=f"{label(name)}: D(p, q) = {res.values[k]:.4f}")
+    lay = layout(height=520, shapes=shade, title=f"{label(name)}: D(p, q) = {res.values[k]:.4f}")
     lay.update(axes)
-    lay["yaxis"].update(title=dict(text="coefficient ∂D/∂q (symmetric log)"), tickvals=tickvals,
-                        ticktext=ticktext)
-    lay["yaxis2"]["title"] = dict(text="push on the logit ∂D/∂z")
-    for ax in ("xaxis", "xaxis2"):
-        lay[ax]["title"] = dict(text="class rank by teacher p (1 = most likely)")
+    lay["yaxis"].update(title=dict(text=_("coefficient ∂D/∂q")), tickvals=tickvals, ticktext=ticktext)
+    lay["yaxis2"]["title"] = dict(text=_("push ∂D/∂z"))
+    lay["xaxis2"]["title"] = dict(text=_("class rank by teacher p (1 = most likely)"))
     return figure(data, lay)

@@ -12,26 +12,38 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.head_tail import MARGIN, HeadTailResult, TeachersResult
+from kdviz.i18n import _
 from kdviz.plots import common
 from kdviz.plots.common import (
-    TEACHER_COLOR,
     animation_controls,
+    below_axis,
+    chart_height,
     color,
     f32,
     figure,
+    font_size,
     frame_indices,
     grid_axes,
     label,
+    palette,
 )
 
-HEAD_FILL = "rgba(60, 60, 60, 0.6)"  # teacher bars of the head classes
-TAIL_FILL = "rgba(150, 150, 150, 0.35)"  # ... of the tail classes
+
+def _parts() -> tuple[tuple[str, str, float], ...]:
+    """``(part, colour, opacity)`` of the teacher's bars: the head strong, the tail faint, in the
+    theme's colours (the head reads as the darker bars on white, the lighter ones on black)."""
+    return (("head", palette()["teacher"], 0.6), ("tail", palette()["muted"], 0.35))
 
 
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
-    """:func:`kdviz.plots.common.layout` with room for a title above the legend."""
-    lay = common.layout(title=title, x=x, y=y, height=height, **extra)
-    lay["margin"]["t"] = 90 if title else 30
+    """:func:`kdviz.plots.common.layout` with Plotly's toolbar upright in the right margin, so it never
+    covers the legend; a titled figure's legend sits under its x axis, clear of the title however
+    many rows a phone's width wraps it into."""
+    lay = common.layout(title=title, x=x, y=y, height=height, modebar=dict(orientation="v"), **extra)
+    lay["margin"].update(r=30, t=60 if title else 30)
+    if title:
+        plot = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
+        lay["legend"].update(y=-(4 * font_size() + 8) / plot, yanchor="top")  # under ticks and axis title
     return lay
 
 
@@ -40,13 +52,13 @@ def _panel_title(text: str, sfx: str, inside: bool = False) -> dict:
     where = dict(x=0.98, y=0.98, xanchor="right", yanchor="top") if inside else \
         dict(x=0.5, y=1.0, xanchor="center", yanchor="bottom")
     return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx} domain", showarrow=False,
-                font=dict(size=14), **where)
+                font=dict(size=font_size() + 1), **where)
 
 
 def _legend_line(name: str) -> dict:
     """A legend entry for a dotted reference line drawn as a layout shape."""
     return dict(type="scatter", x=[None], y=[None], mode="lines", name=name,
-                line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))
+                line=dict(color=palette()["teacher"], dash="dot", width=1.5))
 
 
 def _bar_width(x: np.ndarray) -> float:
@@ -54,13 +66,14 @@ def _bar_width(x: np.ndarray) -> float:
 
 
 def _teacher_bars(res: HeadTailResult, show_legend: bool, sfx: str = "") -> list[dict]:
-    """The teacher as two bar traces, head (dark) and tail (light), so the split is visible."""
+    """The teacher as two bar traces, head (strong) and tail (faint), so the split is visible."""
     width = _bar_width(res.x)
+    names = {"head": _("teacher p (head)"), "tail": _("teacher p (tail)")}
     return [dict(type="bar", x=res.x[mask], y=res.p[mask], width=width, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
-                 marker=dict(color=fill, line=dict(width=0)), name=f"teacher p ({part})",
+                 marker=dict(color=fill, opacity=opacity, line=dict(width=0)), name=names[part],
                  legendgroup=f"teacher_{part}", showlegend=show_legend,
-                 hovertemplate=f"class %{{x}}<br>p = %{{y:.4f}} ({part})<extra></extra>")
-            for part, mask, fill in (("head", res.head_mask, HEAD_FILL), ("tail", ~res.head_mask, TAIL_FILL))]
+                 hovertemplate=f"{_('class')} %{{x}}<br>p = %{{y:.4f}}<extra>{names[part]}</extra>")
+            for (part, fill, opacity), mask in zip(_parts(), (res.head_mask, ~res.head_mask))]
 
 
 def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
@@ -69,7 +82,9 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
     probability (every bar reaching it is head)."""
     ia, ib = res.frame_index(step_a), res.frame_index(step_b)
     K = len(res.names)
-    axes, ids = grid_axes(K, 2, vspace=min(0.08, 0.3 / K), hspace=0.04)
+    height, margins = 190 * K + 130, dict(t=80, b=50)
+    title = (font_size() + 12) / (chart_height(height) - margins["t"] - margins["b"])  # a panel title, in y
+    axes, ids = grid_axes(K, 2, vspace=title, hspace=0.04)
     frames = res.fit.frames
     top = 1.08 * max(res.p.max(), frames[:, [ia, ib]].max())
     data, shapes, notes = [], [], []
@@ -78,24 +93,23 @@ def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:
             sfx = ids[k][c]
             data += _teacher_bars(res, show_legend=k == 0 and c == 0, sfx=sfx)
             data.append(dict(type="bar", x=res.x, y=f32(frames[k, i]), width=_bar_width(res.x) * 0.55,
-                             xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=f"student q ({label(name)})",
+                             xaxis=f"x{sfx}", yaxis=f"y{sfx}", name=label(name), showlegend=False,
                              marker=dict(color=color(name), opacity=0.8, line=dict(width=0)),
-                             legendgroup=name, showlegend=c == 0,
-                             hovertemplate="class %{x}<br>q = %{y:.4f}<extra></extra>"))
+                             hovertemplate=_("class") + " %{x}<br>q = %{y:.4f}<extra></extra>"))
             shapes.append(dict(type="line", xref=f"x{sfx} domain", yref=f"y{sfx}", x0=0, x1=1,
                                y0=res.head_threshold, y1=res.head_threshold,
-                               line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
-            notes.append(_panel_title(f"{label(name)}, step {int(res.fit.frame_steps[i])}", sfx))
+                               line=dict(color=palette()["teacher"], dash="dot", width=1)))
+            notes.append(_panel_title(_("{name}, step {step}").format(name=label(name),
+                                                                      step=int(res.fit.frame_steps[i])), sfx))
             axes[f"yaxis{sfx}"]["range"] = [0, top]
-        axes[f"yaxis{ids[k][0]}"]["title"] = dict(text="probability")
-    axes[f"xaxis{ids[-1][0]}"]["title"] = dict(text="class")
-    axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text="class")
-    data.append(_legend_line(f"head boundary: p ≥ {res.head_threshold:.3g} (μ_AKL = {res.mu:g})"))
-    height = 190 * K + 130
+        axes[f"yaxis{ids[k][0]}"]["title"] = dict(text=_("probability"))
+    axes[f"xaxis{ids[-1][0]}"]["title"] = axes[f"xaxis{ids[-1][1]}"]["title"] = dict(text=_("class"))
+    data.append(_legend_line(_("head boundary: p ≥ {threshold:.3g} (μ_AKL = {mu:g})").format(
+        threshold=res.head_threshold, mu=res.mu)))
     lay = layout(height=height, barmode="overlay", bargap=0, shapes=shapes, annotations=notes)
     lay.update(axes)
-    lay["margin"]["t"] = 80
-    lay["legend"]["y"] = 1 + 26 / (height - 80 - 50)  # above the first row's panel titles
+    lay["margin"].update(margins)
+    lay["legend"]["y"] = 1 + title  # above the first row's panel titles
     return figure(data, lay)
 
 
@@ -110,7 +124,7 @@ def _lines(res: HeadTailResult, values: np.ndarray, hover: str, sfx: str = "", s
     return [dict(type="scatter", x=steps, y=f32(values[k]), mode="lines", name=label(nm), legendgroup=nm,
                  showlegend=show_legend, xaxis=f"x{sfx}", yaxis=f"y{sfx}", line=_style(nm, k),
                  customdata=None if custom is None else f32(custom[k]),
-                 hovertemplate=f"step %{{x}}<br>{hover}<extra>{label(nm)}</extra>")
+                 hovertemplate=f"{_('step')} %{{x}}<br>{hover}<extra>{label(nm)}</extra>")
             for k, nm in enumerate(res.names)]
 
 
@@ -119,10 +133,10 @@ def error_curves(res: HeadTailResult) -> go.Figure:
     axes, ids = grid_axes(1, 2, vspace=0, hspace=0.05)
     data = (_lines(res, res.fit.head_error, "%{y:.4f}", ids[0][0])
             + _lines(res, res.fit.tail_error, "%{y:.4f}", ids[0][1], show_legend=False))
-    axes["xaxis"]["title"] = axes["xaxis2"]["title"] = dict(text="step")
-    axes["yaxis"].update(title=dict(text="error Σ|p − q|"), rangemode="tozero")
-    notes = [_panel_title("<b>head</b> error (dark bars)", ids[0][0], inside=True),
-             _panel_title("<b>tail</b> error (light bars)", ids[0][1], inside=True)]
+    axes["xaxis"]["title"] = axes["xaxis2"]["title"] = dict(text=_("step"))
+    axes["yaxis"].update(title=dict(text=_("error Σ|p − q|")), rangemode="tozero")
+    notes = [_panel_title(_("<b>head</b> error (strong bars)"), ids[0][0], inside=True),
+             _panel_title(_("<b>tail</b> error (faint bars)"), ids[0][1], inside=True)]
     lay = layout(height=360, annotations=notes)
     lay.update(axes)
     return figure(data, lay)
@@ -132,29 +146,28 @@ def share_figure(res: HeadTailResult, n: int) -> go.Figure:
     """Share of the error reduction over the first ``n`` steps that falls on the head, per divergence."""
     share = res.fit.head_share(n)
     shown = np.where(np.isfinite(share), share, 0.0)  # a missing bar (text says n/a), never a NaN bar
-    text = [f"{s:.2f}" if np.isfinite(s) else "n/a" for s in share]
+    text = [f"{s:.2f}" if np.isfinite(s) else _("n/a") for s in share]
+    # the values inside the bars' tops, in the colour plotly picks to contrast with each bar
     data = [dict(type="bar", x=[label(nm) for nm in res.names], y=shown, text=text, textposition="inside",
-                 insidetextanchor="start", textfont=dict(size=15, color="white"),
-                 marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
-                 hovertemplate="%{x}: head share %{text}<extra></extra>")]
+                 insidetextanchor="end", marker=dict(color=[color(nm) for nm in res.names]), showlegend=False,
+                 hovertemplate="%{x}: " + _("head share") + " %{text}<extra></extra>")]
     base = res.initial_head_share()
     extra = {}
     if np.isfinite(base):
         extra = dict(shapes=[dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=base, y1=base,
-                                  line=dict(color=TEACHER_COLOR, dash="dot", width=1.5))])
-        data.append(_legend_line(f"the head's part of the starting error ({base:.2f}): the share if head and "
-                                 "tail errors shrank at the same rate"))
-    lay = layout(title=f"Head share of the error reduction over the first {min(n, res.steps)} steps",
+                                  line=dict(color=palette()["teacher"], dash="dot", width=1.5))])
+        data.append(_legend_line(_("if head and tail errors shrank at the same rate: {base:.2f}").format(
+            base=base)))
+    lay = layout(title=_("Head share over the first {n} steps").format(n=min(n, res.steps)),
                  y="Δhead / (Δhead + Δtail)", height=380, **extra)
     lay["showlegend"] = True
-    lay["legend"]["y"] = 1.0
     lay["yaxis"]["range"] = [0, 1.05]
     return figure(data, lay)
 
 
 def weights_figure(res: HeadTailResult) -> go.Figure:
     """AKL's head weight ``w_head = g_head / (g_head + g_tail)`` along each run."""
-    lay = layout(title="AKL's head weight w_head along each run", x="step",
+    lay = layout(title=_("AKL's head weight w_head"), x=_("step"),
                  y="w_head = g_head / (g_head + g_tail)", height=360)
     lay["yaxis"]["range"] = [0, 1]
     return figure(_lines(res, res.fit.w_head, "w_head = %{y:.3f}"), lay)
@@ -164,7 +177,7 @@ def tvd_figure(res: HeadTailResult) -> go.Figure:
     """TVD(p, q_t) against the step, log scale: do they all converge?"""
     floor = 1e-8  # zero TVD has no place on a log axis: values below 1e-8 are drawn at 1e-8
     data = _lines(res, np.maximum(res.tvd, floor), "TVD = %{customdata:.2e}", custom=res.tvd)
-    lay = layout(title="Convergence: TVD(p, q) to the teacher", x="step", y="TVD (log scale)", height=360)
+    lay = layout(title=_("Convergence: TVD(p, q_t)"), x=_("step"), y=_("TVD (log scale)"), height=360)
     lay["yaxis"].update(type="log", exponentformat="power")
     return figure(data, lay)
 
@@ -180,13 +193,12 @@ def animation_figure(res: HeadTailResult) -> go.Figure:
         dict(type="scatter", x=res.x, y=ys[k, 0], mode="lines+markers", name=label(nm),
              line=_style(nm, k), marker=dict(size=4)) for k, nm in enumerate(res.names)]
     labels = [str(int(fs[i])) for i in pick]
-    controls = animation_controls(labels, duration_ms=100)  # 50 frames x 0.1 s (was 60 x 60 ms)
-    controls["sliders"][0].update(x=0.2, len=0.8)  # the buttons are ~0.18 of this figure's width
-    lay = layout(title="Students over the steps (press play)", x="class", y="probability", height=460,
-                 barmode="overlay", bargap=0, **controls)
+    controls = animation_controls(labels, prefix=_("step "), duration_ms=100)  # 50 frames x 0.1 s
+    bottom = below_axis(controls)
+    lay = layout(x=_("class"), y=_("probability"), height=460, barmode="overlay", bargap=0, **controls)
     lay["xaxis"]["range"] = [float(res.x.min()) - 1, float(res.x.max()) + 1]
     lay["yaxis"]["range"] = [0, 1.08 * float(max(res.p.max(), ys.max()))]
-    lay["margin"]["b"] = 110
+    lay["margin"]["b"] = bottom
     # each frame replaces the students' y values; the two teacher bar traces come along unchanged: left
     # out of the frames, plotly.js drops them from the plot when a frame plays (redraw=False)
     frames = [dict(name=lab, traces=list(range(2 + K)),
@@ -203,14 +215,13 @@ def teachers_figure(res: TeachersResult) -> go.Figure:
     both = both[np.isfinite(both)]
     lo, hi = (float(both.min()) - 0.05, float(both.max()) + 0.05) if len(both) else (0.0, 1.0)
     band = dict(type="scatter", x=[lo, hi, hi, lo], y=[lo + MARGIN, hi + MARGIN, hi - MARGIN, lo - MARGIN],
-                fill="toself", mode="lines", line=dict(width=0), fillcolor="rgba(120, 120, 120, 0.2)",
-                name=f"too close to call (±{MARGIN:g})", hoverinfo="skip")
-    dots = dict(type="scatter", x=f32(res.rkl), y=f32(res.fkl), mode="markers", name="one random teacher",
-                marker=dict(size=9, color=color("fkl"), line=dict(width=1, color="white")),
+                fill="toself", mode="lines", line=dict(width=0), fillcolor=palette()["teacher_fill"],
+                name=_("too close to call (±{margin:g})").format(margin=MARGIN), hoverinfo="skip")
+    dots = dict(type="scatter", x=f32(res.rkl), y=f32(res.fkl), mode="markers", name=_("one random teacher"),
+                marker=dict(size=9, color=color("fkl"), line=dict(width=1, color=palette()["marker_edge"])),
                 hovertemplate="RKL %{x:.2f}<br>FKL %{y:.2f}<extra></extra>")
-    lay = layout(title=f"Head share over the first {res.steps} steps, {len(res.fkl)} random teachers",
-                 x="RKL's head share", y="FKL's head share", height=380)
+    lay = layout(title=_("{n} random teachers, first {steps} steps").format(n=len(res.fkl), steps=res.steps),
+                 x=_("RKL's head share"), y=_("FKL's head share"), height=380)
     lay["xaxis"]["range"] = lay["yaxis"]["range"] = [lo, hi]
     lay["showlegend"] = True
-    lay["legend"]["y"] = 1.0
     return figure([band, dots], lay)

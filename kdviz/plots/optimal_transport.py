@@ -13,26 +13,24 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.optimal_transport import TransportResult, debias
+from kdviz.i18n import _
 from kdviz.plots.common import (
-    FONT,
-    STUDENT_COLOR,
-    TEACHER_COLOR,
     TEMPLATE,
     animation_controls,
+    chart_height,
     color,
     f32,
     figure,
+    font_size,
     frame_indices,
+    palette,
 )
-
-COLORSCALE = "Viridis"
-MARGINAL_FILL = "rgba(120, 120, 120, 0.45)"
 
 
 def _marginal_axes() -> dict:
     """Heatmap bottom-right, q's bars on top, p's bars on the left (x = q's support, y = p's)."""
     return dict(
-        xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text="x<sub>j</sub> (student q)")),
+        xaxis=dict(domain=[0.22, 1.0], anchor="y", title=dict(text=_("x<sub>j</sub> (student q)"))),
         # ticks drawn left of p's bars
         yaxis=dict(domain=[0.0, 0.76], anchor="x", showticklabels=False),
         xaxis2=dict(domain=[0.22, 1.0], anchor="y2", matches="x", showticklabels=False),
@@ -40,13 +38,13 @@ def _marginal_axes() -> dict:
         # range set reversed by the callers
         xaxis3=dict(domain=[0.0, 0.2], anchor="y3", showticklabels=False),
         yaxis3=dict(domain=[0.0, 0.76], anchor="x3", matches="y",
-                    title=dict(text="x<sub>i</sub> (teacher p)")),
+                    title=dict(text=_("x<sub>i</sub> (teacher p)"))),
     )
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    return dict(template=TEMPLATE, font=FONT, height=height,
-                title=dict(text=title, x=0.01, font=dict(size=15)),
+    return dict(template=TEMPLATE, font=dict(size=font_size()), height=chart_height(height),
+                title=dict(text=title, x=0.01, font=dict(size=font_size() + 2)),
                 margin=dict(l=60, r=10, t=50, b=50), showlegend=False, **extra)
 
 
@@ -59,11 +57,11 @@ def _bars(values, x, axes: str, horizontal: bool, col: str, name: str) -> dict:
 
 
 def _heatmap(plan, x, zmax: float) -> dict:
-    return dict(type="heatmap", z=plan, x=x, y=x, zmin=0.0, zmax=zmax, colorscale=COLORSCALE,
+    return dict(type="heatmap", z=plan, x=x, y=x, zmin=0.0, zmax=zmax, colorscale=palette()["heat"],
                 colorbar=dict(title=dict(text="Γ<sub>ij</sub>", side="right"), len=0.76, y=0.0,
                               yanchor="bottom", thickness=12),
-                hovertemplate="from x<sub>i</sub> = %{y:.3f} to x<sub>j</sub> = %{x:.3f}: "
-                              "%{z:.3g}<extra></extra>")
+                hovertemplate=_("from x<sub>i</sub> = %{y:.3f} to x<sub>j</sub> = %{x:.3f}: "
+                                "%{z:.3g}") + "<extra></extra>")
 
 
 def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470) -> go.Figure:
@@ -71,11 +69,12 @@ def plan_figure(res: TransportResult, which: str = "sinkhorn", height: int = 470
     if which not in ("exact", "sinkhorn"):
         raise ValueError(f"which must be 'exact' or 'sinkhorn', got {which!r}")
     plan = res.exact_plan if which == "exact" else res.plan
-    title = (f"Exact plan: W = {res.wasserstein:.4g}" if which == "exact" else
-             f"Sinkhorn plan, ε = {res.epsilon:g}: W<sub>ε</sub> = {res.sinkhorn:.4g}")
+    title = (_("Exact plan: W = {w:.4g}").format(w=res.wasserstein) if which == "exact" else
+             _("Sinkhorn plan, ε = {eps:g}: W<sub>ε</sub> = {sinkhorn:.4g}").format(eps=res.epsilon,
+                                                                                   sinkhorn=res.sinkhorn))
     data = [_heatmap(plan, res.x, float(plan.max())),
-            _bars(res.q, res.x, "top", False, STUDENT_COLOR, "q"),
-            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
+            _bars(res.q, res.x, "top", False, palette()["student"], "q"),
+            _bars(res.p, res.x, "left", True, palette()["teacher"], "p")]
     axes = _marginal_axes()
     axes["yaxis2"]["range"] = [0, 1.15 * float(res.q.max())]  # a flat q stays visibly flat
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
@@ -94,30 +93,38 @@ def iterations_figure(res: TransportResult, height: int = 520) -> go.Figure:
     axes["yaxis2"]["range"] = [0, top]
     axes["xaxis3"]["range"] = [1.15 * float(res.p.max()), 0]
     data = [_heatmap(f32(plans[0]), res.x, zmax),
-            _bars(f32(plans[0].sum(-2)), res.x, "top", False, STUDENT_COLOR, "Γᵀ1"),
+            _bars(f32(plans[0].sum(-2)), res.x, "top", False, palette()["student"], "Γᵀ1"),
             dict(type="scatter", x=res.x, y=res.q, mode="lines",
-                 line=dict(color=TEACHER_COLOR, width=2, shape="hvh"),
-                 name="target q", xaxis="x2", yaxis="y2", hoverinfo="skip"),
-            _bars(res.p, res.x, "left", True, TEACHER_COLOR, "p")]
-    labels = [f"{it} · error {e:.1e}" for it, e in zip(iters, errs)]
+                 line=dict(color=palette()["teacher"], width=2, shape="hvh"),
+                 name=_("target q"), xaxis="x2", yaxis="y2", hoverinfo="skip"),
+            _bars(res.p, res.x, "left", True, palette()["teacher"], "p")]
+    labels = [_("{iteration} · error {error:.1e}").format(iteration=it, error=e)
+              for it, e in zip(iters, errs)]
     frames = [dict(name=lab, traces=[0, 1], data=[dict(type="heatmap", z=f32(plans[f])),
                                                   dict(type="bar", y=f32(plans[f].sum(-2)))])
               for f, lab in enumerate(labels)]
     # heatmaps are not "transitionable": plotly only repaints them with redraw=True
-    controls = animation_controls(labels, prefix="iteration ", duration_ms=120, redraw=True)
-    controls["updatemenus"][0]["y"] = controls["sliders"][0]["y"] = -0.1
-    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"  # clear of the play/pause buttons
-    conv = "converged" if res.converged else f"NOT converged after {res.n_iter} iterations"
-    title = (f"Sinkhorn iterations, ε = {res.epsilon:g} ({conv}); slider: iteration · "
-             "‖Γᵀ1 − q‖<sub>1</sub>")
+    controls = animation_controls(labels, prefix=_("iteration "), duration_ms=120, redraw=True)
+    # play/pause under the x axis's tick labels and title, the slider under them across the whole
+    # width (side by side they overlap on a phone); offsets in pixels through the pads
+    size = font_size()
+    buttons_top = 4 * size + 14
+    slider_top = buttons_top + 2 * size + 16
+    controls["updatemenus"][0].update(x=0, y=0, yanchor="top", pad=dict(t=buttons_top, r=10))
+    controls["sliders"][0].update(x=0, len=1.0, y=0, yanchor="top", pad=dict(t=slider_top))
+    controls["sliders"][0]["currentvalue"]["xanchor"] = "right"
+    bottom = int(slider_top + 4.5 * size)
+    title = (_("Sinkhorn iterations, ε = {eps:g} (converged)") if res.converged else
+             _("Sinkhorn iterations, ε = {eps:g} (NOT converged after {n} iterations)")).format(
+                 eps=res.epsilon, n=res.n_iter)
     return figure(data,
                   _layout(title, height, **axes, **controls, bargap=0.05)
-                  | dict(margin=dict(l=60, r=10, t=50, b=110)),
+                  | dict(margin=dict(l=60, r=10, t=50, b=bottom)),
                   frames)
 
 
 def _log_eps_axis(res: TransportResult) -> dict:
-    return dict(type="log", title=dict(text="ε = 1/λ (relative to the cost scale, max C = 1)"),
+    return dict(type="log", title=dict(text=_("ε = 1/λ (relative to the cost scale, max C = 1)")),
                 range=[np.log10(res.eps_grid[0]) - 0.1, np.log10(res.eps_grid[-1]) + 0.1])
 
 
@@ -131,7 +138,14 @@ def _curve(x, y, name, col, dash="solid", converged=None, symbol="circle") -> di
 
 def _vline(x: float) -> dict:
     return dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
-                line=dict(color="#999999", width=1, dash="dot"))
+                line=dict(color=palette()["muted"], width=1, dash="dot"))
+
+
+def _exact_line(res: TransportResult) -> dict:
+    """The exact W as a horizontal line across the epsilon range."""
+    return dict(type="scatter", x=[res.eps_grid[0], res.eps_grid[-1]], y=[res.wasserstein] * 2, mode="lines",
+                line=dict(color=color("wasserstein"), width=2.5),
+                name=_("exact W = {w:.4g}").format(w=res.wasserstein))
 
 
 def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
@@ -139,17 +153,17 @@ def epsilon_figure(res: TransportResult, height: int = 430) -> go.Figure:
     eps, lin, ok = res.eps_grid, res.sweep_linear, res.sweep_converged
     col = color("sinkhorn")
     # three colours and three dashes: the bias curves (p against itself, q against itself) are the headline
-    data = [_curve(eps, lin[:, 0], "W<sub>ε</sub>(p, q)  Sinkhorn distance", col, converged=ok),
-            _curve(eps, lin[:, 1], "W<sub>ε</sub>(p, p)  bias: p against itself", TEACHER_COLOR, "dash", ok,
-                   "square"),
-            _curve(eps, lin[:, 2], "W<sub>ε</sub>(q, q)  bias: q against itself", STUDENT_COLOR, "dot", ok,
-                   "diamond"),
-            dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
-                 line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
+    data = [_curve(eps, lin[:, 0], _("W<sub>ε</sub>(p, q)  Sinkhorn distance"), col, converged=ok),
+            _curve(eps, lin[:, 1], _("W<sub>ε</sub>(p, p)  bias: p against itself"), palette()["teacher"],
+                   "dash", ok, "square"),
+            _curve(eps, lin[:, 2], _("W<sub>ε</sub>(q, q)  bias: q against itself"), palette()["student"],
+                   "dot", ok, "diamond"),
+            _exact_line(res),
             dict(type="scatter", x=[res.epsilon], y=[res.sinkhorn], mode="markers",
                  name=f"ε = {res.epsilon:g}",
-                 marker=dict(size=13, color=col, symbol="star", line=dict(color="white", width=1)))]
-    lay = _layout("Sinkhorn distance and its bias against ε",
+                 marker=dict(size=13, color=col, symbol="star",
+                             line=dict(color=palette()["marker_edge"], width=1)))]
+    lay = _layout(_("Sinkhorn distance and its bias against ε"),
                   height, xaxis=_log_eps_axis(res), yaxis=dict(title=dict(text="⟨Γ<sub>ε</sub>, C⟩"),
                                                                rangemode="tozero"),
                   shapes=[_vline(res.epsilon)])
@@ -163,15 +177,14 @@ def divergence_figure(res: TransportResult, height: int = 430) -> go.Figure:
     eps, ok = res.eps_grid, res.sweep_converged
     col = color("sinkhorn_div")
     seed, feydy = debias(res.sweep_linear), debias(res.sweep_entropic)
-    data = [_curve(eps, seed, "seed: W<sub>ε</sub>(p,q) − ½W<sub>ε</sub>(p,p) − ½W<sub>ε</sub>(q,q)",
+    data = [_curve(eps, seed, _("seed: W<sub>ε</sub>(p,q) − ½W<sub>ε</sub>(p,p) − ½W<sub>ε</sub>(q,q)"),
                    col, "solid", ok),
-            _curve(eps, feydy, "Feydy et al.: same with OT<sub>ε</sub> (entropy included)",
+            _curve(eps, feydy, _("Feydy et al.: same with OT<sub>ε</sub> (entropy included)"),
                    col, "dash", ok, "square"),
-            dict(type="scatter", x=[eps[0], eps[-1]], y=[res.wasserstein] * 2, mode="lines",
-                 line=dict(color=color("wasserstein"), width=2.5), name=f"exact W = {res.wasserstein:.4g}"),
+            _exact_line(res),
             dict(type="scatter", x=[eps[0], eps[-1]], y=[0, 0], mode="lines",
-                 line=dict(color="#444444", width=1), name="0", hoverinfo="skip")]
-    lay = _layout("Debiased Sinkhorn divergences against ε", height, xaxis=_log_eps_axis(res),
+                 line=dict(color=palette()["muted"], width=1), name="0", hoverinfo="skip")]
+    lay = _layout(_("Debiased Sinkhorn divergences against ε"), height, xaxis=_log_eps_axis(res),
                   yaxis=dict(title=dict(text="S<sub>ε</sub>(p, q)")), shapes=[_vline(res.epsilon)])
     lay.update(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                margin=dict(l=60, r=20, t=50, b=120))

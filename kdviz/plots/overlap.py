@@ -15,21 +15,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kdviz.experiments.overlap import SINKHORN_NAMES, OverlapResult
-from kdviz.plots.common import (
-    FONT,
-    STUDENT_COLOR,
-    STUDENT_FILL,
-    TEACHER_COLOR,
-    TEACHER_FILL,
-    TEMPLATE,
-    animation_controls,
-    color,
-    f32,
-    figure,
-    label,
-)
+from kdviz.i18n import _
+from kdviz.plots.common import TEMPLATE, animation_controls, color, f32, figure, font_size, label, palette
 
-ANIMATION_HEIGHT = 330  # px of the animation figure
+ANIMATION_HEIGHT = 360  # px of the animation figure
 ROW_HEIGHT = 150  # px of each divergence row
 GAP = 60  # px between rows (room for the panel titles)
 MARGIN_T, MARGIN_B = 30, 50  # px
@@ -43,7 +32,7 @@ def _finite(a: np.ndarray) -> list:
 
 def _disjoint_text(v: float) -> str:
     name = " = log 2" if math.isclose(v, math.log(2), rel_tol=1e-12) else ""
-    return f"disjoint supports: {v:.3f}{name}"
+    return _("disjoint: {value:.3f}").format(value=v) + name  # short: a phone's panel is 130 px wide
 
 
 def _on_curve(res: OverlapResult, k: int, i: int, values: np.ndarray) -> float | None:
@@ -71,7 +60,7 @@ def _axes(n_rows: int, plot_height: int) -> tuple[dict, list[tuple[str, str]]]:
         last = r == n_rows - 1
         for sfx, dom in ((a, [0, 0.46]), (b, [0.54, 1])):
             entries[f"xaxis{sfx}"] = dict(domain=dom, anchor=f"y{sfx}", showticklabels=True,
-                                          title=dict(text="shift s" if last else ""),
+                                          title=dict(text=_("shift s") if last else ""),
                                           **({} if sfx == "" else {"matches": "x"}))
             entries[f"yaxis{sfx}"] = dict(domain=[max(lo, 0.0), hi], anchor=f"x{sfx}")
         ids.append((a, b))
@@ -80,7 +69,7 @@ def _axes(n_rows: int, plot_height: int) -> tuple[dict, list[tuple[str, str]]]:
 
 def _title(text: str, sfx: str) -> dict:
     return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx} domain", x=0, y=1.0, xanchor="left",
-                yanchor="bottom", showarrow=False, font=dict(size=13))
+                yanchor="bottom", showarrow=False, font=dict(size=font_size()))
 
 
 def _hline(y: float, sfx: str, dash: str, col: str) -> dict:
@@ -88,9 +77,9 @@ def _hline(y: float, sfx: str, dash: str, col: str) -> dict:
                 line=dict(color=col, width=1.5, dash=dash))
 
 
-def _note(text: str, y: float, sfx: str, col: str = "#555555") -> dict:
+def _note(text: str, y: float, sfx: str) -> dict:
     return dict(text=text, xref=f"x{sfx} domain", yref=f"y{sfx}", x=0.99, y=y, xanchor="right",
-                yanchor="bottom", showarrow=False, font=dict(size=11, color=col))
+                yanchor="bottom", showarrow=False, font=dict(size=font_size() - 2, color=palette()["muted"]))
 
 
 def _readout(res: OverlapResult, values: list) -> str:
@@ -107,20 +96,23 @@ def _at(res: OverlapResult, k: int, i: int) -> float | None:
 
 def animation_figure(res: OverlapResult) -> go.Figure:
     """Teacher and student at the page's shift; ▶ slides the student along the sweep, the values of
-    the divergences written above the boxes."""
+    the divergences written above the boxes. ▶ and the legend (it names the x axis too) sit under the
+    picture, clear of Plotly's toolbar, which covers most of the top on a phone."""
     frames_at = np.linspace(0, len(res.shifts) - 1, min(MAX_FRAMES, len(res.shifts))).round().astype(int)
     ymax = 1.3 * max(res.p.max(), res.students.max(), res.q.max())
     line_shape = "hvh" if res.shape == "box" else "linear"
     x0 = float(res.x[0])
     now = [math.inf if v == math.inf else float(v) if np.isfinite(v) else None for v in res.value]
     data = [
-        dict(type="scatter", x=res.x, y=res.p, name="teacher p", mode="lines", fill="tozeroy",
-             fillcolor=TEACHER_FILL, line=dict(color=TEACHER_COLOR, width=2, shape=line_shape)),
-        dict(type="scatter", x=res.x, y=res.q, name="student q<sub>s</sub>", mode="lines", fill="tozeroy",
-             fillcolor=STUDENT_FILL, line=dict(color=STUDENT_COLOR, width=2, shape=line_shape)),
+        dict(type="scatter", x=res.x, y=res.p, name=_("teacher p, centred at 0"), mode="lines",
+             fill="tozeroy", fillcolor=palette()["teacher_fill"],
+             line=dict(color=palette()["teacher"], width=2, shape=line_shape)),
+        dict(type="scatter", x=res.x, y=res.q, name=_("student q<sub>s</sub>, centred at the shift s"),
+             mode="lines", fill="tozeroy", fillcolor=palette()["student_fill"],
+             line=dict(color=palette()["student"], width=2, shape=line_shape)),
         dict(type="scatter", x=[x0], y=[0.93 * ymax], mode="text", textposition="middle right",
              text=[f"s = {res.shift:.2f}:   " + _readout(res, now)], showlegend=False, hoverinfo="skip",
-             textfont=dict(size=14)),
+             textfont=dict(size=font_size() + 1)),
     ]
     students = f32(res.students)
     frames = []
@@ -131,14 +123,16 @@ def animation_figure(res: OverlapResult) -> go.Figure:
                            data=[dict(type="scatter", y=students[i]), dict(type="scatter", text=[text])]))
     controls = animation_controls([f["name"] for f in frames], duration_ms=80)
     play = controls["updatemenus"][0]
-    play.update(x=0, y=1.0, yanchor="bottom", pad=dict(t=0, b=4, r=10))  # on top of the picture
+    size = font_size()
+    play.update(y=0, pad=dict(t=size + 17, r=10))  # under the x axis' tick labels
     return figure(data, dict(
-        template=TEMPLATE, height=ANIMATION_HEIGHT, font=FONT, margin=dict(l=60, r=20, t=50, b=45),
+        template=TEMPLATE, height=ANIMATION_HEIGHT, font=dict(size=size),
+        margin=dict(l=60, r=20, t=30, b=3 * size + 70),  # tick labels, ▶, the legend
         updatemenus=[play], hovermode="closest",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
-        xaxis=dict(range=[x0, float(res.x[-1])],
-                   title=dict(text="x (teacher centred at 0, student at the shift s)")),
-        yaxis=dict(range=[0, float(ymax)], title=dict(text="probability per cell"))), frames)
+        legend=dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container",
+                    font=dict(size=size)),
+        xaxis=dict(range=[x0, float(res.x[-1])]),
+        yaxis=dict(range=[0, float(ymax)], title=dict(text=_("probability per cell")))), frames)
 
 
 def curves_figure(res: OverlapResult) -> go.Figure:
@@ -164,12 +158,13 @@ def curves_figure(res: OverlapResult) -> go.Figure:
             data.append(dict(type="scatter", x=res.shifts[inf], y=[top] * int(inf.sum()), mode="markers",
                              marker=dict(symbol="triangle-up", size=6, color=col), showlegend=False,
                              name=f"{lab} = ∞", xaxis=f"x{a}", yaxis=f"y{a}",
-                             hovertemplate="s = %{x:.2f}<br>D = ∞ (drawn at the ceiling)<extra></extra>"))
-            shapes.append(_hline(top, a, "dot", "#888888"))
-            notes.append(_note(f"▲ = ∞, drawn at the ceiling {top:.3g}", top, a))
+                             hovertemplate="s = %{x:.2f}<br>" + _("D = ∞ (drawn at the ceiling)")
+                             + "<extra></extra>"))
+            shapes.append(_hline(top, a, "dot", palette()["muted"]))
+            notes.append(_note(_("▲ = ∞ (drawn at {top:.3g})").format(top=top), top, a))
         dv = res.disjoint_value[k]
         if np.isfinite(dv):
-            shapes.append(_hline(dv, a, "dash", "#444444"))
+            shapes.append(_hline(dv, a, "dash", palette()["teacher"]))
             notes.append(_note(_disjoint_text(dv), dv if not inf.any() else 0.5 * dv, a))
         finite_y = vals[np.isfinite(vals)]
         y_top = max(top if inf.any() else 0.0, float(finite_y.max()) if finite_y.size else 0.0,
@@ -188,15 +183,16 @@ def curves_figure(res: OverlapResult) -> go.Figure:
         axes[f"yaxis{b}"]["range"] = [0, 1.12 * g_top if g_top > 1e-9 else 1.0]
         undefined = done & np.isnan(grads)
         if undefined.any():
-            notes.append(_note(f"undefined where D = ∞ ({int(undefined.sum())} of {int(done.sum())} shifts)",
-                               0.0, b))
+            notes.append(_note(_("undefined where D = ∞"), 0.0, b))
         notes += [_title(f"<b>{lab}</b>: D(p, q<sub>s</sub>)", a), _title(f"<b>{lab}</b>: |dD/ds|", b)]
         for sfx, y in ((a, top if res.value[k] == np.inf else res.value[k]), (b, abs(res.grad[k]))):
             data.append(dict(type="scatter", x=[res.shift], y=_finite([y]), mode="markers", showlegend=False,
-                             marker=dict(size=11, color=col, line=dict(color="white", width=1.5)),
+                             marker=dict(size=11, color=col,
+                                         line=dict(color=palette()["marker_edge"], width=1.5)),
                              hoverinfo="skip", xaxis=f"x{sfx}", yaxis=f"y{sfx}"))
             shapes.append(dict(type="line", xref=f"x{sfx}", yref=f"y{sfx} domain", x0=res.shift, x1=res.shift,
-                               y0=0, y1=1, line=dict(color="#999999", width=1, dash="dot")))
+                               y0=0, y1=1, line=dict(color=palette()["muted"], width=1, dash="dot")))
     return figure(data, dict(
-        template=TEMPLATE, height=plot_height + MARGIN_T + MARGIN_B, font=FONT, shapes=shapes,
+        template=TEMPLATE, height=plot_height + MARGIN_T + MARGIN_B, font=dict(size=font_size()),
+        shapes=shapes,
         annotations=notes, margin=dict(l=60, r=20, t=MARGIN_T, b=MARGIN_B), hovermode="closest", **axes))

@@ -16,9 +16,10 @@ import plotly.graph_objects as go
 
 from kdviz.experiments.head_tail import HeadTailResult
 from kdviz.experiments.playground import PlaygroundResult
+from kdviz.i18n import _
 from kdviz.plots import head_tail as ht_plots
 from kdviz.plots import mode_seeking as ms_plots
-from kdviz.plots.common import TEACHER_COLOR, color, figure, label, layout, two_panels
+from kdviz.plots.common import color, figure, font_size, label, layout, palette, two_panels
 
 MAX_LOSS_POINTS = 1000  # points per loss curve (longer runs are subsampled evenly, last step kept)
 
@@ -70,16 +71,17 @@ def parameter_paths(res: PlaygroundResult) -> go.Figure:
                              legendgroup=n, showlegend=ax == "", xaxis=f"x{ax}", yaxis=f"y{ax}",
                              line=dict(color=color(n), width=2)))
     lines, notes = [], []
-    for ax, v, text in (("", res.teacher_mean, "teacher mean"), ("2", res.teacher_std, "teacher std")):
+    teacher, size = palette()["teacher"], font_size()
+    for ax, v, text in (("", res.teacher_mean, _("teacher mean")), ("2", res.teacher_std, _("teacher std"))):
         lines.append(dict(type="line", xref=f"x{ax} domain", yref=f"y{ax}", x0=0, x1=1, y0=v, y1=v,
-                          line=dict(color=TEACHER_COLOR, dash="dot", width=1)))
+                          line=dict(color=teacher, dash="dot", width=1)))
         notes.append(dict(text=text, xref=f"x{ax} domain", yref=f"y{ax}", x=1, y=v, xanchor="right",
-                          yanchor="top", showarrow=False, font=dict(size=11)))
-    for ax, title in (("", "mean μ"), ("2", "std σ")):
+                          yanchor="top", showarrow=False, font=dict(size=size - 2, color=teacher)))
+    for ax, title in (("", _("mean μ")), ("2", _("std σ"))):
         notes.append(dict(text=title, xref=f"x{ax} domain", yref=f"y{ax} domain", x=0.5, y=1.0,
-                          xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14)))
+                          xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=size + 1)))
     lay = layout(height=380, shapes=lines, annotations=notes)
-    lay.update(two_panels("step", "μ", "σ", range=[0, max(res.steps, 1)]))
+    lay.update(two_panels(_("step"), "μ", "σ", range=[0, max(res.steps, 1)]))
     lay["legend"]["y"] = 1.14  # above the panel titles, not on them
     lay["margin"]["t"] = 80
     return figure(data, lay)
@@ -111,21 +113,36 @@ def loss_curves(res: PlaygroundResult, *, relative: bool = False, log_y: bool = 
         y = res.fit.loss[k]
         stop = int(res.fit.diverged_at[k])
         keep = _subsample(stop if stop >= 0 else S + 1)
-        note = ""
+        notes = []
         if relative:
             if not (np.isfinite(y[0]) and y[0] > 0):
-                keep, note = keep[:0], " (starts at ≤ 0: no ratio)"
+                keep = keep[:0]
+                notes.append(_("starts at ≤ 0: no ratio"))
             else:
                 y = y / y[0]
         if log_y and (y[keep] <= 0).any():
-            note = note or " (values ≤ 0 not on the log axis)"
+            notes = notes or [_("values ≤ 0 not on the log axis")]
             keep = keep[y[keep] > 0]
         if stop >= 0:
-            note += f" (stops at step {stop})"
-        data.append(dict(type="scatter", x=keep, y=y[keep], name=label(n) + note, mode="lines",
+            notes.append(_("stops at step {step}").format(step=stop))
+        name = label(n) + "".join(f" ({t})" for t in notes)
+        data.append(dict(type="scatter", x=keep, y=y[keep], name=name, mode="lines",
                          line=dict(color=color(n), width=2.2)))
-    lay = layout(x="step", y="D(p, q_t) / D(p, q_0)" if relative else "D(p, q_t)", height=380)
+    lay = layout(x=_("step"), y="D(p, q_t) / D(p, q_0)" if relative else "D(p, q_t)", height=380)
     if log_y:
         lay["yaxis"].update(type="log", exponentformat="power")
     lay["xaxis"]["range"] = [0, max(S, 1)]
     return figure(data, lay)
+
+
+def figures(res: PlaygroundResult) -> dict[str, go.Figure]:
+    """Every figure of the page: the animation, the final fits, the loss curves in their four views
+    (``loss_{relative}_{log_y}``) and the parameter paths or head/tail errors, whichever apply."""
+    figs = {"anim": fit_animation(res), "final": final_fits(res)}
+    figs |= {f"loss_{rel}_{log}": loss_curves(res, relative=rel, log_y=log)
+             for rel in (False, True) for log in (False, True)}
+    if res.mu is not None:
+        figs["params"] = parameter_paths(res)
+    if res.fit.head_error is not None:
+        figs["headtail"] = head_tail_errors(res)
+    return figs

@@ -55,3 +55,27 @@ def test_nbytes_counts_array_buffers_and_strings_inside_containers_and_dataclass
         b: dict
 
     assert cache.nbytes(R(np.zeros(1000), {"s": "x" * 500})) >= 8000 + 500
+
+
+def test_each_display_gets_its_own_entry_and_every_language_shares_one_cache():
+    from kdviz.i18n import Display, _, displayed
+
+    calls = []
+
+    @cache.cached(entry_mb=1, budget_mb=4, spinner="Fitting the students...")
+    def run(n):
+        calls.append(n)
+        return None, {"fig": go.Figure(go.Scatter(y=[0, n], name=_("Presentation mode")))}
+
+    english = run(2)
+    with displayed(Display(lang="zh")):
+        chinese, again = run(2), run(2)
+    with displayed(Display(theme="dark")):
+        run(2)
+    assert calls == [2, 2, 2] and chinese is again and chinese is not english
+    assert english[1]["fig"].to_dict()["data"][0]["name"] == "Presentation mode"
+    assert chinese[1]["fig"].to_dict()["data"][0]["name"] != "Presentation mode"
+    run.clear()  # one cache for both languages: clearing it clears the Chinese entry too
+    with displayed(Display(lang="zh")):
+        run(2)
+    assert calls == [2, 2, 2, 2]

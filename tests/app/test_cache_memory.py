@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 from kdviz.experiments import FIT_CHOICES
 from kdviz.experiments import head_tail as ht
 from kdviz.families import MAX_CLASSES
+from kdviz.lab import report, train
+from kdviz.lab.store import RunStore
 from ui import cache
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
@@ -60,8 +62,24 @@ def test_the_largest_upload_fits_the_size_the_head_tail_cache_states():
     assert_within_stated_bytes(at, "head_tail")
 
 
-def test_all_caches_together_stay_within_the_byte_budget_and_hold_budget_over_size_entries():
-    for page in LARGEST:  # each page registers its caches when it runs
+def test_the_largest_lab_run_fits_the_size_the_lab_cache_states(tmp_path, monkeypatch):
+    """The lab caches a stored run and its figures: the largest has every divergence the page offers
+    and the page's most steps (a curve point every 30 steps)."""
+    monkeypatch.setenv("KDVIZ_DATA", str(tmp_path))
+    run = report.shipped_default_run()
+    one = run["results"]["fkl"]
+    steps = [0, *range(30, 1000, 30), 1000]
+    curve = {k: steps if k == "step" else [v[-1]] * len(steps) for k, v in one["curve"].items()}
+    run["results"] = {name: {**one, "divergence": name, "curve": curve} for name in train.LOGIT_DIVERGENCES}
+    with RunStore() as store:
+        store.finish(store.start({**run["config"], "students": list(run["results"]), "steps": 1000}), run)
+    assert_within_stated_bytes(AppTest.from_file(str(PAGES / "lab.py"), default_timeout=TIMEOUT).run(), "lab")
+
+
+def test_all_caches_together_stay_within_the_byte_budget_and_hold_budget_over_size_entries(tmp_path,
+                                                                                            monkeypatch):
+    monkeypatch.setenv("KDVIZ_DATA", str(tmp_path))  # the lab page opens its run store
+    for page in [*LARGEST, "lab"]:  # each page registers its caches when it runs
         AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT).run()
     assert {name.split(".")[0] for name in cache.BUDGETS} >= set(LARGEST)
     total = sum(budget for _, budget in cache.BUDGETS.values())

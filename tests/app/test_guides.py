@@ -5,6 +5,7 @@ the step sets, recomputed with the lesson's experiment."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from kdviz.experiments import optimal_transport as otl
 from kdviz.experiments import outliers as ol
 from kdviz.experiments import overlap as ov
 from kdviz.guides import GUIDES, guide
+from kdviz.i18n import Display, _, displayed
 from ui.guide import md
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
@@ -62,6 +64,59 @@ def test_each_step_sets_the_pages_controls_in_one_click_and_an_answer_reveals_it
         assert any(reveal in e.value for e in at.error), "a wrong answer does not reveal the sentence"
         at.radio(key=f"guide_{lesson}_answer_{i}").set_value(step.answer).run()
         assert any(reveal in s.value and s.value.startswith("Right") for s in at.success)
+
+
+def popovers(node) -> list[str]:
+    """The labels of the popovers under ``node`` (AppTest has no accessor for them)."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        proto = getattr(child, "proto", None)
+        if getattr(getattr(proto, "DESCRIPTOR", None), "name", "") == "Block" and proto.HasField("popover"):
+            found.append(proto.popover.label)
+        found += popovers(child)
+    return found
+
+
+def _present_page(path: str):
+    """The page at ``path`` as app.py runs it, with the display of the URL (``present=1``, ``lang=zh``)."""
+    import runpy
+
+    from ui.display import setup
+
+    setup()
+    runpy.run_path(path)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_in_presentation_mode_the_steps_are_slides_and_next_sets_the_controls_with_the_question_folded(lang):
+    lesson, steps = "outliers", guide("outliers")
+    at = AppTest.from_function(_present_page, args=(str(PAGES / f"{lesson}.py"),), default_timeout=TIMEOUT)
+    at.query_params.update({"present": "1", "lang": lang})
+    with displayed(Display(lang=lang)):  # AppTest formats the widgets' options in the test's thread
+        at.run()
+        assert not at.exception, at.exception
+        title = _("Step {k} of {n}: {title}").format(k=1, n=len(steps), title=_(steps[0].title))
+        assert popovers(at.main)[:1] == [_("About this lesson")]  # the intro and formulas are folded
+        assert not [e for e in at.expander if e.label == _("Formulas")]
+        assert at.button(key=f"guide_{lesson}_apply").label == title
+        assert not [r for r in at.radio if r.key.startswith("guide_")], "a question before the step is set"
+        at.button(key=f"guide_{lesson}_next").click().run()
+        assert not at.exception
+        assert at.multiselect(key="ol_divs").value == steps[1].state["ol_divs"]
+        assert md(_(steps[1].question)) in [e.label for e in at.expander], "the question is not folded"
+        at.radio(key=f"guide_{lesson}_answer_1").set_value(steps[1].answer).run()
+        assert [s.value for s in at.success if md(_(steps[1].reveal)) in s.value]
+        at.button(key=f"guide_{lesson}_prev").click().run()
+        assert at.multiselect(key="ol_divs").value == steps[0].state["ol_divs"]
+
+
+def test_every_chinese_step_carries_the_numbers_of_its_english_text():
+    number = re.compile(r"\d+(?:[.,]\d+)*")
+    with displayed(Display(lang="zh")):
+        for steps in GUIDES.values():
+            for step in steps:
+                for text in (step.title, step.question, step.reveal, step.look_at, *step.options):
+                    assert sorted(number.findall(_(text))) == sorted(number.findall(text)), (text, _(text))
 
 
 def test_every_lesson_has_three_to_five_steps_with_one_named_after_a_seed_slide():

@@ -70,16 +70,24 @@ def test_defaults_show_the_seeds_claim_and_the_takeaway_states_the_charts_number
     assert "AKL's Fig. 2 toy: 50 classes, SGD, lr 1, 200 steps" in intro(at)
 
 
-def test_adam_contrast_button_sets_adam_in_the_url_and_the_takeaway_calls_the_difference_too_small():
+def test_the_contrast_setting_sets_adam_in_the_url_and_the_takeaway_calls_the_difference_too_small():
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-    at.button(key="ht_contrast").click().run()
+    assert at.button_group(key="ht_setting").value == "claim"  # the defaults are the claim's setting
+    at.button_group(key="ht_setting").set_value("contrast").run()
     assert at.radio(key="ht_opt").value == "adam" and at.query_params["ht_opt"] in ("adam", "Adam")
+    assert at.select_slider(key="ht_lr").value == 0.1
     text = at.info[0].value
     f, r = arr(figure(at, "ht_share")["data"][0]["y"])[:2]
     assert "(Adam, lr 0.1)" in text and abs(f - r) <= ht.MARGIN and "too small to call" in text
     assert "Adam, lr 0.1" in intro(at) and "SGD" not in intro(at)
-    at.button(key="ht_claim").click().run()
+    at.button_group(key="ht_setting").set_value("claim").run()
     assert at.radio(key="ht_opt").value == "sgd" and "(SGD, lr 1)" in at.info[0].value
+
+
+def test_the_setting_switch_shows_none_selected_once_the_sidebar_leaves_both_settings():
+    at = page()
+    at.select_slider(key="ht_lr").set_value(0.3).run()
+    assert at.button_group(key="ht_setting").value is None
 
 
 @pytest.mark.parametrize("preset", list(DISCRETE_PRESETS))

@@ -2,12 +2,14 @@
 through the server queue is stored and then shown, its table and takeaway computed from its numbers; Stop
 cancels a run."""
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from kdviz.i18n import Display, displayed
 from kdviz.lab import report
 from kdviz.lab.store import RunStore
 
@@ -33,6 +35,15 @@ def test_first_visit_shows_the_shipped_default_run_without_training():
     assert len(at.get("plotly_chart")) == 4
 
 
+def test_the_chinese_takeaway_is_translated_and_carries_the_same_numbers_as_the_english():
+    run = report.shipped_default_run()
+    english = report.takeaway(run)
+    with displayed(Display(lang="zh")):
+        chinese = report.takeaway(run)
+    numbers = re.compile(r"-?\d+(?:\.\d+)?")
+    assert chinese != english and sorted(numbers.findall(chinese)) == sorted(numbers.findall(english))
+
+
 def test_a_short_run_goes_through_the_queue_is_stored_and_shown(data_folder):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.query_params.update({"lab_steps": "20", "lab_seed": "5"})
@@ -50,7 +61,7 @@ def test_a_short_run_goes_through_the_queue_is_stored_and_shown(data_folder):
     assert job.status == "done", job.error
     at.run()
     assert not at.exception
-    assert at.selectbox(key="lab_shown").value.startswith(f"#{job.result} ")
+    assert at.selectbox(key="lab_shown").value == job.result  # the run id; its label is format_func's
     with RunStore() as st:
         stored = st.load(job.result)
     table = at.dataframe[0].value

@@ -14,7 +14,7 @@ from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "mode_seeking.py")
 TIMEOUT = 300  # s: a cold fit on a loaded 2-core machine
-CHARTS = ["ms_anim", "ms_final", "ms_loss", "ms_params", "ms_landscape"]
+CHARTS = ["ms_anim", "ms_loss", "ms_params", "ms_landscape"]
 
 
 def page(**query) -> AppTest:
@@ -40,7 +40,7 @@ def test_defaults_render_every_chart_with_forward_kl_spreading_and_reverse_kl_on
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error and not at.warning
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == CHARTS
-    final = figure(at, "ms_final")
+    final = figure(at, "ms_anim")
     x, fkl = trace(final, "Forward KL")
     _, rkl = trace(final, "Reverse KL")
     assert abs(x[np.argmax(fkl)]) < 0.2 and abs(x[np.argmax(rkl)] - 3) < 0.2
@@ -51,7 +51,7 @@ def test_defaults_render_every_chart_with_forward_kl_spreading_and_reverse_kl_on
     assert list(table[""]) == ["Forward KL", "Reverse KL", "JSD", "TVD", "teacher"]
 
 
-def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_fixed_axes():
+def test_animation_ships_at_most_50_frames_with_fixed_axes_and_shows_the_last_step_until_played():
     at = page()  # 100 steps: 101 snapshots kept, more than the figure ships
     spec = figure(at, "ms_anim")
     names = [f["name"] for f in spec["frames"]]
@@ -69,9 +69,11 @@ def test_animation_ships_at_most_50_frames_from_the_first_to_the_last_step_with_
     assert all(len(arr(t["y"])) <= 256 for f in spec["frames"] for t in f["data"])
     first, last = arr(spec["frames"][0]["data"][1]["y"]), arr(spec["frames"][-1]["data"][1]["y"])
     assert np.abs(first - last).max() > 0.05  # the student moves between the first and the last frame
-    final = [arr(t["y"]) for t in figure(at, "ms_final")["data"][1:]]
+    # until played, the figure shows the last step, and the slider stands on it
+    shown = [arr(t["y"]) for t in spec["data"][1:]]
     np.testing.assert_array_equal(np.stack([arr(t["y"]) for t in spec["frames"][-1]["data"]]),
-                                  np.stack(final))
+                                  np.stack(shown))
+    assert spec["layout"]["sliders"][0]["active"] == len(names) - 1
 
 
 def test_every_chart_as_shipped_passes_plotlys_validation():
@@ -90,16 +92,16 @@ def test_every_preset_fills_the_teacher_controls_and_the_figure_draws_that_teach
     weights, means, stds = ms.PRESETS[preset]
     assert at.slider(key="ms_k").value == len(weights)
     assert [at.number_input(key=f"ms_m{i + 1}").value for i in range(len(means))] == list(means)
-    x, p = trace(figure(at, "ms_final"), "teacher p")
+    x, p = trace(figure(at, "ms_anim"), "teacher p")
     want = GaussianMixture(weights, means, stds).prob(ms.GRID).numpy() / ms.GRID.step
     np.testing.assert_allclose(p, np.interp(x, ms.GRID.points().numpy(), want), atol=1e-4)
 
 
 def test_moving_a_teacher_mean_moves_that_peak_of_the_teacher_curve():
     at = page()
-    before = peaks(*trace(figure(at, "ms_final"), "teacher p"))
+    before = peaks(*trace(figure(at, "ms_anim"), "teacher p"))
     at.number_input(key="ms_m2").set_value(5.0).run()
-    after = peaks(*trace(figure(at, "ms_final"), "teacher p"))
+    after = peaks(*trace(figure(at, "ms_anim"), "teacher p"))
     assert [round(v) for v in before] == [-3, 3] and [round(v) for v in after] == [-3, 5]
 
 
@@ -141,7 +143,7 @@ def test_query_params_restore_the_controls_and_the_figures():
     assert at.number_input(key="ms_m1").value == -4.5 and at.slider(key="ms_mu0").value == -2.0
     assert at.multiselect(key="ms_divs").value == ["fkl", "tvd"] and at.radio(key="ms_opt").value == "sgd"
     assert at.checkbox(key="ms_fixed").value is True and at.selectbox(key="ms_land").value == "tvd"
-    assert [round(v, 1) for v in peaks(*trace(figure(at, "ms_final"), "teacher p"))] == [-4.5, 3.0]
+    assert [round(v, 1) for v in peaks(*trace(figure(at, "ms_anim"), "teacher p"))] == [-4.5, 3.0]
     sigma = [t for t in figure(at, "ms_params")["data"] if t.get("xaxis") == "x2"]
     assert all(np.allclose(arr(t["y"]), 1.0) for t in sigma)  # fixed variance: σ stays at σ₀
 
@@ -149,7 +151,7 @@ def test_query_params_restore_the_controls_and_the_figures():
 def test_a_url_naming_only_a_preset_gets_that_presets_teacher():
     at = page(ms_preset="three modes")
     assert at.slider(key="ms_k").value == 3 and at.number_input(key="ms_m1").value == -5.0
-    assert [round(v) for v in peaks(*trace(figure(at, "ms_final"), "teacher p"))] == [-5, 0, 5]
+    assert [round(v) for v in peaks(*trace(figure(at, "ms_anim"), "teacher p"))] == [-5, 0, 5]
 
 
 def test_a_huge_learning_rate_warns_that_fits_diverged_and_draws_no_infinite_values():
@@ -192,8 +194,7 @@ def test_tied_reverse_kl_minima_are_both_stars_and_the_many_starts_counts_match_
     (ends,) = [t for t in spec["data"] if t.get("name") == "where each ends"]
     (starts,) = [t for t in spec["data"] if t.get("name", "").endswith("random starts")]
     assert len(arr(ends["x"])) == len(arr(starts["x"])) == ms.N_STARTS
-    text = at.markdown[-1].value if "random starts" in at.markdown[-1].value else \
-        next(m.value for m in at.markdown if "random starts under" in m.value)
+    text = at.info[0].value  # the takeaway ends with where the random starts end
     (crosses,) = [t for t in spec["data"] if t.get("name") == "local minimum"]
     minima = np.concatenate([np.stack([arr(t["x"]), arr(t["y"])], -1) for t in (stars, crosses)])
     ends_xy = np.stack([arr(ends["x"]), arr(ends["y"])], -1)

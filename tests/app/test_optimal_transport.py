@@ -1,19 +1,22 @@
 """pages/optimal_transport.py under AppTest: defaults, epsilon/order/preset -> figure JSON, URL restore,
-tiny epsilon (finite figures, non-convergence warning)."""
+tiny epsilon (finite figures, non-convergence warning); the Chinese takeaway's numbers."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from figjson import all_finite, arr, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.experiments import optimal_transport as otl
+from kdviz.i18n import Display, displayed
 from kdviz.plots.common import MAX_FRAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "optimal_transport.py")
 TIMEOUT = 300  # s: a cold epsilon sweep on a loaded 2-core machine
-CHARTS = ["ot_exact", "ot_sinkhorn", "ot_iters", "ot_eps_fig", "ot_div_fig"]
+CHARTS = ["ot_sinkhorn", "ot_exact", "ot_iters", "ot_eps_fig", "ot_div_fig"]
 
 
 def page(**query) -> AppTest:
@@ -134,3 +137,19 @@ def test_tiny_epsilon_warns_about_convergence_and_every_figure_stays_finite():
     assert [s["label"] for s in anim["layout"]["sliders"][0]["steps"]] == names
     for key in CHARTS:  # built without plotly's validation: what ships must still pass it
         validated(spec(at, key))
+
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+# each case takes other branches of the takeaway: under W and neither debiased version closer; seed's
+# version closer; both closer; p = q
+@pytest.mark.parametrize("preset, epsilon, order", [("bimodal", 0.001, 1), ("gaussians", 0.001, 1),
+                                                     ("bimodal", 0.1, 2), ("same", 0.1, 2)])
+def test_the_chinese_takeaway_states_the_same_numbers_as_the_english_one(preset, epsilon, order):
+    res = otl.transport_lesson(preset, 30, epsilon, order)
+    english = otl.takeaway(res)
+    with displayed(Display(lang="zh")):
+        chinese = otl.takeaway(res)
+    assert chinese != english and re.search(r"[\u4e00-\u9fff]", chinese)
+    assert sorted(NUMBER.findall(chinese)) == sorted(NUMBER.findall(english))

@@ -1,6 +1,7 @@
 """The playground: its experiment (risks, teachers, fits) and pages/playground.py under AppTest."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from kdviz.divergences import DIVERGENCES
 from kdviz.experiments import playground as pg
 from kdviz.fitting import FitStopped
+from kdviz.i18n import Display, displayed
 from kdviz.jobs import CANCELLED, OVER_BUDGET, PROJECTED, Budget, Token
 from kdviz.plots import playground as plots
 from kdviz.plots.common import MAX_FRAMES as PLOT_FRAMES
@@ -90,6 +92,22 @@ def test_takeaway_reports_the_final_students_moments_it_computed():
     for k in range(len(res.names)):
         assert f"std {round(float(res.q_std[k]), 2) + 0.0:.2f}" in text
     assert "-0.00" not in text
+
+
+def test_the_chinese_takeaway_and_warnings_are_translated_and_carry_the_same_numbers_as_the_english():
+    numbers = re.compile(r"-?\d+(?:\.\d+)?")
+    res = pg.playground(steps=40)
+    x, log_p = pg.teacher_distribution("preset", preset="akl_unimodal")  # Adam too slow, a spike start
+
+    def texts():
+        return [pg.takeaway(res), *pg.risks(x, log_p, ["fkl"], {}, student="gaussian", sigma0=0.1, lr=0.01)]
+
+    english = texts()
+    with displayed(Display(lang="zh")):
+        chinese = texts()
+    assert len(english) == len(chinese) == 3
+    for en, zh in zip(english, chinese):
+        assert zh != en and sorted(numbers.findall(zh)) == sorted(numbers.findall(en)), (en, zh)
 
 
 def test_forward_kl_matches_the_teachers_moments_on_the_support_even_when_sigma_does_not():

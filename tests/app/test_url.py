@@ -88,6 +88,13 @@ def test_divergences_may_be_named_by_key_or_label_and_unknown_ones_are_noted():
     assert at.query_params["ht_divs"] == ["Forward KL", "Reverse KL"]
 
 
+def test_a_link_copied_from_a_chinese_page_names_its_options_by_their_chinese_labels_on_an_english_page():
+    at = page("head_tail", ht_divs=["正向KL", "反向KL"])
+    assert not at.exception and not notes(at)
+    assert at.multiselect(key="ht_divs").value == ["fkl", "rkl"]
+    assert at.query_params["ht_divs"] == ["Forward KL", "Reverse KL"]
+
+
 def test_a_box_accepts_one_and_yes_and_notes_anything_else():
     assert page("mode_seeking", ms_fixed="1").checkbox(key="ms_fixed").value is True
     at = page("mode_seeking", ms_fixed="maybe")

@@ -295,10 +295,10 @@ def launch_browser(playwright, executable: str | None = None):
                                       args=CHROMIUM_ARGS, headless=True)
 
 
-def new_page(browser):
-    """A page in a fresh context with the script-state observer installed; page errors collected
-    in ``page.kd_errors``."""
-    context = browser.new_context(viewport=VIEWPORT)
+def new_page(browser, viewport: dict = VIEWPORT, color_scheme: str = "light"):
+    """A page in a fresh context (``viewport``; ``color_scheme`` "light" or "dark": what the OS
+    asks for) with the script-state observer installed; page errors collected in ``page.kd_errors``."""
+    context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
     context.add_init_script(STATE_OBSERVER)
     page = context.new_page()
     page.kd_errors = []
