@@ -147,7 +147,8 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
     if beta <= 0.0 or beta >= 1.0:
         return _zero(log_p, log_q, with_grad)
     log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
-    p_part = beta * nx.exp(log_p) * _log_ratio(log_p, log_m)  # (..., V)
+    beta_p = nx.cached(torch.mul, nx.exp(log_p), beta)  # once per fit for its teacher
+    p_part = beta_p * _log_ratio(log_p, log_m)  # (..., V)
     q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
     value = (p_part + q_part).sum(-1)
     return (value, q_part) if with_grad else value
@@ -164,9 +165,9 @@ def total_variation(log_p, log_q, *, with_grad: bool = False):
     logits it is the gradient of the first form.
     """
     q = nx.exp(log_q)
-    gap = nx.exp(log_p) - q  # (..., V)
-    value = torch.relu(gap).sum(-1)
-    return (value, torch.where(gap > 0, -q, 0.0)) if with_grad else value
+    excess = torch.relu(nx.exp(log_p) - q)  # (..., V): max(p - q, 0)
+    value = excess.sum(-1)
+    return (value, -q * torch.sign(excess)) if with_grad else value  # sign(excess) = [q < p]
 
 
 def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -186,7 +187,9 @@ def skew_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
     log_m = nx.logaddexp(*parts)
     p = nx.exp(log_p)
     value = (p * _log_ratio(log_p, log_m)).sum(-1)
-    return (value, -p * _share(log_q, parts[1], parts[0])) if with_grad else value
+    if not with_grad:
+        return value
+    return value, nx.cached(torch.neg, p) * _share(log_q, parts[1], parts[0])  # -p: once per fit
 
 
 def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False):
@@ -208,7 +211,7 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, q * (ratio + 1.0)) - q * _share(log_q, *parts)
+    return value, _where_possible(log_q, q * (ratio + 1.0 - _share(log_q, *parts)))
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
@@ -239,19 +242,24 @@ def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
         ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
     """
     head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    g_head, total, w_head = _akl_weight(p, q.detach(), head_mask)
+    g_head, total, w_head = _akl_weight(p, q.detach(), mu)
     return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
             "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
 
 
-def _akl_weight(p: torch.Tensor, q: torch.Tensor, head_mask: torch.Tensor):
+def _akl_weight(p: torch.Tensor, q: torch.Tensor, mu: float):
     """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
     the callers detach it)."""
     gap = (p - q).abs()  # (..., V)
-    g_head = (gap * head_mask).sum(-1)
+    g_head = torch.linalg.vecdot(gap, nx.cached(_akl_head_weights, p, mu))  # the sum over the head
     total = gap.sum(-1)
     # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
     return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
+
+
+def _akl_head_weights(p: torch.Tensor, mu: float) -> torch.Tensor:
+    """AKL's head as 1.0 and its tail as 0.0, in ``p``'s dtype ``(..., V)``."""
+    return nx.cached(_akl_head, p, mu).to(p.dtype)
 
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
@@ -275,14 +283,14 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     """
     p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
-    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), nx.cached(_akl_head, p, mu))
-    w_tail = 1.0 - w_head  # (...)
+    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
     if with_grad:  # no autograd here
         (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
         if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
-            # FKL + w_tail (RKL - FKL) is the weighted sum, the weights summing to 1
-            return torch.lerp(fv, rv, w_tail), torch.lerp(fg, rg, w_tail.unsqueeze(-1))
-        # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+            # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
+            return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
+    w_tail = 1.0 - w_head
+    if with_grad:  # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
         return (_weighted(w_head, fv) + _weighted(w_tail, rv),
                 w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
     # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
@@ -293,18 +301,18 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     r"""W1 on an increasing support is ``sum_i |F_p(x_i) - F_q(x_i)| (x_{i+1} - x_i)``, so
-    grad_j ``= -q_j sum_{i >= j} sign(F_p - F_q)(x_i) (x_{i+1} - x_i)``. W2 (or an unsorted
+    grad_j ``= q_j sum_{i >= j} sign(F_q - F_p)(x_i) (x_{i+1} - x_i)``. W2 (or an unsorted
     support) has no closed form here: its gradient is autograd's through the value."""
     p, q = nx.exp(log_p), nx.exp(log_q)
     if not with_grad:
         return transport.wasserstein(p, q, x, order=order)
     if not nx.cached(transport.cdf_form, x, order):
         return _autograd_value_and_grad(_wasserstein, log_p, log_q, {"x": x, "order": order})
-    cdf_gap = torch.cumsum(p - q, -1)  # (..., V): F_p(x_i) - F_q(x_i)
+    cdf_gap = torch.cumsum(q - p, -1)  # (..., V): F_q(x_i) - F_p(x_i)
     dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
-    step = -torch.sign(cdf_gap) * dx
+    step = torch.sign(cdf_gap) * dx
     tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
-    return (cdf_gap.abs() * dx).sum(-1), q * tail
+    return torch.linalg.vecdot(cdf_gap.abs(), dx), q * tail
 
 
 def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
