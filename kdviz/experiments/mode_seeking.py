@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -129,6 +129,22 @@ def _landscape(teacher: GaussianMixture, name: str, mu_range, sigma_range, shape
                      np.geomspace(*sigma_range, shape[1]), x=GRID.points())
 
 
+@functools.lru_cache(maxsize=16)
+def _many_starts(teacher: GaussianMixture, name: str, fixed_sigma: float | None,
+                 config: FitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """:data:`N_STARTS` random starts ``(R, 2)`` and where each ends under ``name``. They do not depend
+    on the start the page's students share, so moving it does not refit them: memoised like
+    :func:`_landscape`. ``fixed_sigma``: the std every start keeps (the mean alone moves), or None."""
+    starts = random_starts(N_STARTS)
+    if fixed_sigma is not None:
+        starts[:, 1] = fixed_sigma
+    student = GaussianStudent(GRID, fixed_sigma=fixed_sigma is not None)
+    params = torch.as_tensor(np.stack([starts[:, 0], np.log(starts[:, 1])], -1))
+    many = fit(teacher.log_prob(GRID), student, params, [name] * N_STARTS, config, x=GRID.points(),
+               stop=escaped)
+    return starts, np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # frozen: last good
+
+
 def _moments(x: np.ndarray, probs: np.ndarray):
     """Mean and std of probability rows ``(..., V)`` on the points ``x``."""
     mean = (probs * x).sum(-1)
@@ -205,13 +221,8 @@ def mode_seeking(weights: Sequence[float] = PRESETS["MiniLLM-style bimodal"][0],
     mu_lo, mu_hi = _span(*LANDSCAPE_MU, mu[path], (GRID.low, GRID.high))
     s_lo, s_hi = _span(*LANDSCAPE_SIGMA, sigma[path], (0.05, 20.0))
     land = _landscape(teacher, landscape_name, (mu_lo, mu_hi), (s_lo, s_hi), tuple(landscape_shape))
-    starts = random_starts(N_STARTS)
-    if fixed_sigma:  # the mean alone moves: every start keeps the student's std
-        starts[:, 1] = float(sigma0)
-    many = fit(log_p, student, torch.as_tensor(np.stack([starts[:, 0], np.log(starts[:, 1])], -1)),
-               [landscape_name] * N_STARTS, FitConfig(steps=int(steps), lr=float(lr), optimizer=optimizer,
-                                                      n_frames=2), x=GRID.points(), stop=escaped)
-    ends = np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # frozen rows: last good
+    starts, ends = _many_starts(teacher, landscape_name, float(sigma0) if fixed_sigma else None,
+                                replace(config, n_frames=2))
     return ModeSeekingResult(
         names=names, x=x, p=p / GRID.step, frame_steps=res.frame_steps, frames=res.frames[:K] / GRID.step,
         loss=res.loss[:K], mu=mu[:K], sigma=sigma[:K], diverged_at=res.diverged_at[:K],
