@@ -18,6 +18,7 @@ run, 0 errors, RSS < 2 GiB.
     python benchmarks/classroom_load.py                      # 40 students, 10 moves, default pages
     python benchmarks/classroom_load.py --students 10 --moves 3 --pages bench_minimal,mode_seeking
     python benchmarks/classroom_load.py --mixed              # plus one phase: all lessons at once
+    python benchmarks/classroom_load.py --warm               # each lesson opened once before the class
 """
 
 from __future__ import annotations
@@ -210,6 +211,25 @@ async def student(base_url: str, page: Page, args, rng: random.Random) -> Studen
     return log
 
 
+async def warm_up(base_url: str, pages: list[Page], server_pid: int, timeout: float,
+                  idle_s: float = 3.0) -> float:
+    """The instructor opens each lesson once before the class; returns the seconds until the server's
+    CPU has then been idle (under 5% of a core) for ``idle_s`` (the pages' background prefetching
+    finished)."""
+    t0 = time.perf_counter()
+    for page in pages:
+        async with StreamlitClient(base_url, timeout=timeout) as tab:
+            await tab.open_page(page)
+    idle_since, cpu = time.perf_counter(), cpu_seconds(server_pid)
+    while time.perf_counter() - idle_since < idle_s and time.perf_counter() - t0 < timeout:
+        await asyncio.sleep(0.5)
+        now = cpu_seconds(server_pid)
+        if now - cpu > 0.025:
+            idle_since = time.perf_counter()
+        cpu = now
+    return time.perf_counter() - t0
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -228,6 +248,7 @@ class PhaseResult:
     server_cpu: float
     client_cpu: float
     peak_rss: int
+    profile: str = ""  # py-spy samples of this phase (--profile)
 
     def summary(self) -> dict:
         moves = [m for lg in self.logs for m in lg.moves]
@@ -259,7 +280,7 @@ class PhaseResult:
             "ref_hash_per_move": sum(m.n_ref_hash for m in moves) / n_moves,
             "server_cpu_s_per_run": self.server_cpu / max(len(runs), 1),
             "server_cpu_s": self.server_cpu, "client_cpu_s": self.client_cpu, "wall_s": self.wall,
-            "peak_rss_gib": self.peak_rss / GiB,
+            "peak_rss_gib": self.peak_rss / GiB, "profile": self.profile,
         }
 
 
@@ -270,9 +291,13 @@ def _client_cpu() -> float:
 
 async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pid: int,
                     monitor: RssMonitor) -> PhaseResult:
-    spy = None
+    spy, out = None, ""
     if args.profile:
         out = Path(args.profile) / f"{name}.txt"
+        for i in range(2, 100):  # a page measured in several phases keeps each phase's profile
+            if not out.exists():
+                break
+            out = out.with_name(f"{name}.{i}.txt")
         out.parent.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-r", "50", "--gil",
                                 "--format", "raw", "--nonblocking", "-o", str(out)],
@@ -287,7 +312,7 @@ async def run_phase(base_url: str, name: str, pages: list[Page], args, server_pi
         spy.send_signal(2)
         spy.wait(timeout=60)
     return PhaseResult(name, args.students, list(logs), time.perf_counter() - t0,
-                       cpu_seconds(server_pid) - cpu0, _client_cpu() - ccpu0, monitor.window_peak)
+                       cpu_seconds(server_pid) - cpu0, _client_cpu() - ccpu0, monitor.window_peak, str(out))
 
 
 def find_page(pages: list[Page], want: str) -> Page | None:
@@ -359,6 +384,9 @@ async def main_async(args) -> int:
                 print(f"  skipped {w!r}: not in the app's navigation")
             else:
                 chosen.append((w if w == MINIMAL else page.url_pathname, page))
+        if args.warm:
+            took = await warm_up(base_url, [p for n, p in chosen if n != MINIMAL], proc.pid, args.timeout)
+            print(f"warm-up: each lesson opened once, then the server idle after {took:.1f} s")
         print(f"load: {os.getloadavg()[0]:.1f} (1-min load average before the run; 2 cores)")
         for name, page in chosen:
             res = await run_phase(base_url, name, [page], args, proc.pid, monitor)
@@ -391,8 +419,8 @@ async def main_async(args) -> int:
               f"open median {r['open_median_s']:.2f} s")
     if args.profile:
         for r in rows:
-            path = Path(args.profile) / f"{r['page']}.txt"
-            if path.exists():
+            path = Path(r["profile"])
+            if path.is_file():
                 print(f"\nwhere {r['page']}'s script threads spend their time (py-spy, inclusive):")
                 print("\n".join("  " + line for line in summarize_profile(path)))
     print()
@@ -413,6 +441,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", default=DEFAULT_PAGES, help="comma-separated url paths, in phase order")
     ap.add_argument("--entry", default="benchmarks/load_app.py", help="script given to streamlit run")
     ap.add_argument("--mixed", action="store_true", help="add a phase with students spread over the lessons")
+    ap.add_argument("--warm", action="store_true",
+                    help="open each lesson once and wait for the server to go idle before the phases "
+                         "(an instructor who opened the lesson before class: its prefetching is done)")
     ap.add_argument("--timeout", type=float, default=180.0, help="s to wait for one script_finished")
     ap.add_argument("--settle", type=float, default=2.0, help="s of idle time between phases")
     ap.add_argument("--st-opt", action="append", default=[], metavar="SECTION.OPTION=VALUE",

@@ -11,6 +11,7 @@ from kdviz.plots.common import label
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0)
 LARGE_LR = {"adam": 0.3, "sgd": 1.0}  # above these the fits oscillate or blow up on these toys
+MU0 = (-8.0, 8.0, 0.1)  # the start mean's slider: lowest, highest, step
 
 
 @ui.cached(entry_mb=6, budget_mb=360, spinner=N_("Fitting the students..."))
@@ -50,7 +51,7 @@ with st.sidebar:
 header = st.container()  # filled once the divergences are picked: the formulas are theirs
 start, picked = ui.main_controls(2)
 with start:
-    mu0 = ui.url.slider(_("start mean μ₀"), -8.0, 8.0, ms.DEFAULT_START[0], 0.1, key="ms_mu0")
+    mu0 = ui.url.slider(_("start mean μ₀"), MU0[0], MU0[1], ms.DEFAULT_START[0], MU0[2], key="ms_mu0")
 with picked:
     names = ui.divergence_picker("ms_divs", ms.CHOICES, ms.DEFAULT_NAMES)
 with header:
@@ -80,6 +81,7 @@ with ui.secondary(_("Loss landscape over (μ, σ)")):  # its controls must exist
 config = dict(weights=weights, means=means, stds=stds, mu0=mu0, sigma0=sigma0, names=names, steps=steps,
               lr=lr, optimizer=optimizer, fixed_sigma=fixed, landscape_name=landscape_name)
 res, figs = run(**config)
+run.prefetch(dict(config, mu0=mu) for mu in ui.url.slider_values(*MU0, around=mu0))  # the next moves
 
 with main:
     ui.main_chart(figs["anim"], key="ms_anim")

@@ -138,9 +138,17 @@ def _check_bool(key: str) -> None:
 
 
 def slider(label: str, lo: float, hi: float, value: float, step: float | None = None, *, key: str, **kw):
-    """``st.slider`` bound to the URL (a URL value out of [lo, hi] is clamped)."""
+    """``st.slider`` bound to the URL (a URL value out of [lo, hi] is clamped). A float is rounded to
+    10 decimals, as :func:`slider_values` gives it (the browser's steps carry float noise)."""
     _check_number(key, lo, hi, isinstance(value, int) and isinstance(lo, int))
-    return st.slider(label, lo, hi, value, step, key=key, bind="query-params", **kw)
+    value = st.slider(label, lo, hi, value, step, key=key, bind="query-params", **kw)
+    return round(value, 10) if isinstance(value, float) else value
+
+
+def slider_values(lo: float, hi: float, step: float, around: float) -> list[float]:
+    """Every value a float :func:`slider` from ``lo`` to ``hi`` can take, the nearest to ``around`` first."""
+    values = [round(lo + i * step, 10) for i in range(round((hi - lo) / step) + 1)]
+    return sorted(values, key=lambda v: abs(v - around))
 
 
 def number(label: str, lo: float, hi: float, value: float, step: float | None = None, *, key: str, **kw):

@@ -79,3 +79,22 @@ def test_shipped_figures_send_the_browser_exactly_the_json_of_the_figure_they_we
             ot_plots.iterations_figure(res)]  # in the page's order
     got = specs(at)[:3]
     assert [json.loads(g) for g in got] == [json.loads(pio.to_json(f, validate=False)) for f in want]
+
+
+def test_the_mode_seeking_page_prefetches_its_start_means_so_the_next_move_of_the_slider_is_served(
+        monkeypatch):
+    import time
+
+    monkeypatch.setenv("KDVIZ_PREFETCH", "1")
+    module, entry, _, query = CASES["mode_seeking"]
+    query = {**query, "ms_steps": "100"}  # a configuration no other test uses
+    first = session("mode_seeking", query)
+    fits = count_calls(monkeypatch, module, entry)
+    deadline = time.monotonic() + TIMEOUT  # the prefetcher takes the start means nearest -2.3 first
+    while len(fits) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fits.clear()
+    monkeypatch.setattr(module, entry, lambda *a, **kw: fits.append(kw["mu0"]))  # any fit from here on
+    moved = session("mode_seeking", {**query, "ms_mu0": "-2.2"})
+    assert not first.exception and not moved.exception
+    assert fits == [] and specs(moved) != specs(first)

@@ -106,3 +106,17 @@ def test_the_notes_show_once_and_leave_with_the_next_interaction():
     assert notes(at)
     at.slider(key="gr_mu").set_value(0.6).run()
     assert not notes(at) and not at.exception
+
+
+def test_slider_values_are_every_step_of_the_slider_nearest_first_and_equal_what_the_slider_returns():
+    from ui.url import slider_values
+
+    values = slider_values(-8.0, 8.0, 0.1, around=1.5)
+    assert sorted(values) == [k / 10 for k in range(-80, 81)]  # the decimal steps, without float noise
+    assert values[0] == 1.5 and {abs(v - 1.5) for v in values[1:3]} == {abs(1.4 - 1.5), abs(1.6 - 1.5)}
+    at = AppTest.from_string("import ui\nst_value = ui.url.slider('x', -8.0, 8.0, 0.0, 0.1, key='x')\n"
+                             "import streamlit as st\nst.write(repr(st_value))")
+    at.run()
+    for position in (-8 + 95 * 0.1, 0.30000000000000004):  # the float noise of a browser's steps
+        at.slider(key="x").set_value(position).run()
+        assert at.markdown[-1].value in {repr(v) for v in values}
