@@ -48,12 +48,62 @@ with st.sidebar:
     st.subheader(_("Optimiser"))
     optimizer, lr, steps = ui.optimiser("ms", lrs=LRS, steps=(50, 1000, 200, 50))
 
-header = st.container()  # filled once the divergences are picked: the formulas are theirs
-start, picked = ui.main_controls(2)
-with start:
-    mu0 = ui.url.slider(_("start mean μ₀"), MU0[0], MU0[1], ms.DEFAULT_START[0], MU0[2], key="ms_mu0")
-with picked:
-    names = ui.divergence_picker("ms_divs", ms.CHOICES, ms.DEFAULT_NAMES)
+if sum(weights) <= 0:
+    st.error(_("The teacher needs a positive weight on at least one component (all weights are 0)."))
+    st.stop()
+
+
+@st.fragment
+def lesson(**teacher_and_optimiser):
+    """The main controls and everything they change: moving them reruns only this part of the page
+    (picking other divergences reruns all of it: the header shows their formulas)."""
+    start, picked = ui.main_controls(2)
+    with start:
+        mu0 = ui.url.slider(_("start mean μ₀"), MU0[0], MU0[1], ms.DEFAULT_START[0], MU0[2], key="ms_mu0")
+    with picked:
+        names = ui.divergence_picker("ms_divs", ms.CHOICES, ms.DEFAULT_NAMES)
+    if not st.session_state.get("ms_full_run") and names != st.session_state.get("ms_shown"):
+        st.rerun()
+    st.session_state["ms_shown"] = names
+    if not names:
+        st.warning(_("Pick at least one divergence."))
+        return
+    main = st.container()
+    with ui.secondary(_("Loss landscape over (μ, σ)")):  # its controls must exist before the fit
+        landscape_name = ui.url.choice(_("Landscape of"), ms.CHOICES, key="ms_land", widget=st.selectbox,
+                                       index=ms.CHOICES.index("rkl"), format_func=label)
+        many = ui.url.checkbox(_("Many starts: {n} random starts and where each ends").format(n=ms.N_STARTS),
+                               key="ms_many", value=True)
+        landscape = st.container()
+    config = dict(**teacher_and_optimiser, mu0=mu0, names=names, landscape_name=landscape_name)
+    res, figs = run(**config)
+    run.prefetch(config, "mu0", ui.url.slider_values(*MU0, around=mu0))  # where the class slides next
+    with main:
+        ui.main_chart(figs["anim"], key="ms_anim")
+        for text in ms.warnings(res, config["stds"], config["sigma0"]):
+            st.warning(text)
+        ui.warn_lr(config["lr"], config["optimizer"], LARGE_LR)
+        if moving := ms.still_moving_text(res):
+            st.caption(moving)
+        ui.takeaway(ms.takeaway(res, config["means"]))
+        with ui.secondary(_("Final students vs the teacher's moments")):
+            st.dataframe(ms.table(res), hide_index=True)
+            st.caption(ms.table_caption())
+        with ui.secondary(_("Loss and parameters")):
+            loss_section(figs)
+            st.plotly_chart(figs["params"], key="ms_params")
+    with landscape:
+        st.plotly_chart(figs["landscape_many" if many else "landscape"], key="ms_landscape")
+        st.caption(ms.landscape_caption(res))
+    csv, data = res.export()
+    ui.downloads("kdviz_mode_seeking", key="ms_dl", csv=csv, data=data, config=config)
+
+
+header = st.container()  # filled after the main controls: the link's notes and the formulas follow them
+st.session_state["ms_full_run"] = True
+lesson(weights=weights, means=means, stds=stds, sigma0=sigma0, steps=steps, lr=lr, optimizer=optimizer,
+       fixed_sigma=fixed)
+st.session_state["ms_full_run"] = False
 with header:
     ui.lesson_header(
         _("Mode seeking vs mean seeking"),
@@ -63,42 +113,5 @@ with header:
           "over all modes; reverse KL is punished for mass where the teacher has none, so it locks onto one "
           "mode. The loss landscape at the bottom shows why the start matters: switch on *many starts* to "
           "see where {n} random starts end.").format(n=ms.N_STARTS),
-        formulas=names or ms.DEFAULT_NAMES)
+        formulas=st.session_state["ms_shown"] or ms.DEFAULT_NAMES)
     ui.guide("mode_seeking")
-if not names:
-    st.warning(_("Pick at least one divergence."))
-    st.stop()
-if sum(weights) <= 0:
-    st.error(_("The teacher needs a positive weight on at least one component (all weights are 0)."))
-    st.stop()
-main = st.container()
-with ui.secondary(_("Loss landscape over (μ, σ)")):  # its controls must exist before the fit
-    landscape_name = ui.url.choice(_("Landscape of"), ms.CHOICES, key="ms_land", widget=st.selectbox,
-                                   index=ms.CHOICES.index("rkl"), format_func=label)
-    many = ui.url.checkbox(_("Many starts: {n} random starts and where each ends").format(n=ms.N_STARTS),
-                           key="ms_many", value=True)
-    landscape = st.container()
-config = dict(weights=weights, means=means, stds=stds, mu0=mu0, sigma0=sigma0, names=names, steps=steps,
-              lr=lr, optimizer=optimizer, fixed_sigma=fixed, landscape_name=landscape_name)
-res, figs = run(**config)
-run.prefetch(dict(config, mu0=mu) for mu in ui.url.slider_values(*MU0, around=mu0))  # the next moves
-
-with main:
-    ui.main_chart(figs["anim"], key="ms_anim")
-    for text in ms.warnings(res, stds, sigma0):
-        st.warning(text)
-    ui.warn_lr(lr, optimizer, LARGE_LR)
-    if moving := ms.still_moving_text(res):
-        st.caption(moving)
-    ui.takeaway(ms.takeaway(res, means))
-    with ui.secondary(_("Final students vs the teacher's moments")):
-        st.dataframe(ms.table(res), hide_index=True)
-        st.caption(ms.table_caption())
-    with ui.secondary(_("Loss and parameters")):
-        loss_section(figs)
-        st.plotly_chart(figs["params"], key="ms_params")
-with landscape:
-    st.plotly_chart(figs["landscape_many" if many else "landscape"], key="ms_landscape")
-    st.caption(ms.landscape_caption(res))
-csv, data = res.export()
-ui.downloads("kdviz_mode_seeking", key="ms_dl", csv=csv, data=data, config=config)

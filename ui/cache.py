@@ -111,6 +111,7 @@ class _Store:
         self.entries = cachetools.LRUCache(maxsize=budget, getsizeof=nbytes)
         self.lock = threading.Lock()
         self.pending: dict = {}  # key -> Event set when its computation ends
+        self.prefetched: dict = {}  # "family": the last configuration whose neighbours were prefetched
 
     def get(self, key, compute: Callable, spinner: str | bool):
         while True:
@@ -239,6 +240,7 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
         name = f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"
         BUDGETS[name] = (int(entry_mb * MB), int(budget_mb * MB))
         store = _store(fn, name, int(budget_mb * MB))
+        submitted = store.prefetched  # the last configuration prefetched, shared by every rerun's definition
 
         @functools.wraps(fn)
         def for_this_viewer(*args, **kwargs):
@@ -253,13 +255,16 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
 
             return (_key(args), _key(kwargs), current_display()), compute
 
-        def prefetch(configurations: Iterable[dict]) -> None:
-            """Compute ``fn(**config)`` for each configuration, in order, in the background for the
-            viewer's display (see :class:`_Prefetcher`); a later call replaces what is left.
+        def prefetch(config: dict, along: str, values: Iterable) -> None:
+            """Compute ``fn(**config)`` with ``config[along]`` set to each of ``values``, in order, in
+            the background for the viewer's display (see :class:`_Prefetcher`). A call for another
+            configuration replaces what is left of the last one; a repeated call does nothing.
             ``KDVIZ_PREFETCH=0`` in the environment turns prefetching off."""
-            if os.environ.get("KDVIZ_PREFETCH", "1") == "0":
+            family = _key({k: v for k, v in config.items() if k != along}), current_display()
+            if os.environ.get("KDVIZ_PREFETCH", "1") == "0" or submitted.get("family") == family:
                 return
-            tasks = [(contextvars.copy_context(), store, *_entry((), config)) for config in configurations]
+            submitted["family"] = family
+            tasks = [(contextvars.copy_context(), store, *_entry((), {**config, along: v})) for v in values]
             _prefetcher().submit(name, tasks)
 
         for_this_viewer.clear = store.clear

@@ -189,7 +189,7 @@ def test_prefetched_configurations_are_computed_in_the_background_in_the_viewers
         return np.arange(n), {}
 
     with displayed(Display(lang="zh")):
-        run.prefetch({"n": n} for n in (3, 1, 2))
+        run.prefetch({"n": 0}, "n", (3, 1, 2))
         assert _wait_for(lambda: len(calls) == 3)
         assert calls == [3, 1, 2] and all(s == ("zh", "kdviz-prefetch") for s in seen)
         assert list(run(n=1)[0]) == [0] and len(calls) == 3  # served from the cache
@@ -204,14 +204,15 @@ def test_a_new_prefetch_replaces_what_is_left_of_the_older_one(monkeypatch):
     gate, calls = threading.Event(), []
 
     @cache.cached(entry_mb=1, budget_mb=4)
-    def run(n):
+    def run(n, m):
         calls.append(n)
         gate.wait(10)
         return None, {}
 
-    run.prefetch({"n": n} for n in range(100, 110))
+    run.prefetch({"n": 0, "m": 1}, "n", range(100, 110))
     assert _wait_for(lambda: calls == [100])  # the first is running, the rest wait
-    run.prefetch({"n": n} for n in (200, 201))
+    run.prefetch({"n": 0, "m": 1}, "n", range(100, 110))  # the same again: nothing changes
+    run.prefetch({"n": 0, "m": 2}, "n", (200, 201))
     gate.set()
     assert _wait_for(lambda: len(calls) == 3)
     assert calls == [100, 200, 201] and not _wait_for(lambda: len(calls) > 3, timeout=0.3)
@@ -226,5 +227,5 @@ def test_prefetching_is_off_when_the_environment_says_so(monkeypatch):
         calls.append(n)
         return None, {}
 
-    run.prefetch([{"n": 1}])
+    run.prefetch({"n": 0}, "n", [1])
     assert not _wait_for(lambda: calls, timeout=0.3)
