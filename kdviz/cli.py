@@ -121,24 +121,23 @@ def positive_float(text: str) -> float:
     return v
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, low: int, high: float, what: str) -> int:
+    """An integer in [low, high], or an ArgumentTypeError ``"{what}, got {text!r}"``."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        v = low - 1
+    if not low <= v <= high:
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return v
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1, math.inf, "must be a positive integer")
 
 
 def seed_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if not 0 <= v <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be an integer in [0, 2**63 - 1], got {text!r}")
-    return v
+    return _integer(text, 0, MAX_SEED, "seed must be an integer in [0, 2**63 - 1]")
 
 
 def grid_spec(text: str) -> Grid:
@@ -275,9 +274,8 @@ def _list_divergences() -> str:
     lines = []
     for s in DIVERGENCES.values():
         prms = ", ".join(f"{p.name}={p.default:g} in " + _range(p) for p in s.params)
-        flags = [k for k, v in (("symmetric", s.symmetric), ("needs x", s.needs_support)) if v]
-        if s.bounded:
-            flags.append(f"bounded {s.bounded}")
+        flags = [k for k, v in (("symmetric", s.symmetric), ("needs x", s.needs_support),
+                                (f"bounded {s.bounded}", s.bounded)) if v]
         flags += [f"option {fl}" for fl in sorted(s.flags)]
         lines.append(f"{s.name:<13} {s.label:<20} {prms or '-'}")
         if flags:
@@ -285,9 +283,11 @@ def _list_divergences() -> str:
     return "\n".join(lines)
 
 
-def _has_mass(log_p: torch.Tensor) -> bool:
-    """Whether log-probabilities ``(..., V)`` sum to a finite mass (not all -inf, no NaN)."""
-    return bool(torch.isfinite(torch.logsumexp(log_p, dim=-1)).all())
+def _check_mass(log_p: torch.Tensor, grid: Grid, no_mass: str, use: tuple[str, str], got: str) -> None:
+    """A UsageError ``no_mass`` (with advice) unless log-probabilities ``(..., V)`` sum to a finite mass."""
+    if not torch.isfinite(torch.logsumexp(log_p, dim=-1)).all():
+        raise UsageError(f"{no_mass}: use {use[0]} inside [{grid.low:g}, {grid.high:g}] and {use[1]} of at "
+                         f"least about the grid step {grid.step:.3g}, got {got}")
 
 
 def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
@@ -296,12 +296,9 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
     if t.kind == "gmm":
         mix = t.mixture
         log_p = mix.log_prob(args.grid)
-        if not _has_mass(log_p):
-            g = args.grid
-            raise UsageError(f"the teacher mixture has no mass on the grid points (its density "
-                             f"underflows at every one of them): use means inside [{g.low:g}, {g.high:g}] "
-                             f"and stds of at least about the grid step {g.step:.3g}, "
-                             f"got means {list(mix.means)}, stds {list(mix.stds)}")
+        _check_mass(log_p, args.grid, "the teacher mixture has no mass on the grid points (its density "
+                    "underflows at every one of them)", ("means", "stds"),
+                    f"means {list(mix.means)}, stds {list(mix.stds)}")
         try:
             with np.errstate(over="ignore"):
                 std = math.sqrt(mix.variance())
@@ -329,11 +326,8 @@ def _student(args, n_classes: int):
             raise UsageError("a gaussian student needs a gmm teacher (on the grid); use --student softmax")
         student = GaussianStudent(args.grid, fixed_sigma=args.fixed_sigma)
         start = student.init_params(args.student[1], args.student[2])
-        if not _has_mass(student.log_prob(start[None])):
-            g = args.grid
-            raise UsageError(f"the student's start puts no mass on the grid points: use MU0 inside "
-                             f"[{g.low:g}, {g.high:g}] and SIGMA0 of at least about the grid step "
-                             f"{g.step:.3g}, got gaussian:{args.student[1]:g},{args.student[2]:g}")
+        _check_mass(student.log_prob(start[None]), args.grid, "the student's start puts no mass on the grid "
+                    "points", ("MU0", "SIGMA0"), f"gaussian:{args.student[1]:g},{args.student[2]:g}")
         return student, start
     student = SoftmaxStudent(n_classes, init=args.student[1], seed=args.seed)
     return student, student.init_params()
@@ -344,8 +338,8 @@ def _params(args) -> dict:
     params = {k: getattr(args, k) for k in DIV_PARAMS if getattr(args, k) is not None}
     if args.entropic:
         params["entropic"] = True
+    specs = [get_spec(n) for n in args.divergences]
     for k in params:
-        specs = [get_spec(n) for n in args.divergences]
         if not any(k in {p.name for p in s.params} | set(s.flags) for s in specs):
             raise UsageError(f"--{k} is not a parameter of any of {','.join(args.divergences)}")
         prm = next((p for s in specs for p in s.params if p.name == k), None)
