@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -151,15 +150,8 @@ def grid_spec(text: str) -> Grid:
     return Grid(lo, hi, int(n))
 
 
-@dataclass(frozen=True)
-class TeacherSpec:
-    kind: str  # "gmm", "discrete" or "preset"
-    mixture: GaussianMixture | None = None
-    probs: tuple[float, ...] = ()
-    preset: str = ""
-
-
-def teacher_spec(text: str) -> TeacherSpec:
+def teacher_spec(text: str) -> tuple:
+    """``("gmm", GaussianMixture)``, ``("discrete", probabilities)`` or ``("preset", name)``."""
     kind, sep, body = text.partition(":")
     if not sep or not body.strip():
         raise argparse.ArgumentTypeError(f"teacher must look like gmm:W,MU,SIGMA, discrete:P1,P2,... or "
@@ -170,7 +162,7 @@ def teacher_spec(text: str) -> TeacherSpec:
         if any(v < 0 for v in w):
             raise argparse.ArgumentTypeError(f"mixture weights must be >= 0, got {list(w)}")
         try:
-            return TeacherSpec("gmm", mixture=GaussianMixture(tuple(_weights(w)), m, s))
+            return ("gmm", GaussianMixture(tuple(_weights(w)), m, s))
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     if kind == "discrete":
@@ -181,12 +173,12 @@ def teacher_spec(text: str) -> TeacherSpec:
             p = teacher_from_array(_weights(vals), kind="probs")
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
-        return TeacherSpec("discrete", probs=tuple(float(v) for v in p))
+        return ("discrete", tuple(float(v) for v in p))
     if kind == "preset":
         if body not in DISCRETE_PRESETS:
             raise argparse.ArgumentTypeError(
                 f"unknown preset {body!r}; expected one of {sorted(DISCRETE_PRESETS)}")
-        return TeacherSpec("preset", preset=body)
+        return ("preset", body)
     raise argparse.ArgumentTypeError(f"teacher kind must be gmm, discrete or preset, got {kind!r}")
 
 
@@ -292,9 +284,9 @@ def _check_mass(log_p: torch.Tensor, grid: Grid, no_mass: str, use: tuple[str, s
 
 def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
     """Teacher log-probabilities (V,), support x (V,) and a JSON description."""
-    t = args.teacher
-    if t.kind == "gmm":
-        mix = t.mixture
+    kind, spec = args.teacher
+    if kind == "gmm":
+        mix = spec
         log_p = mix.log_prob(args.grid)
         _check_mass(log_p, args.grid, "the teacher mixture has no mass on the grid points (its density "
                     "underflows at every one of them)", ("means", "stds"),
@@ -307,13 +299,13 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
         info = {"kind": "gmm", "weights": mix.normalized_weights.tolist(), "means": list(mix.means),
                 "stds": list(mix.stds), "mean": mix.mean(), "std": std}
         return log_p, args.grid.points().numpy(), info
-    if t.kind == "discrete":
-        p = np.asarray(t.probs)
+    if kind == "discrete":
+        p = np.asarray(spec)
         x, info = np.arange(len(p), dtype=float), {"kind": "discrete"}
     else:
         from kdviz.families import discrete_teacher
-        x, p = discrete_teacher(t.preset)
-        info = {"kind": "preset", "name": t.preset, "label": DISCRETE_PRESETS[t.preset][0]}
+        x, p = discrete_teacher(spec)
+        info = {"kind": "preset", "name": spec, "label": DISCRETE_PRESETS[spec][0]}
     info.update(p=p.tolist(), x=x.tolist())
     with np.errstate(divide="ignore"):  # exact zeros are allowed: log 0 = -inf means "impossible"
         return torch.as_tensor(np.log(p)), x, info
@@ -322,7 +314,7 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
 def _student(args, n_classes: int):
     from kdviz.families import GaussianStudent, SoftmaxStudent
     if args.student[0] == "gaussian":
-        if args.teacher.kind != "gmm":
+        if args.teacher[0] != "gmm":
             raise UsageError("a gaussian student needs a gmm teacher (on the grid); use --student softmax")
         student = GaussianStudent(args.grid, fixed_sigma=args.fixed_sigma)
         start = student.init_params(args.student[1], args.student[2])
