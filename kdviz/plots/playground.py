@@ -130,8 +130,7 @@ def loss_curves(res: PlaygroundResult, *, relative: bool = False, log_y: bool = 
 
 def figures(res: PlaygroundResult) -> dict[str, go.Figure]:
     """Every figure of the page: the animation, the final fits, the loss curves in their four views
-    (``loss_{relative}_{log_y}``) and the parameter paths (a Gaussian student) or the head/tail errors
-    (a softmax student), whichever apply."""
+    (``loss_{relative}_{log_y}``) and the parameter paths or head/tail errors, whichever apply."""
     figs = {"anim": fit_animation(res), "final": final_fits(res)}
     figs |= {f"loss_{rel}_{log}": loss_curves(res, relative=rel, log_y=log)
              for rel in (False, True) for log in (False, True)}
