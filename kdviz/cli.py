@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -121,24 +120,23 @@ def positive_float(text: str) -> float:
     return v
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, low: int, high: float, what: str) -> int:
+    """An integer in [low, high], or an ArgumentTypeError ``"{what}, got {text!r}"``."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        v = low - 1
+    if not low <= v <= high:
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return v
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1, math.inf, "must be a positive integer")
 
 
 def seed_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if not 0 <= v <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be an integer in [0, 2**63 - 1], got {text!r}")
-    return v
+    return _integer(text, 0, MAX_SEED, "seed must be an integer in [0, 2**63 - 1]")
 
 
 def grid_spec(text: str) -> Grid:
@@ -152,15 +150,8 @@ def grid_spec(text: str) -> Grid:
     return Grid(lo, hi, int(n))
 
 
-@dataclass(frozen=True)
-class TeacherSpec:
-    kind: str  # "gmm", "discrete" or "preset"
-    mixture: GaussianMixture | None = None
-    probs: tuple[float, ...] = ()
-    preset: str = ""
-
-
-def teacher_spec(text: str) -> TeacherSpec:
+def teacher_spec(text: str) -> tuple:
+    """``("gmm", GaussianMixture)``, ``("discrete", probabilities)`` or ``("preset", name)``."""
     kind, sep, body = text.partition(":")
     if not sep or not body.strip():
         raise argparse.ArgumentTypeError(f"teacher must look like gmm:W,MU,SIGMA, discrete:P1,P2,... or "
@@ -171,7 +162,7 @@ def teacher_spec(text: str) -> TeacherSpec:
         if any(v < 0 for v in w):
             raise argparse.ArgumentTypeError(f"mixture weights must be >= 0, got {list(w)}")
         try:
-            return TeacherSpec("gmm", mixture=GaussianMixture(tuple(_weights(w)), m, s))
+            return ("gmm", GaussianMixture(tuple(_weights(w)), m, s))
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     if kind == "discrete":
@@ -182,12 +173,12 @@ def teacher_spec(text: str) -> TeacherSpec:
             p = teacher_from_array(_weights(vals), kind="probs")
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
-        return TeacherSpec("discrete", probs=tuple(float(v) for v in p))
+        return ("discrete", tuple(float(v) for v in p))
     if kind == "preset":
         if body not in DISCRETE_PRESETS:
             raise argparse.ArgumentTypeError(
                 f"unknown preset {body!r}; expected one of {sorted(DISCRETE_PRESETS)}")
-        return TeacherSpec("preset", preset=body)
+        return ("preset", body)
     raise argparse.ArgumentTypeError(f"teacher kind must be gmm, discrete or preset, got {kind!r}")
 
 
@@ -275,9 +266,8 @@ def _list_divergences() -> str:
     lines = []
     for s in DIVERGENCES.values():
         prms = ", ".join(f"{p.name}={p.default:g} in " + _range(p) for p in s.params)
-        flags = [k for k, v in (("symmetric", s.symmetric), ("needs x", s.needs_support)) if v]
-        if s.bounded:
-            flags.append(f"bounded {s.bounded}")
+        flags = [k for k, v in (("symmetric", s.symmetric), ("needs x", s.needs_support),
+                                (f"bounded {s.bounded}", s.bounded)) if v]
         flags += [f"option {fl}" for fl in sorted(s.flags)]
         lines.append(f"{s.name:<13} {s.label:<20} {prms or '-'}")
         if flags:
@@ -285,23 +275,22 @@ def _list_divergences() -> str:
     return "\n".join(lines)
 
 
-def _has_mass(log_p: torch.Tensor) -> bool:
-    """Whether log-probabilities ``(..., V)`` sum to a finite mass (not all -inf, no NaN)."""
-    return bool(torch.isfinite(torch.logsumexp(log_p, dim=-1)).all())
+def _check_mass(log_p: torch.Tensor, grid: Grid, no_mass: str, use: tuple[str, str], got: str) -> None:
+    """A UsageError ``no_mass`` (with advice) unless log-probabilities ``(..., V)`` sum to a finite mass."""
+    if not torch.isfinite(torch.logsumexp(log_p, dim=-1)).all():
+        raise UsageError(f"{no_mass}: use {use[0]} inside [{grid.low:g}, {grid.high:g}] and {use[1]} of at "
+                         f"least about the grid step {grid.step:.3g}, got {got}")
 
 
 def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
     """Teacher log-probabilities (V,), support x (V,) and a JSON description."""
-    t = args.teacher
-    if t.kind == "gmm":
-        mix = t.mixture
+    kind, spec = args.teacher
+    if kind == "gmm":
+        mix = spec
         log_p = mix.log_prob(args.grid)
-        if not _has_mass(log_p):
-            g = args.grid
-            raise UsageError(f"the teacher mixture has no mass on the grid points (its density "
-                             f"underflows at every one of them): use means inside [{g.low:g}, {g.high:g}] "
-                             f"and stds of at least about the grid step {g.step:.3g}, "
-                             f"got means {list(mix.means)}, stds {list(mix.stds)}")
+        _check_mass(log_p, args.grid, "the teacher mixture has no mass on the grid points (its density "
+                    "underflows at every one of them)", ("means", "stds"),
+                    f"means {list(mix.means)}, stds {list(mix.stds)}")
         try:
             with np.errstate(over="ignore"):
                 std = math.sqrt(mix.variance())
@@ -310,13 +299,13 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
         info = {"kind": "gmm", "weights": mix.normalized_weights.tolist(), "means": list(mix.means),
                 "stds": list(mix.stds), "mean": mix.mean(), "std": std}
         return log_p, args.grid.points().numpy(), info
-    if t.kind == "discrete":
-        p = np.asarray(t.probs)
+    if kind == "discrete":
+        p = np.asarray(spec)
         x, info = np.arange(len(p), dtype=float), {"kind": "discrete"}
     else:
         from kdviz.families import discrete_teacher
-        x, p = discrete_teacher(t.preset)
-        info = {"kind": "preset", "name": t.preset, "label": DISCRETE_PRESETS[t.preset][0]}
+        x, p = discrete_teacher(spec)
+        info = {"kind": "preset", "name": spec, "label": DISCRETE_PRESETS[spec][0]}
     info.update(p=p.tolist(), x=x.tolist())
     with np.errstate(divide="ignore"):  # exact zeros are allowed: log 0 = -inf means "impossible"
         return torch.as_tensor(np.log(p)), x, info
@@ -325,15 +314,12 @@ def _teacher(args) -> tuple[torch.Tensor, np.ndarray, dict]:
 def _student(args, n_classes: int):
     from kdviz.families import GaussianStudent, SoftmaxStudent
     if args.student[0] == "gaussian":
-        if args.teacher.kind != "gmm":
+        if args.teacher[0] != "gmm":
             raise UsageError("a gaussian student needs a gmm teacher (on the grid); use --student softmax")
         student = GaussianStudent(args.grid, fixed_sigma=args.fixed_sigma)
         start = student.init_params(args.student[1], args.student[2])
-        if not _has_mass(student.log_prob(start[None])):
-            g = args.grid
-            raise UsageError(f"the student's start puts no mass on the grid points: use MU0 inside "
-                             f"[{g.low:g}, {g.high:g}] and SIGMA0 of at least about the grid step "
-                             f"{g.step:.3g}, got gaussian:{args.student[1]:g},{args.student[2]:g}")
+        _check_mass(student.log_prob(start[None]), args.grid, "the student's start puts no mass on the grid "
+                    "points", ("MU0", "SIGMA0"), f"gaussian:{args.student[1]:g},{args.student[2]:g}")
         return student, start
     student = SoftmaxStudent(n_classes, init=args.student[1], seed=args.seed)
     return student, student.init_params()
@@ -344,8 +330,8 @@ def _params(args) -> dict:
     params = {k: getattr(args, k) for k in DIV_PARAMS if getattr(args, k) is not None}
     if args.entropic:
         params["entropic"] = True
+    specs = [get_spec(n) for n in args.divergences]
     for k in params:
-        specs = [get_spec(n) for n in args.divergences]
         if not any(k in {p.name for p in s.params} | set(s.flags) for s in specs):
             raise UsageError(f"--{k} is not a parameter of any of {','.join(args.divergences)}")
         prm = next((p for s in specs for p in s.params if p.name == k), None)

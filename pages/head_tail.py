@@ -12,11 +12,8 @@ LARGE_LR = {"adam": 1.0, "sgd": 30.0}  # above these the fits oscillate or blow 
 
 
 @ui.cached(entry_mb=45, budget_mb=360, spinner=N_("Fitting the students..."))
-def run(preset, names, n_classes, zipf_exponent, dirichlet_seed, values, init, seed, optimizer, lr, steps,
-        mu):
-    res = ht.head_tail(preset, names, n_classes=n_classes, zipf_exponent=zipf_exponent,
-                       dirichlet_seed=dirichlet_seed, values=values, init=init, seed=seed,
-                       optimizer=optimizer, lr=lr, steps=steps, mu=mu)
+def run(**config):
+    res = ht.head_tail(**config)
     return res, {"errors": plots.error_curves(res), "weights": plots.weights_figure(res),
                  "tvd": plots.tvd_figure(res), "anim": plots.animation_figure(res)}
 

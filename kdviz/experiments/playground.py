@@ -24,7 +24,6 @@ from kdviz.divergences import akl_split, get_spec
 from kdviz.experiments import SLOW_TO_FIT as ENTROPIC
 from kdviz.experiments.head_tail import AKL_PRESETS
 from kdviz.families import (
-    MAX_COMPONENTS,
     GaussianMixture,
     GaussianStudent,
     Grid,
@@ -104,9 +103,8 @@ class PlaygroundResult:
     @property
     def shown_until(self) -> np.ndarray:
         """(K,) number of leading steps whose parameters and loss are drawn (S+1 = all of them)."""
-        stops = [t for t in (self.fit.diverged_at, self.flat_from)]
         out = np.full(len(self.names), self.steps + 1)
-        for t in stops:
+        for t in (self.fit.diverged_at, self.flat_from):
             out = np.where(t >= 0, np.minimum(out, t), out)
         return out
 
@@ -120,6 +118,11 @@ class PlaygroundResult:
         """(K,) std of each final student on the support (a Gaussian cut to the support is
         narrower than its sigma parameter)."""
         return np.sqrt(np.maximum(self.fit.final_q @ self.x**2 - self.q_mean**2, 0.0))  # max: rounding only
+
+    @property
+    def final_tvd(self) -> np.ndarray:
+        """(K,) TVD of each final student to the teacher."""
+        return 0.5 * np.abs(self.fit.final_q - self.p[None, :]).sum(-1)
 
     @property
     def teacher_mean(self) -> float:
@@ -154,8 +157,6 @@ def teacher_distribution(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.
     if teacher == "gmm":
         if int(grid_n) not in GRID_SIZES:
             raise ValueError(f"grid size must be one of {GRID_SIZES}, got {grid_n!r}")
-        if len(weights) > MAX_COMPONENTS:
-            raise ValueError(f"at most {MAX_COMPONENTS} components, got {len(weights)}")
         mixture = GaussianMixture(tuple(map(float, weights)), tuple(map(float, means)),
                                   tuple(map(float, stds)))
         grid = Grid(*GMM_RANGE, int(grid_n))
@@ -324,23 +325,21 @@ def n_frames_for(n_names: int, n_points: int, steps: int) -> int:
     return int(min(MAX_FRAMES, steps + 1, max(MIN_FRAMES, FRAME_BUDGET // max(1, n_names * n_points))))
 
 
-def playground(teacher: str = "gmm", *, weights=(0.5, 0.5), means=(-3.0, 3.0), stds=(1.0, 1.0),
-               grid_n: int = 256, preset: str = "akl_bimodal", n_classes: int = 50,
-               zipf_exponent: float = 1.2, dirichlet_seed: int = 0, values: Sequence[float] | None = None,
-               student: str = "gaussian", mu0: float = 1.5, sigma0: float = 1.0, fixed_sigma: bool = False,
-               init: str = "random", seed: int = 1, names: Sequence[str] = ("fkl", "rkl"),
-               params: Mapping[str, Mapping] | None = None, optimizer: str = "adam", lr: float = 0.1,
-               steps: int = 300, should_stop=None) -> PlaygroundResult:
+def playground(teacher: str = "gmm", *, student: str = "gaussian", mu0: float = 1.5, sigma0: float = 1.0,
+               fixed_sigma: bool = False, init: str = "random", seed: int = 1,
+               names: Sequence[str] = ("fkl", "rkl"), params: Mapping[str, Mapping] | None = None,
+               optimizer: str = "adam", lr: float = 0.1, steps: int = 300, should_stop=None,
+               **teacher_kw) -> PlaygroundResult:
     """Fit one student per divergence in ``names`` (minus :func:`drops`) to the teacher.
 
+    ``teacher`` and ``teacher_kw`` (weights, means, stds, grid_n, preset, n_classes, zipf_exponent,
+    dirichlet_seed, values) go to :func:`teacher_distribution`;
     ``mu0``/``sigma0`` are in the units of the support (a Gaussian student); ``params`` maps a
     divergence to its parameters; ``should_stop`` goes to :func:`kdviz.fitting.fit` (a
     :class:`kdviz.jobs.Budget`: the fit raises FitStopped past it). Raises ValueError on invalid
     input (message for the user).
     """
-    x, log_p = teacher_distribution(teacher, weights=weights, means=means, stds=stds, grid_n=grid_n,
-                                preset=preset, n_classes=n_classes, zipf_exponent=zipf_exponent,
-                                dirichlet_seed=dirichlet_seed, values=values)
+    x, log_p = teacher_distribution(teacher, **teacher_kw)
     p = np.exp(log_p)
     names = list(dict.fromkeys(names))
     kw = resolve(names, params)
@@ -449,14 +448,13 @@ def summary(res: PlaygroundResult) -> dict[str, list[str]]:
     """The page's table, one row per divergence, every cell as text (see :func:`human`), columns
     and words in the viewer's language: its parameters, final loss, TVD to the teacher, moments of
     q, the step it diverged at (or "never") and, for a Gaussian student, the fitted μ and σ."""
-    final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     on_off = {True: _("on"), False: _("off")}
     table = {
         _("divergence"): [get_spec(n).display_label for n in res.names],
         _("parameters"): [", ".join(f"{k}={on_off[v] if isinstance(v, bool) else f'{v:g}'}"
                                     for k, v in res.params[n].items()) or NOT_APPLICABLE for n in res.names],
         _("final loss"): [human(v, _("— (diverged)")) for v in res.fit.loss[:, -1]],
-        _("final TVD to p"): [human(v) for v in final_tvd],
+        _("final TVD to p"): [human(v) for v in res.final_tvd],
         _("mean of q"): [human(v) for v in res.q_mean], _("std of q"): [human(v) for v in res.q_std],
         _("diverged at step"): [str(int(t)) if t >= 0 else _("never") for t in res.fit.diverged_at]}
     if res.mu is not None:
@@ -468,15 +466,14 @@ def summary(res: PlaygroundResult) -> dict[str, list[str]]:
 def takeaway(res: PlaygroundResult) -> str:
     """One sentence per divergence on where its student ended, from the numbers of this run."""
     parts = []
-    final_tvd = 0.5 * np.abs(res.fit.final_q - res.p[None, :]).sum(-1)  # (K,)
     for k, n in enumerate(res.names):
         flat = res.mu is not None and res.flat_from[k] >= 0
         part = (_("{name}'s student has mean {mean} and std {std} (flat: σ beyond range), TVD {tvd:.3f} to "
                   "the teacher") if flat else
                 _("{name}'s student has mean {mean} and std {std}, TVD {tvd:.3f} to the teacher"))
         parts.append(part.format(name=get_spec(n).display_label, mean=_r(res.q_mean[k]), std=_r(res.q_std[k]),
-                                 tvd=final_tvd[k]))
-    best = res.names[int(np.argmin(final_tvd))]
+                                 tvd=res.final_tvd[k]))
+    best = res.names[int(np.argmin(res.final_tvd))]
     return _("After {steps} steps: {students}. The teacher has mean {mean} and std {std}. Closest to the "
              "teacher in TVD: {best}.").format(steps=res.steps, students=_("; ").join(parts),
                                                mean=_r(res.teacher_mean), std=_r(res.teacher_std),

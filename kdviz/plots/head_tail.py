@@ -29,12 +29,6 @@ from kdviz.plots.common import (
 )
 
 
-def _parts() -> tuple[tuple[str, str, float], ...]:
-    """``(part, colour, opacity)`` of the teacher's bars: the head strong, the tail faint, in the
-    theme's colours (the head reads as the darker bars on white, the lighter ones on black)."""
-    return (("head", palette()["teacher"], 0.6), ("tail", palette()["muted"], 0.35))
-
-
 def layout(*, title: str | None = None, x: str = "", y: str = "", height: int = 420, **extra) -> dict:
     """:func:`kdviz.plots.common.layout` with Plotly's toolbar upright in the right margin, so it never
     covers the legend; a titled figure's legend sits under its x axis, clear of the title however
@@ -66,14 +60,16 @@ def _bar_width(x: np.ndarray) -> float:
 
 
 def _teacher_bars(res: HeadTailResult, show_legend: bool, sfx: str = "") -> list[dict]:
-    """The teacher as two bar traces, head (strong) and tail (faint), so the split is visible."""
+    """The teacher as two bar traces, head (strong) and tail (faint), so the split is visible, in the
+    theme's colours (the head reads as the darker bars on white, the lighter ones on black)."""
     width = _bar_width(res.x)
-    names = {"head": _("teacher p (head)"), "tail": _("teacher p (tail)")}
+    parts = (("head", _("teacher p (head)"), palette()["teacher"], 0.6, res.head_mask),
+             ("tail", _("teacher p (tail)"), palette()["muted"], 0.35, ~res.head_mask))
     return [dict(type="bar", x=res.x[mask], y=res.p[mask], width=width, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
-                 marker=dict(color=fill, opacity=opacity, line=dict(width=0)), name=names[part],
+                 marker=dict(color=fill, opacity=opacity, line=dict(width=0)), name=name,
                  legendgroup=f"teacher_{part}", showlegend=show_legend,
-                 hovertemplate=f"{_('class')} %{{x}}<br>p = %{{y:.4f}}<extra>{names[part]}</extra>")
-            for (part, fill, opacity), mask in zip(_parts(), (res.head_mask, ~res.head_mask))]
+                 hovertemplate=f"{_('class')} %{{x}}<br>p = %{{y:.4f}}<extra>{name}</extra>")
+            for part, name, fill, opacity, mask in parts]
 
 
 def bars_figure(res: HeadTailResult, step_a: int, step_b: int) -> go.Figure:

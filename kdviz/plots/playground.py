@@ -93,13 +93,6 @@ def _subsample(n: int) -> np.ndarray:
             else np.zeros(0, int))
 
 
-def head_tail_errors(res: PlaygroundResult) -> go.Figure:
-    """Head and tail error along each run (softmax students only)."""
-    if res.fit.head_error is None:
-        raise ValueError("head/tail errors exist only for a softmax student")
-    return ht_plots.error_curves(discrete_view(res))
-
-
 def loss_curves(res: PlaygroundResult, *, relative: bool = False, log_y: bool = False) -> go.Figure:
     """D(p, q_t) against the step, one curve per divergence, drawn up to its last finite step.
 
@@ -144,5 +137,5 @@ def figures(res: PlaygroundResult) -> dict[str, go.Figure]:
     if res.mu is not None:
         figs["params"] = parameter_paths(res)
     if res.fit.head_error is not None:
-        figs["headtail"] = head_tail_errors(res)
+        figs["headtail"] = ht_plots.error_curves(discrete_view(res))
     return figs
