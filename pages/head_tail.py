@@ -44,7 +44,9 @@ def paper_panels(res, config):
     chart = st.container()  # above the slider that sets it
     compare = ui.url.slider(_("Compare step 1 with step"), 1, res.steps, res.steps, key="ht_compare")
     with chart:
-        ui.main_chart(step_figure(config, "bars", compare)[1]["bars"], key="ht_bars")
+        ui.main_chart(step_figure(config=config, kind="bars", step=compare)[1]["bars"], key="ht_bars")
+    step_figure.prefetch(dict(config=config, kind="bars", step=compare), "step",
+                         ui.url.slider_values(1, res.steps, 1, around=compare))  # the next moves
     shown = int(res.fit.frame_steps[res.frame_index(compare)])
     if shown != compare:
         st.caption(_("Only {n} snapshots are kept for this size; showing step {step}.").format(
@@ -108,7 +110,7 @@ st.plotly_chart(figs["errors"], key="ht_errors")
 share_n = ui.url.slider(_("Head share over the first n steps"), 1, min(steps, 100), min(10, steps),
                         key="ht_share_n")
 chart, text = st.columns([3, 2])
-chart.plotly_chart(step_figure(config, "share", share_n)[1]["share"], key="ht_share")
+chart.plotly_chart(step_figure(config=config, kind="share", step=share_n)[1]["share"], key="ht_share")
 teachers, tfig = many(init, seed, optimizer, lr, share_n, mu)
 text.plotly_chart(tfig["teachers"], key="ht_teachers")
 ui.takeaway(ht.takeaway(res, share_n, teachers))

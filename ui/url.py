@@ -146,7 +146,8 @@ def slider(label: str, lo: float, hi: float, value: float, step: float | None = 
 
 
 def slider_values(lo: float, hi: float, step: float, around: float) -> list[float]:
-    """Every value a float :func:`slider` from ``lo`` to ``hi`` can take, the nearest to ``around`` first."""
+    """Every value a :func:`slider` from ``lo`` to ``hi`` by ``step`` can take, as it returns them (whole
+    numbers stay ints), the nearest to ``around`` first."""
     values = [round(lo + i * step, 10) for i in range(round((hi - lo) / step) + 1)]
     return sorted(values, key=lambda v: abs(v - around))
 

@@ -81,20 +81,35 @@ def test_shipped_figures_send_the_browser_exactly_the_json_of_the_figure_they_we
     assert [json.loads(g) for g in got] == [json.loads(pio.to_json(f, validate=False)) for f in want]
 
 
-def test_the_mode_seeking_page_prefetches_its_start_means_so_the_next_move_of_the_slider_is_served(
-        monkeypatch):
+PREFETCHED = {  # page: (a configuration no other test uses, the main slider moved, what a miss would call)
+    "mode_seeking": ({"ms_mu0": "-2.3", "ms_steps": "100"}, {"ms_mu0": "-2.2"}, (ms, "mode_seeking")),
+    "head_tail": ({"ht_seed": "23", "ht_steps": "120", "ht_compare": "60"}, {"ht_compare": "59"},
+                  (ht_plots, "bars_figure")),
+}
+
+
+@pytest.mark.parametrize("page", list(PREFETCHED))
+def test_a_page_prefetches_its_main_sliders_positions_so_the_next_move_is_served_from_the_cache(
+        page, monkeypatch):
+    import threading
     import time
 
     monkeypatch.setenv("KDVIZ_PREFETCH", "1")
-    module, entry, _, query = CASES["mode_seeking"]
-    query = {**query, "ms_steps": "100"}  # a configuration no other test uses
-    first = session("mode_seeking", query)
-    fits = count_calls(monkeypatch, module, entry)
-    deadline = time.monotonic() + TIMEOUT  # the prefetcher takes the start means nearest -2.3 first
-    while len(fits) < 3 and time.monotonic() < deadline:
+    query, moved, (module, entry) = PREFETCHED[page]
+    first = session(page, query)
+    calls = count_calls(monkeypatch, module, entry)
+    deadline = time.monotonic() + TIMEOUT  # the prefetcher takes the positions nearest the slider's first
+    while len(calls) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    fits.clear()
-    monkeypatch.setattr(module, entry, lambda *a, **kw: fits.append(kw["mu0"]))  # any fit from here on
-    moved = session("mode_seeking", {**query, "ms_mu0": "-2.2"})
-    assert not first.exception and not moved.exception
-    assert fits == [] and specs(moved) != specs(first)
+    calls.clear()
+    real, misses = getattr(module, entry), []
+
+    def session_miss(*a, **kw):  # a computation in a session's script thread (not the prefetcher's)
+        if threading.current_thread().name != "kdviz-prefetch":
+            misses.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(module, entry, session_miss)
+    after = session(page, {**query, **moved})
+    assert not first.exception and not after.exception
+    assert misses == [] and specs(after) != specs(first)
