@@ -53,8 +53,21 @@ if sum(weights) <= 0:
     st.stop()
 
 
+shown = tuple(st.session_state.get("ms_divs") or ms.DEFAULT_NAMES)  # the divergences picked last
+ui.lesson_header(
+    _("Mode seeking vs mean seeking"),
+    _("One Gaussian student is fitted to a Gaussian-mixture teacher under each divergence, all from the "
+      "same start (MiniLLM's Fig. 2; the paper gives no parameters, the presets are ours). **Look at** "
+      "where each student ends: forward KL must put mass wherever the teacher has some, so it spreads "
+      "over all modes; reverse KL is punished for mass where the teacher has none, so it locks onto one "
+      "mode. The loss landscape at the bottom shows why the start matters: switch on *many starts* to "
+      "see where {n} random starts end.").format(n=ms.N_STARTS),
+    formulas=shown)
+ui.guide("mode_seeking")
+
+
 @st.fragment
-def lesson(**teacher_and_optimiser):
+def lesson(shown, **teacher_and_optimiser):
     """The main controls and everything they change: moving them reruns only this part of the page
     (picking other divergences reruns all of it: the header shows their formulas)."""
     start, picked = ui.main_controls(2)
@@ -62,9 +75,8 @@ def lesson(**teacher_and_optimiser):
         mu0 = ui.url.slider(_("start mean μ₀"), MU0[0], MU0[1], ms.DEFAULT_START[0], MU0[2], key="ms_mu0")
     with picked:
         names = ui.divergence_picker("ms_divs", ms.CHOICES, ms.DEFAULT_NAMES)
-    if not st.session_state.get("ms_full_run") and names != st.session_state.get("ms_shown"):
+    if (names or ms.DEFAULT_NAMES) != shown:
         st.rerun()
-    st.session_state["ms_shown"] = names
     if not names:
         st.warning(_("Pick at least one divergence."))
         return
@@ -99,19 +111,5 @@ def lesson(**teacher_and_optimiser):
     ui.downloads("kdviz_mode_seeking", key="ms_dl", csv=csv, data=data, config=config)
 
 
-header = st.container()  # filled after the main controls: the link's notes and the formulas follow them
-st.session_state["ms_full_run"] = True
-lesson(weights=weights, means=means, stds=stds, sigma0=sigma0, steps=steps, lr=lr, optimizer=optimizer,
+lesson(shown, weights=weights, means=means, stds=stds, sigma0=sigma0, steps=steps, lr=lr, optimizer=optimizer,
        fixed_sigma=fixed)
-st.session_state["ms_full_run"] = False
-with header:
-    ui.lesson_header(
-        _("Mode seeking vs mean seeking"),
-        _("One Gaussian student is fitted to a Gaussian-mixture teacher under each divergence, all from the "
-          "same start (MiniLLM's Fig. 2; the paper gives no parameters, the presets are ours). **Look at** "
-          "where each student ends: forward KL must put mass wherever the teacher has some, so it spreads "
-          "over all modes; reverse KL is punished for mass where the teacher has none, so it locks onto one "
-          "mode. The loss landscape at the bottom shows why the start matters: switch on *many starts* to "
-          "see where {n} random starts end.").format(n=ms.N_STARTS),
-        formulas=st.session_state["ms_shown"] or ms.DEFAULT_NAMES)
-    ui.guide("mode_seeking")

@@ -23,13 +23,16 @@ import streamlit as st
 from kdviz.i18n import LANGUAGES, _, display, displayed
 
 _NOTES = "_url_notes"  # session state: notes waiting to be shown
+_SHOWN = "_url_notes_shown"  # session state: the notes this run has shown
 _CHECKED = "_url_checked"  # session state: keys whose URL value has been checked (once per session)
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def show_notes() -> None:
-    """The notes about URL values that were changed or dropped, once, at the top of the page."""
-    for note in st.session_state.pop(_NOTES, []):
+    """The notes about URL values that were changed or dropped, once, at the top of the page (a
+    control further down that corrects its URL value reruns the page: they are shown again then)."""
+    st.session_state[_SHOWN] = notes = st.session_state.pop(_NOTES, [])
+    for note in notes:
         st.info(_("Link: {note}").format(note=note), icon=":material/link:")
 
 
@@ -50,8 +53,8 @@ def _unchecked_url_value(key: str) -> list[str] | None:
 def _rewrite(key: str, value: str | list[str] | None, note: str | None) -> None:
     """Put ``value`` in the URL for ``key`` (None: drop it), keep ``note`` for the page, rerun.
     The rerun seeds the widget from the corrected URL: Streamlit reads it before the widget exists."""
-    if note:
-        add_note(note)
+    st.session_state[_NOTES] = [*st.session_state.pop(_SHOWN, []), *st.session_state.get(_NOTES, []),
+                                *([note] if note else [])]
     if value is None:
         del st.query_params[key]
     else:

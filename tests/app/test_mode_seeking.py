@@ -204,3 +204,15 @@ def test_tied_reverse_kl_minima_are_both_stars_and_the_many_starts_counts_match_
         if n:
             assert f"{n} at μ = {ms._n(m)}, σ = {ms._n(s)}" in text
     assert "tie" in text
+
+
+@pytest.mark.parametrize("how", ["link", "picker"])
+def test_the_formulas_in_the_header_are_those_of_the_divergences_picked_by_a_link_or_the_picker(how):
+    picked = ["skl", "wasserstein"]
+    if how == "link":
+        at = page(ms_divs=picked)
+    else:
+        at = page()
+        at.multiselect(key="ms_divs").set_value(picked).run()
+    assert not at.exception
+    assert [e.value.strip("$\n") for e in at.latex] == [get_spec(n).latex.strip() for n in picked]
