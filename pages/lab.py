@@ -38,8 +38,17 @@ def run_and_figures(db: str, key) -> tuple[dict, dict]:
     with RunStore(db) as store:
         run = load(store, key)
     curves = {n: r["curve"] for n, r in run["results"].items()}
-    return run, {name: plots.pair_figure(curves, pair, run["teacher"]["metrics"])
-                 for name, pair in plots.PAIRS.items()}
+    return run, {f"{name}_{i}": fig for name, metrics in plots.PAIRS.items()
+                 for i, fig in enumerate(plots.pair_figures(curves, metrics, run["teacher"]["metrics"]))}
+
+
+def pair(left, right, key: str, main: bool = False) -> None:
+    """Two metrics' figures side by side; on a phone Streamlit stacks the columns, each figure at the
+    screen's full width. ``main``: the left one is the page's main chart."""
+    first, second = st.columns(2)
+    with first:
+        (ui.main_chart if main else st.plotly_chart)(left, key=f"{key}_0")
+    second.plotly_chart(right, key=f"{key}_1")
 
 
 def results_table(rows: list[dict], key: str) -> None:
@@ -69,7 +78,7 @@ def live(config: train.LabConfig, job: Job):
     st.progress(step / total, text=_("Training step {step} / {total} ({rate:,.0f} student tokens/s)").format(
         step=step, total=total, rate=ev.get("tokens_per_s", 0)))
     if ev.get("curves"):
-        st.plotly_chart(plots.pair_figure(ev["curves"], ("fkl", "ce"), height=300), key="lab_live")
+        pair(*plots.pair_figures(ev["curves"], ("fkl", "ce"), height=300), "lab_live")
 
 
 with st.sidebar:
@@ -136,7 +145,7 @@ if job is not None and job.status == "done" and st.session_state.get("lab_seen_j
     st.session_state["lab_shown"] = job.result
 shown = pick.selectbox(_("Run (newest first)"), list(options), key="lab_shown", format_func=options.get)
 run, figures = run_and_figures(str(store.path), shown)
-ui.main_chart(figures["kl"], key="lab_kl")
+pair(figures["kl_0"], figures["kl_1"], "lab_kl", main=True)
 cfg = run["config"]
 st.caption(_("{students} students x {steps} steps, seed {seed}, λ = {lam:g}, student {size} ({params:,} "
              "vs teacher's {teacher:,} parameters); {rate:,.0f} student tokens/s on {device}. Runs are "
@@ -150,9 +159,9 @@ with ui.secondary(_("Results (held-out)")):
 ui.takeaway(report.takeaway(run))
 
 with ui.secondary(_("More curves")):
-    for name, fig in figures.items():
+    for name in plots.PAIRS:
         if name != "kl":
-            st.plotly_chart(fig, key=f"lab_{name}")
+            pair(figures[f"{name}_0"], figures[f"{name}_1"], f"lab_{name}")
 
 with ui.secondary(_("Samples at T = 1, after the same prompts")):
     models = {_("Teacher"): run["teacher"]["samples"], **{report.student_label(n): r["samples"]

@@ -62,12 +62,15 @@ if not res.converged:
                  "off by up to {error:.1e} (l1), so the numbers are those of an unfinished plan; a larger ε "
                  "converges faster.").format(eps=epsilon, n=res.n_iter, error=res.errors.max()))
 
-cols = st.columns(5)
-cols[0].metric(_("Exact W(p, q)"), f"{res.wasserstein:.4g}")
-cols[1].metric("Sinkhorn W_ε(p, q)", f"{res.sinkhorn:.4g}", help=_("⟨Γ_ε, C⟩, the seed's Sinkhorn distance"))
-cols[2].metric(_("Bias W_ε(p, p)"), f"{res.linear[1]:.3g}", help=_("> 0 although p = p"))
-cols[3].metric(_("Seed's debiased"), f"{res.div_linear:.4g}")
-cols[4].metric(_("Feydy's debiased"), f"{res.div_entropic:.4g}")
+# the numbers in one row that wraps where it does not fit (a phone, presentation mode's large type):
+# each keeps its whole label, which five equal columns would cut
+with st.container(horizontal=True, horizontal_alignment="distribute", key="ot_numbers"):
+    st.metric(_("Exact W(p, q)"), f"{res.wasserstein:.4g}", width="content")
+    st.metric("Sinkhorn W_ε(p, q)", f"{res.sinkhorn:.4g}", help=_("⟨Γ_ε, C⟩, the seed's Sinkhorn distance"),
+              width="content")
+    st.metric(_("Bias W_ε(p, p)"), f"{res.linear[1]:.3g}", help=_("> 0 although p = p"), width="content")
+    st.metric(_("Seed's debiased"), f"{res.div_linear:.4g}", width="content")
+    st.metric(_("Feydy's debiased"), f"{res.div_entropic:.4g}", width="content")
 
 with ui.secondary(_("Sinkhorn, iteration by iteration")):
     st.markdown(_("The seed's Sinkhorn iteration (computed with logarithms of u and v, which stay finite "

@@ -19,7 +19,8 @@ from ui import url
 
 # Presentation mode: no sidebar (nor its open button), the top bar (language, way out) in the empty left
 # of Streamlit's header instead of above the title (in the page on a phone), larger type; the guide's
-# slide buttons keep their Page Up/Down shortcuts without showing them (see their help).
+# slide buttons keep their Page Up/Down shortcuts without showing them (see their help); st.metric's
+# numbers stay larger than that type.
 PRESENT_CSS = """<style>
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"] {display: none;}
@@ -29,6 +30,7 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label {font-size: 1.15rem;}
 .stMainBlockContainer h1 {font-size: 1.9rem; padding-top: 0; padding-bottom: 0.2rem;}
+.stMainBlockContainer [data-testid="stMetricValue"] p {font-size: 2.6rem; line-height: 1.3;}
 .st-key-guide_slides kbd {display: none;}
 .st-key-guide_slides > div:has(> .st-key-guide_step_row) {flex: 1 1 26rem; min-width: min(100%, 26rem);}
 </style>"""

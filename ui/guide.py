@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kdviz.guides import GLOSSARY, Step
+from kdviz.guides import GLOSSARY, MAIN_CHART, Step
 from kdviz.guides import guide as steps_of
 from kdviz.i18n import _, display
 
@@ -110,4 +110,12 @@ def _question(lesson: str, index: int, step: Step, label_visibility: str = "visi
         return
     verdict = _("Right: {reveal}") if answer == step.answer else _("Not quite: {reveal}")
     (st.success if answer == step.answer else st.error)(verdict.format(reveal=md(_(step.reveal))))
-    st.caption(_("See: {chart}, below.").format(chart=_(step.look_at)))
+    st.caption(_("See: {where}.").format(where=where_to_look(step)))
+
+
+def where_to_look(step: Step) -> str:
+    """The step's pointer in the viewer's language: the main chart, or the name the page shows,
+    quoted."""
+    if step.look_at == MAIN_CHART:
+        return _(MAIN_CHART)
+    return _("“{name}”, below").format(name=md(_(step.look_at)))

@@ -4,6 +4,7 @@ the step sets, recomputed with the lesson's experiment."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ from kdviz.experiments import mode_seeking as ms
 from kdviz.experiments import optimal_transport as otl
 from kdviz.experiments import outliers as ol
 from kdviz.experiments import overlap as ov
-from kdviz.guides import GUIDES, guide
+from kdviz.guides import GUIDES, MAIN_CHART, guide
 from kdviz.i18n import Display, _, displayed
 from ui.guide import md
 
@@ -108,6 +109,55 @@ def test_in_presentation_mode_the_steps_are_slides_and_next_sets_the_controls_wi
         assert [s.value for s in at.success if md(_(steps[1].reveal)) in s.value]
         at.button(key=f"guide_{lesson}_prev").click().run()
         assert at.multiselect(key="ol_divs").value == steps[0].state["ol_divs"]
+
+
+def shown_names(at: AppTest) -> tuple[set[str], list[str], bool]:
+    """What a step can point to in the page's main area: the titles of its sections (headings, and the
+    expanders they fold into in presentation mode) and the labels of its numbers (metrics); its charts'
+    titles; whether it has a main chart (ui.main_chart's container)."""
+    main = at.main
+    sections = {e.value for kind in ("title", "header", "subheader") for e in main.get(kind)}
+    sections |= {e.label for e in main.get("expander")} | {m.label for m in main.get("metric")}
+    charts = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "")
+              for c in main.get("plotly_chart")]
+
+    def blocks(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(getattr(child, "proto", None), "DESCRIPTOR", None) is not None:
+                yield child.proto
+            yield from blocks(child)
+    has_main = any(getattr(b, "id", "").endswith("-main_chart") for b in blocks(main))
+    return sections, charts, has_main
+
+
+def missing_pointer(at: AppTest, look_at: str) -> str | None:
+    """Why the page does not show what ``look_at`` names (None if it does), in the display's language."""
+    sections, charts, has_main = shown_names(at)
+    if look_at == MAIN_CHART:
+        return None if has_main else "the page has no main chart"
+    name = _(look_at)
+    if name in sections or any(title.startswith(name) for title in charts):
+        return None
+    return f"no section, number or chart titled {name!r}; sections: {sorted(sections)}, charts: {charts}"
+
+
+VIEWS = {"en": dict(lang="en"), "zh_present": dict(lang="zh", present="1")}
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+@pytest.mark.parametrize("lesson", list(GUIDES))
+def test_each_step_points_to_a_section_number_or_chart_the_page_shows_at_its_state(lesson, view):
+    params = VIEWS[view]
+    at = AppTest.from_function(_present_page, args=(str(PAGES / f"{lesson}.py"),), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    with displayed(Display(lang=params["lang"])):
+        at.run()
+        assert not at.exception, at.exception
+        assert missing_pointer(at, "The fit, step by step"), "a heading the pages no longer show is found"
+        for i, step in enumerate(guide(lesson)):
+            at.button(key=f"guide_{lesson}_{'apply' if i == 0 else 'next'}").click().run()
+            assert not at.exception, (lesson, step.title, at.exception)
+            assert not missing_pointer(at, step.look_at), (step.title, missing_pointer(at, step.look_at))
 
 
 def test_every_chinese_step_carries_the_numbers_of_its_english_text():

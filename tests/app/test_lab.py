@@ -6,11 +6,13 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from figjson import arr, shipped, validated
 from streamlit.testing.v1 import AppTest
 
 from kdviz.i18n import Display, displayed
-from kdviz.lab import report
+from kdviz.lab import plots, report
 from kdviz.lab.store import RunStore
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")
@@ -23,16 +25,25 @@ def data_folder(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_first_visit_shows_the_shipped_default_run_without_training():
+def test_first_visit_shows_the_shipped_default_run_without_training_one_figure_a_metric():
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error
-    shipped = report.shipped_default_run()
+    shipped_run = report.shipped_default_run()
     assert at.selectbox(key="lab_shown").value == "shipped default run"
-    assert at.info[-1].value.endswith(report.takeaway(shipped))
+    assert at.info[-1].value.endswith(report.takeaway(shipped_run))
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["teacher", "untrained", *shipped["results"]]
-    assert table["fkl"].iloc[2] == pytest.approx(shipped["results"]["fkl"]["metrics"]["fkl"])
-    assert len(at.get("plotly_chart")) == 4
+    assert list(table["model"]) == ["teacher", "untrained", *shipped_run["results"]]
+    assert table["fkl"].iloc[2] == pytest.approx(shipped_run["results"]["fkl"]["metrics"]["fkl"])
+    charts = shipped(at)
+    pairs = {f"lab_{name}_{i}": metric for name, metrics in plots.PAIRS.items()
+             for i, metric in enumerate(metrics)}
+    assert sorted(charts) == sorted(pairs), "one figure a metric, two a pair"
+    for key, metric in pairs.items():
+        validated(charts[key])
+        students = [t for t in charts[key]["data"] if t.get("name")]
+        assert [t["name"] for t in students] == [report.student_label(n) for n in shipped_run["results"]]
+        for trace, result in zip(students, shipped_run["results"].values()):
+            assert np.allclose(arr(trace["y"]), result["curve"][metric], rtol=1e-6), (key, metric)
 
 
 def test_the_chinese_takeaway_is_translated_and_carries_the_same_numbers_as_the_english():
