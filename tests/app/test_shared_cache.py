@@ -85,6 +85,7 @@ PREFETCHED = {  # page: (a configuration no other test uses, the main slider mov
     "mode_seeking": ({"ms_mu0": "-2.3", "ms_steps": "100"}, {"ms_mu0": "-2.2"}, (ms, "mode_seeking")),
     "head_tail": ({"ht_seed": "23", "ht_steps": "120", "ht_compare": "60"}, {"ht_compare": "59"},
                   (ht_plots, "bars_figure")),
+    "optimal_transport": ({"ot_n": "45", "ot_eps": "0.05"}, {"ot_eps": "0.1"}, (otl, "transport_lesson")),
 }
 
 
