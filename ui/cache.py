@@ -124,7 +124,7 @@ class _Store:
                     break
             done.wait()  # then read it; if its computation failed, this caller computes it
         try:
-            if isinstance(spinner, str):
+            if isinstance(spinner, str) and not _IN_BACKGROUND.get():
                 with st.spinner(_(spinner)):
                     entry = compute()
             else:
@@ -203,12 +203,18 @@ class _Prefetcher(threading.Thread):
             if (task := self.next_task()) is not None:
                 context, store, key, compute = task
                 try:
-                    context.run(store.get, key, compute, False)
+                    context.run(_in_background, store, key, compute)
                 except Exception:  # a failing configuration is shown to whoever asks for it
                     pass
 
 
 _PREFETCHER: _Prefetcher | None = None
+_IN_BACKGROUND = contextvars.ContextVar("kdviz_prefetching", default=False)  # no spinner: no page to show it
+
+
+def _in_background(store: _Store, key, compute: Callable):
+    _IN_BACKGROUND.set(True)  # in the task's own copy of the context
+    return store.get(key, compute, False)
 
 
 def _prefetcher() -> _Prefetcher:

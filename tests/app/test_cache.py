@@ -229,3 +229,23 @@ def test_prefetching_is_off_when_the_environment_says_so(monkeypatch):
 
     run.prefetch({"n": 0}, "n", [1])
     assert not _wait_for(lambda: calls, timeout=0.3)
+
+
+def test_a_prefetched_configuration_shows_no_spinner_even_through_a_nested_cached_run(monkeypatch):
+    monkeypatch.setenv("KDVIZ_PREFETCH", "1")
+    monkeypatch.setattr(cache.st, "spinner", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("spinner")))
+    done = []
+
+    @cache.cached(entry_mb=1, budget_mb=4, spinner="Fitting the students...")
+    def inner(n):
+        return np.arange(n), {}
+
+    @cache.cached(entry_mb=1, budget_mb=4)
+    def outer(n):
+        done.append(inner(n)[0].sum())
+        return None, {}
+
+    outer.prefetch({"n": 0}, "n", [3, 4])
+    assert _wait_for(lambda: len(done) == 2) and done == [3, 6]
+    with pytest.raises(RuntimeError, match="spinner"):  # a session's miss does show it
+        inner(9)
