@@ -28,6 +28,7 @@ import functools
 import hashlib
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
@@ -103,6 +104,24 @@ def _key(value):
     return value
 
 
+class _Counter:
+    """How many sessions are computing a configuration right now."""
+
+    def __init__(self):
+        self.lock, self.n = threading.Lock(), 0
+
+    def acquire(self) -> None:
+        with self.lock:
+            self.n += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.n -= 1
+
+
+_SESSIONS_COMPUTING = _Counter()
+
+
 class _Store:
     """One function's entries: an LRU cache sized in bytes, safe for the server's many script
     threads; callers of a key being computed wait for it instead of computing it again."""
@@ -123,8 +142,11 @@ class _Store:
                     self.pending[key] = threading.Event()
                     break
             done.wait()  # then read it; if its computation failed, this caller computes it
+        foreground = not _IN_BACKGROUND.get()
         try:
-            if isinstance(spinner, str) and not _IN_BACKGROUND.get():
+            if foreground:
+                _SESSIONS_COMPUTING.acquire()
+            if isinstance(spinner, str) and foreground:
                 with st.spinner(_(spinner)):
                     entry = compute()
             else:
@@ -136,6 +158,8 @@ class _Store:
                     pass
             return entry
         finally:
+            if foreground:
+                _SESSIONS_COMPUTING.release()
             with self.lock:
                 self.pending.pop(key).set()
 
@@ -161,8 +185,9 @@ def _store(fn: Callable, name: str, budget: int) -> _Store:
 
 class _Prefetcher(threading.Thread):
     """The process's one background thread for configurations nobody has asked for yet: it computes
-    them into their caches at the lowest OS priority (Linux sets it per thread), so it takes the
-    cores the sessions leave idle. The newest request goes first and replaces its function's older,
+    them into their caches at the lowest OS priority (Linux sets it per thread) and only while no
+    session is computing one (they share the interpreter's lock), so it takes the time the sessions
+    leave idle. The newest request goes first and replaces its function's older,
     unfinished one (the class has moved on)."""
 
     def __init__(self):
@@ -200,6 +225,9 @@ class _Prefetcher(threading.Thread):
         except (AttributeError, OSError):  # not Linux: the thread keeps the process's priority
             pass
         while self.wake.wait() and not self.stopping:
+            if _SESSIONS_COMPUTING.n:  # a session waits for its own configuration: leave it the cores
+                time.sleep(0.05)
+                continue
             if (task := self.next_task()) is not None:
                 context, store, key, compute = task
                 try:

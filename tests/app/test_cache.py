@@ -249,3 +249,26 @@ def test_a_prefetched_configuration_shows_no_spinner_even_through_a_nested_cache
     assert _wait_for(lambda: len(done) == 2) and done == [3, 6]
     with pytest.raises(RuntimeError, match="spinner"):  # a session's miss does show it
         inner(9)
+
+
+def test_the_prefetcher_waits_while_a_session_computes_its_own_configuration(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("KDVIZ_PREFETCH", "1")
+    gate, calls = threading.Event(), []
+
+    @cache.cached(entry_mb=1, budget_mb=4)
+    def run(n):
+        calls.append(n)
+        if n == 0:
+            gate.wait(10)
+        return None, {}
+
+    session = threading.Thread(target=run, args=(0,))
+    session.start()
+    assert _wait_for(lambda: calls == [0])
+    run.prefetch({"n": 0}, "n", [1, 2])
+    assert not _wait_for(lambda: len(calls) > 1, timeout=0.5)  # the session still computes
+    gate.set()
+    session.join()
+    assert _wait_for(lambda: calls == [0, 1, 2])
