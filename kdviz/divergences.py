@@ -284,19 +284,20 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
     _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
-    if with_grad:  # no autograd here
-        (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
-            # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
-            return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
+    if not with_grad:
+        w_tail = 1.0 - w_head
+        # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
+        fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
+        rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
+        return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
+    (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
+    if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite, and
+        # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
+        return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
     w_tail = 1.0 - w_head
-    if with_grad:  # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
-        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
-                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
-    # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
-    rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
-    return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
+    # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+    return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+            w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
