@@ -100,7 +100,7 @@ def logit_grad(grad_log_q: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 
     Shapes: ``(..., V)`` both; the result sums to 0 over the classes.
     """
-    return grad_log_q - nx.exp(log_q) * grad_log_q.sum(-1, keepdim=True)
+    return torch.addcmul(grad_log_q, nx.exp(log_q), grad_log_q.sum(-1, keepdim=True), value=-1.0)
 
 
 # --------------------------------------------------------------------------- the divergences
@@ -132,7 +132,9 @@ def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_p)
     value = (q * ratio).sum(-1)
-    return (value, _where_possible(log_q, q * (ratio + 1.0))) if with_grad else value
+    if not with_grad:
+        return value
+    return value, _where_possible(log_q, torch.addcmul(q, q, ratio))  # q (log q/p + 1) in one op
 
 
 def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
@@ -211,7 +213,7 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     value = (q * ratio).sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, q * (ratio + 1.0 - _share(log_q, *parts)))
+    return value, _where_possible(log_q, torch.addcmul(q, q, ratio - _share(log_q, *parts)))  # q (... + 1)
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
