@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from kdviz.i18n import LANGUAGES, Display, _, display, displayed, set_display
+from ui import url
 
 # Presentation mode: no sidebar (nor its open button), the top bar (language, way out) in the empty left
 # of Streamlit's header instead of above the title (in the page on a phone), larger type; the guide's
@@ -37,9 +38,8 @@ def _from_url(key: str, allowed: tuple[str, ...], default: str) -> str:
     """The URL's value of ``key`` if allowed, else ``default`` (with a note for the page)."""
     value = st.query_params.get(key, default)
     if value not in allowed:
-        st.session_state.setdefault("_url_notes", []).append(
-            _("`{key}={value}` is not one of {allowed}; {default} is used.").format(
-                key=key, value=value, allowed=", ".join(allowed), default=default))
+        url.add_note(_("`{key}={value}` is not one of {allowed}; {default} is used.").format(
+            key=key, value=value, allowed=", ".join(allowed), default=default))
         return default
     return value
 

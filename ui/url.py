@@ -33,6 +33,11 @@ def show_notes() -> None:
         st.info(_("Link: {note}").format(note=note), icon=":material/link:")
 
 
+def add_note(note: str) -> None:
+    """Keep ``note`` about a link's value for :func:`show_notes` at the top of the page."""
+    st.session_state.setdefault(_NOTES, []).append(note)
+
+
 def _unchecked_url_value(key: str) -> list[str] | None:
     """The URL's values for ``key`` if the widget is new in this session and not yet checked."""
     checked = st.session_state.setdefault(_CHECKED, set())
@@ -46,7 +51,7 @@ def _rewrite(key: str, value: str | list[str] | None, note: str | None) -> None:
     """Put ``value`` in the URL for ``key`` (None: drop it), keep ``note`` for the page, rerun.
     The rerun seeds the widget from the corrected URL: Streamlit reads it before the widget exists."""
     if note:
-        st.session_state.setdefault(_NOTES, []).append(note)
+        add_note(note)
     if value is None:
         del st.query_params[key]
     else:
