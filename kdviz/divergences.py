@@ -150,9 +150,8 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
         return _zero(log_p, log_q, with_grad)
     log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
     beta_p = nx.cached(torch.mul, nx.exp(log_p), beta)  # once per fit for its teacher
-    p_part = beta_p * _log_ratio(log_p, log_m)  # (..., V)
     q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
-    value = (p_part + q_part).sum(-1)
+    value = torch.addcmul(q_part, beta_p, _log_ratio(log_p, log_m)).sum(-1)  # p part + q part
     return (value, q_part) if with_grad else value
 
 
@@ -315,7 +314,7 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
     step = torch.sign(cdf_gap) * dx
     tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
-    return torch.linalg.vecdot(cdf_gap.abs(), dx), q * tail
+    return cdf_gap.abs() @ dx, q * tail
 
 
 def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
