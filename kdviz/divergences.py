@@ -208,11 +208,12 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     parts = _mix_parts(log_q, log_p, alpha)  # log(alpha q), log((1 - alpha) p)
     log_m = nx.logaddexp(*parts)
     q = nx.exp(log_q)
-    ratio = _log_ratio(log_q, log_m)
-    value = (q * ratio).sum(-1)
+    q_ratio = q * _log_ratio(log_q, log_m)  # (..., V)
+    value = q_ratio.sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, torch.addcmul(q, q, ratio - _share(log_q, *parts)))  # q (... + 1)
+    # q (log q/m + 1 - alpha q/m) = q log q/m + q (1 - alpha) p/m, the last share in one addcmul
+    return value, _where_possible(log_q, torch.addcmul(q_ratio, q, _share(log_p, parts[1], parts[0])))
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
