@@ -223,7 +223,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     keep = frame_steps(S, config.n_frames)
     keep_set = {int(s): i for i, s in enumerate(keep)}
     # histories step-major, so that each step writes one contiguous row; transposed at the end
-    loss_buf = torch.zeros(S + 1, K, dtype=dtype)
+    values: list[torch.Tensor] = []  # every step's loss values (rows,) per group, one cat at the end
     frames = torch.zeros(len(keep), K, n_classes, dtype=dtype)
     small = theta.shape[1] <= MAX_PARAM_TRACE  # small: keep every step's parameters and gradient
     param_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
@@ -254,7 +254,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             _, vjp = student.log_prob_and_vjp(theta, out=rows.log)  # (K, V)
             rows.refresh()
             outs = [fn(lp, lq) for fn, lp, lq in calls]
-            torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
+            values.extend(v for v, _ in outs)  # (rows,) each: log q[rows] is 2-D
             torch.cat([g for _, g in outs], out=grad_q)
             grad = vjp(grad_q)  # (K, P)
             if masked:
@@ -274,6 +274,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
                 else:
                     theta = torch.add(theta, grad, alpha=-lrs[t], out=nxt)
 
+    loss_buf = torch.cat(values).view(S + 1, K)
     if small:
         gnorm_buf = torch.linalg.vector_norm(grad_buf, dim=-1)
     back = np.argsort(order)  # rows back in the caller's order
