@@ -254,7 +254,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             _, vjp = student.log_prob_and_vjp(theta, out=rows.log)  # (K, V)
             rows.refresh()
             outs = [fn(lp, lq) for fn, lp, lq in calls]
-            values.extend(v for v, _ in outs)  # (rows,) each: log q[rows] is 2-D
+            values += [v for v, _ in outs]  # (rows,) each: log q[rows] is 2-D
             torch.cat([g for _, g in outs], out=grad_q)
             grad = vjp(grad_q)  # (K, P)
             if masked:
