@@ -230,7 +230,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     if small:  # theta is always the current step's row of the history
         param_buf[0] = theta
         theta = param_buf[0]
-    grad_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
+    grads: list[torch.Tensor] = []  # small: every step's gradient (K, P), stacked at the end
     gnorm_buf = None if small else torch.zeros(S + 1, K, dtype=dtype)
     grad_q = torch.empty(K, n_classes, dtype=dtype)
     discrete = student.kind == "softmax"
@@ -260,7 +260,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             if masked:
                 grad.mul_(mask)
             if small:
-                grad_buf[t] = grad
+                grads.append(grad)
             else:
                 torch.linalg.vector_norm(grad, dim=-1, out=gnorm_buf[t])
             if t in keep_set:
@@ -276,7 +276,7 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
 
     loss_buf = torch.cat(values).view(S + 1, K)
     if small:
-        gnorm_buf = torch.linalg.vector_norm(grad_buf, dim=-1)
+        gnorm_buf = torch.linalg.vector_norm(torch.stack(grads), dim=-1)
     back = np.argsort(order)  # rows back in the caller's order
     step_major = lambda buf: np.ascontiguousarray(np.swapaxes(buf.numpy(), 0, 1)[back])  # noqa: E731
     result = FitResult(
