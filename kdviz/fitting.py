@@ -223,14 +223,14 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
     keep = frame_steps(S, config.n_frames)
     keep_set = {int(s): i for i, s in enumerate(keep)}
     # histories step-major, so that each step writes one contiguous row; transposed at the end
-    values: list[torch.Tensor] = []  # every step's loss values (rows,) per group, one cat at the end
+    loss_buf = torch.zeros(S + 1, K, dtype=dtype)
     frames = torch.zeros(len(keep), K, n_classes, dtype=dtype)
     small = theta.shape[1] <= MAX_PARAM_TRACE  # small: keep every step's parameters and gradient
     param_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
     if small:  # theta is always the current step's row of the history
         param_buf[0] = theta
         theta = param_buf[0]
-    grads: list[torch.Tensor] = []  # small: every step's gradient (K, P), stacked at the end
+    grad_buf = torch.zeros(S + 1, K, theta.shape[1], dtype=dtype) if small else None
     gnorm_buf = None if small else torch.zeros(S + 1, K, dtype=dtype)
     grad_q = torch.empty(K, n_classes, dtype=dtype)
     discrete = student.kind == "softmax"
@@ -254,13 +254,13 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
             _, vjp = student.log_prob_and_vjp(theta, out=rows.log)  # (K, V)
             rows.refresh()
             outs = [fn(lp, lq) for fn, lp, lq in calls]
-            values += [v for v, _ in outs]  # (rows,) each: log q[rows] is 2-D
+            torch.cat([v for v, _ in outs], out=loss_buf[t])  # values (rows,): log q[rows] is 2-D
             torch.cat([g for _, g in outs], out=grad_q)
             grad = vjp(grad_q)  # (K, P)
             if masked:
                 grad.mul_(mask)
             if small:
-                grads.append(grad)
+                grad_buf[t] = grad
             else:
                 torch.linalg.vector_norm(grad, dim=-1, out=gnorm_buf[t])
             if t in keep_set:
@@ -274,9 +274,8 @@ def fit(log_p, student, start: torch.Tensor, names: Sequence[str], config: FitCo
                 else:
                     theta = torch.add(theta, grad, alpha=-lrs[t], out=nxt)
 
-    loss_buf = torch.cat(values).view(S + 1, K)
     if small:
-        gnorm_buf = torch.linalg.vector_norm(torch.stack(grads), dim=-1)
+        gnorm_buf = torch.linalg.vector_norm(grad_buf, dim=-1)
     back = np.argsort(order)  # rows back in the caller's order
     step_major = lambda buf: np.ascontiguousarray(np.swapaxes(buf.numpy(), 0, 1)[back])  # noqa: E731
     result = FitResult(
