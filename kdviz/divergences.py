@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 NEG_INF = float("-inf")
+AKL_TOPK = 64  # AKL's head/tail split looks at the 64 largest teacher probabilities first
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -100,7 +101,7 @@ def logit_grad(grad_log_q: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 
     Shapes: ``(..., V)`` both; the result sums to 0 over the classes.
     """
-    return grad_log_q - nx.exp(log_q) * grad_log_q.sum(-1, keepdim=True)
+    return torch.addcmul(grad_log_q, nx.exp(log_q), grad_log_q.sum(-1, keepdim=True), value=-1.0)
 
 
 # --------------------------------------------------------------------------- the divergences
@@ -132,7 +133,9 @@ def reverse_kl(log_p, log_q, *, with_grad: bool = False):
     q = nx.exp(log_q)
     ratio = _log_ratio(log_q, log_p)
     value = (q * ratio).sum(-1)
-    return (value, _where_possible(log_q, q * (ratio + 1.0))) if with_grad else value
+    if not with_grad:
+        return value
+    return value, _where_possible(log_q, torch.addcmul(q, q, ratio))  # q (log q/p + 1) in one op
 
 
 def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False):
@@ -148,9 +151,8 @@ def generalized_jsd(log_p, log_q, beta: float = 0.5, *, with_grad: bool = False)
         return _zero(log_p, log_q, with_grad)
     log_m = nx.logaddexp(*_mix_parts(log_p, log_q, beta))
     beta_p = nx.cached(torch.mul, nx.exp(log_p), beta)  # once per fit for its teacher
-    p_part = beta_p * _log_ratio(log_p, log_m)  # (..., V)
     q_part = (1.0 - beta) * nx.exp(log_q) * _log_ratio(log_q, log_m)  # (..., V): also the gradient
-    value = (p_part + q_part).sum(-1)
+    value = torch.addcmul(q_part, beta_p, _log_ratio(log_p, log_m)).sum(-1)  # p part + q part
     return (value, q_part) if with_grad else value
 
 
@@ -207,11 +209,12 @@ def skew_reverse_kl(log_p, log_q, alpha: float = 0.1, *, with_grad: bool = False
     parts = _mix_parts(log_q, log_p, alpha)  # log(alpha q), log((1 - alpha) p)
     log_m = nx.logaddexp(*parts)
     q = nx.exp(log_q)
-    ratio = _log_ratio(log_q, log_m)
-    value = (q * ratio).sum(-1)
+    q_ratio = q * _log_ratio(log_q, log_m)  # (..., V)
+    value = q_ratio.sum(-1)
     if not with_grad:
         return value
-    return value, _where_possible(log_q, q * (ratio + 1.0 - _share(log_q, *parts)))
+    # q (log q/m + 1 - alpha q/m) = q log q/m + q (1 - alpha) p/m, the last share in one addcmul
+    return value, _where_possible(log_q, torch.addcmul(q_ratio, q, _share(log_p, parts[1], parts[0])))
 
 
 def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
@@ -264,11 +267,27 @@ def _akl_head_weights(p: torch.Tensor, mu: float) -> torch.Tensor:
 
 def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
     """AKL's head ``(..., V)`` bool in class order: the classes holding the first ``mu`` of ``p``'s
-    sorted mass, the top-1 class always."""
-    p_sorted, order = torch.sort(p, dim=-1, descending=True, stable=True)  # (..., V)
-    head_sorted = torch.cumsum(p_sorted, dim=-1) <= mu
-    head_sorted[..., 0] = True  # the top-1 class is always head
-    return torch.empty_like(head_sorted).scatter_(-1, order, head_sorted)  # back to class order
+    mass sorted in descending order (ties by class index, a stable sort), the top-1 class always.
+
+    Found without sorting every row: the cumulative mass of the ``top-k`` values (k = 64, more than
+    any head of a peaked teacher; all V when some row's head may be longer) gives the head's size n
+    and its smallest value; the head is every class above that value and, of the classes equal to
+    it, the first by index. The same classes as the sort's, which costs several times more."""
+    n_classes = p.shape[-1]
+    k = min(n_classes, AKL_TOPK)
+    while True:
+        top = torch.topk(p, k, dim=-1).values  # (..., k) descending
+        n = (torch.cumsum(top, dim=-1) <= mu).sum(-1, keepdim=True)  # (..., 1): "<= mu" is a prefix
+        if k == n_classes or not bool((n == k).any()):
+            break
+        k = n_classes  # a head may reach past the top k: take every class
+    smallest = top.gather(-1, n.clamp_(min=1) - 1)  # (..., 1): the top-1 class is always head
+    head = p >= smallest  # (..., V)
+    if bool((head.sum(-1, keepdim=True) > n).any()):  # ties at the smallest value: keep the first
+        tied = p == smallest
+        n_tied_in = n - (head.sum(-1, keepdim=True) - tied.sum(-1, keepdim=True))
+        head &= ~tied | (torch.cumsum(tied, dim=-1) <= n_tied_in)
+    return head
 
 
 def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
@@ -284,19 +303,20 @@ def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
     _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
-    if with_grad:  # no autograd here
-        (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
-        if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite;
-            # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
-            return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
+    if not with_grad:
+        w_tail = 1.0 - w_head
+        # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
+        fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
+        rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
+        return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
+    (fv, fg), (rv, rg) = (fn(log_p, log_q, with_grad=True) for fn in (forward_kl, reverse_kl))
+    if nx.support(log_p) is None and nx.support(log_q) is None:  # no zeros: every term is finite, and
+        # RKL + w_head (FKL - RKL) is the weighted sum, the weights summing to 1
+        return torch.lerp(rv, fv, w_head), torch.lerp(rg, fg, w_head.unsqueeze(-1))
     w_tail = 1.0 - w_head
-    if with_grad:  # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
-        return (_weighted(w_head, fv) + _weighted(w_tail, rv),
-                w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
-    # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph
-    fkl = forward_kl(log_p, torch.where(w_head[..., None] > 0, log_q, log_p))
-    rkl = reverse_kl(log_p, torch.where(w_tail[..., None] > 0, log_q, log_p))
-    return _weighted(w_head, fkl) + _weighted(w_tail, rkl)
+    # a weight-0 term is dropped by _weighted (0 * inf = 0); FKL's gradient -p is finite
+    return (_weighted(w_head, fv) + _weighted(w_tail, rv),
+            w_head.unsqueeze(-1) * fg + _weighted(w_tail.unsqueeze(-1), rg))
 
 
 def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
@@ -312,7 +332,7 @@ def _wasserstein(log_p, log_q, x, order: int = 1, *, with_grad: bool = False):
     dx = nx.cached(_spacing, x, q.dtype)  # (V,): 0 after the last point
     step = torch.sign(cdf_gap) * dx
     tail = torch.flip(torch.cumsum(torch.flip(step, [-1]), -1), [-1])  # (..., V): sum over i >= j
-    return torch.linalg.vecdot(cdf_gap.abs(), dx), q * tail
+    return cdf_gap.abs() @ dx, q * tail
 
 
 def _spacing(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

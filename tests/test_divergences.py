@@ -369,6 +369,26 @@ def test_akl_split_head_follows_cumulative_mass_rule_with_top1_always_head(mu):
         assert float(split["w_head"] + split["w_tail"]) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("mu", [0.0, 0.3, 0.5, 0.95, 1.0])
+def test_akl_split_head_equals_the_stable_sort_rule_with_ties_and_heads_longer_than_the_top_64(mu):
+    rng = np.random.default_rng(11)
+    rows = [
+        np.full(300, 1 / 300),  # all tied; the head (up to 300 classes) is longer than the top 64
+        np.repeat([0.3, 0.1, 0.02], [1, 4, 10]) / 0.9,  # ties at the head's smallest value
+        rng.integers(1, 4, 80).astype(float),  # few distinct values, many ties
+        np.exp(rng.normal(0, 4, 2048)),  # a peaked vocabulary-sized row
+        np.concatenate([np.zeros(5), [0.5, 0.5]]),  # zeros (ties) and a tie at the top
+    ]
+    for row in rows:
+        p = row / row.sum()
+        _, head = _akl_numpy(p, p, mu)
+        np.testing.assert_array_equal(akl_split(_t(p), _t(p), mu)["head_mask"].numpy(), head)
+    batch = np.stack([_random_simplex(rng, 100) for _ in range(6)] + [np.full(100, 0.01)])
+    heads = akl_split(_t(batch), _t(batch), mu)["head_mask"].numpy()
+    for p, head in zip(batch, heads):
+        np.testing.assert_array_equal(head, _akl_numpy(p, p, mu)[1])
+
+
 def test_akl_split_top1_is_head_even_when_it_holds_more_than_mu():
     split = akl_split(_t([0.05, 0.9, 0.05]), _t([1 / 3] * 3), mu=0.5)
     assert split["head_mask"].tolist() == [False, True, False]

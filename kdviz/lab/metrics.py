@@ -7,7 +7,7 @@ held-out window first, so its standard error over windows (``*_se``) comes with 
 claims a difference only beyond two of those.
 
 Everything that depends on the teacher alone (its log-probabilities, top-1 tokens and AKL's
-head/tail split, a sort of every row) is made once per held-out set (:class:`HeldOut`) and reused
+head/tail split, a top-k of every row) is made once per held-out set (:class:`HeldOut`) and reused
 for every student and step; the errors are then AKL's gaps ``g_head = sum_head |p - q|`` and
 ``g_tail = sum_tail |p - q|`` (``tests/test_lab_metrics.py`` checks them against ``akl_split``'s).
 """
