@@ -142,7 +142,9 @@ def _many_starts(teacher: GaussianMixture, name: str, fixed_sigma: float | None,
     params = torch.as_tensor(np.stack([starts[:, 0], np.log(starts[:, 1])], -1))
     many = fit(teacher.log_prob(GRID), student, params, [name] * N_STARTS, config, x=GRID.points(),
                stop=escaped)
-    return starts, np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # frozen: last good
+    ends = np.stack([many.params[:, -1, 0], np.exp(many.params[:, -1, 1])], -1)  # a frozen row: its last good
+    starts.flags.writeable = ends.flags.writeable = False  # shared by every result that memo serves
+    return starts, ends
 
 
 def _moments(x: np.ndarray, probs: np.ndarray):
