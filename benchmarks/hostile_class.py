@@ -38,19 +38,8 @@ from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
-from classroom_load import (  # noqa: E402
-    CLK_TCK,
-    ROOT,
-    GiB,
-    RssMonitor,
-    _status_kib,
-    cpu_seconds,
-    find_page,
-    free_port,
-    pct,
-    start_server,
-    student,
-)
+from classroom_load import find_page, free_port, pct, student  # noqa: E402
+from server_process import CLK_TCK, ROOT, GiB, RssMonitor, cpu_seconds, start_server, status_kib  # noqa: E402
 from st_client import SessionDropped, StreamlitClient, fetch_pages  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
@@ -269,7 +258,7 @@ async def main_async(args) -> int:
         threads_6 = thread_cpu(proc.pid)
         after = time.perf_counter() - left
     finally:
-        hwm = _status_kib(proc.pid, "VmHWM") * 1024
+        hwm = status_kib(proc.pid, "VmHWM") * 1024
         monitor.stop()
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
