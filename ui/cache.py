@@ -130,7 +130,7 @@ class _Store:
         self.entries = cachetools.LRUCache(maxsize=budget, getsizeof=nbytes)
         self.lock = threading.Lock()
         self.pending: dict = {}  # key -> Event set when its computation ends
-        self.prefetched: dict = {}  # "family": the last configuration whose neighbours were prefetched
+        self.prefetched = None  # the last configuration whose neighbours were prefetched
 
     def get(self, key, compute: Callable, spinner: str | bool):
         while True:
@@ -274,7 +274,6 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
         name = f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"
         BUDGETS[name] = (int(entry_mb * MB), int(budget_mb * MB))
         store = _store(fn, name, int(budget_mb * MB))
-        submitted = store.prefetched  # the last configuration prefetched, shared by every rerun's definition
 
         @functools.wraps(fn)
         def for_this_viewer(*args, **kwargs):
@@ -295,9 +294,9 @@ def cached(*, entry_mb: float, budget_mb: float, spinner: str | bool = False) ->
             configuration replaces what is left of the last one; a repeated call does nothing.
             ``KDVIZ_PREFETCH=0`` in the environment turns prefetching off."""
             family = _key({k: v for k, v in config.items() if k != along}), current_display()
-            if os.environ.get("KDVIZ_PREFETCH", "1") == "0" or submitted.get("family") == family:
+            if os.environ.get("KDVIZ_PREFETCH", "1") == "0" or store.prefetched == family:
                 return
-            submitted["family"] = family
+            store.prefetched = family
             tasks = [(contextvars.copy_context(), store, *_entry((), {**config, along: v})) for v in values]
             _prefetcher().submit(name, tasks)
 
