@@ -24,6 +24,7 @@ import torch
 
 from kdviz import numerics as nx
 from kdviz import transport
+from kdviz.akl import akl_weights
 from kdviz.i18n import N_
 from kdviz.spec import DivergenceSpec, Param, validate_distribution
 
@@ -31,7 +32,6 @@ __all__ = [
     "DIVERGENCES",
     "DivergenceSpec",
     "Param",
-    "akl_split",
     "divergence",
     "divergence_from_log",
     "logit_grad",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 NEG_INF = float("-inf")
-AKL_TOPK = 64  # AKL's head/tail split looks at the 64 largest teacher probabilities first
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -227,82 +226,19 @@ def fkl_plus_rkl(log_p, log_q, *, with_grad: bool = False):
     return (fkl[0] + rkl[0], fkl[1] + rkl[1]) if with_grad else fkl + rkl
 
 
-def akl_split(p: torch.Tensor, q: torch.Tensor, mu: float = 0.5):
-    """AKL's head/tail split of the teacher and its adaptive weights (Wu et al. 2024, ``AKL.py``).
-
-    Sort the teacher descending; the head is the positions whose cumulative teacher mass is
-    ``<= mu`` (the top-1 class is always head), the tail is the rest. With errors
-    ``|p - q|``, ``g_head`` and ``g_tail`` sum them over head and tail, and
-    ``w_head = g_head / (g_head + g_tail)``, ``w_tail = 1 - w_head``. ``q`` is detached.
-    When ``p == q`` both gaps are 0: the weights are defined as (0.5, 0.5) there, and the AKL
-    value is 0 anyway.
-
-    Args:
-        p: teacher probabilities ``(..., V)``; q: student probabilities ``(..., V)``.
-
-    Returns:
-        dict of tensors: ``head_mask`` (..., V) bool in the original class order,
-        ``g_head``, ``g_tail``, ``w_head``, ``w_tail`` (...).
-    """
-    head_mask = nx.cached(_akl_head, p, mu)  # the teacher's alone: once per fit (nx.constants)
-    g_head, total, w_head = _akl_weight(p, q.detach(), mu)
-    return {"head_mask": head_mask.expand(torch.broadcast_shapes(p.shape, q.shape)), "g_head": g_head,
-            "g_tail": total - g_head, "w_head": w_head, "w_tail": 1.0 - w_head}
-
-
-def _akl_weight(p: torch.Tensor, q: torch.Tensor, mu: float):
-    """``(g_head, g_head + g_tail, w_head)`` of :func:`akl_split`, ``(...)`` each (``q`` as given:
-    the callers detach it)."""
-    gap = (p - q).abs()  # (..., V)
-    g_head = torch.linalg.vecdot(gap, nx.cached(_akl_head_weights, p, mu))  # the sum over the head
-    total = gap.sum(-1)
-    # p == q: both gaps vanish and the paper's ratio is 0/0 (NaN); any weights give AKL = 0 there.
-    return g_head, total, torch.nan_to_num(g_head / total, nan=0.5)
-
-
-def _akl_head_weights(p: torch.Tensor, mu: float) -> torch.Tensor:
-    """AKL's head as 1.0 and its tail as 0.0, in ``p``'s dtype ``(..., V)``."""
-    return nx.cached(_akl_head, p, mu).to(p.dtype)
-
-
-def _akl_head(p: torch.Tensor, mu: float) -> torch.Tensor:
-    """AKL's head ``(..., V)`` bool in class order: the classes holding the first ``mu`` of ``p``'s
-    mass sorted in descending order (ties by class index, a stable sort), the top-1 class always.
-
-    Found without sorting every row: the cumulative mass of the ``top-k`` values (k = 64, more than
-    any head of a peaked teacher; all V when some row's head may be longer) gives the head's size n
-    and its smallest value; the head is every class above that value and, of the classes equal to
-    it, the first by index. The same classes as the sort's, which costs several times more."""
-    n_classes = p.shape[-1]
-    k = min(n_classes, AKL_TOPK)
-    while True:
-        top = torch.topk(p, k, dim=-1).values  # (..., k) descending
-        n = (torch.cumsum(top, dim=-1) <= mu).sum(-1, keepdim=True)  # (..., 1): "<= mu" is a prefix
-        if k == n_classes or not bool((n == k).any()):
-            break
-        k = n_classes  # a head may reach past the top k: take every class
-    smallest = top.gather(-1, n.clamp_(min=1) - 1)  # (..., 1): the top-1 class is always head
-    head = p >= smallest  # (..., V)
-    if bool((head.sum(-1, keepdim=True) > n).any()):  # ties at the smallest value: keep the first
-        tied = p == smallest
-        n_tied_in = n - (head.sum(-1, keepdim=True) - tied.sum(-1, keepdim=True))
-        head &= ~tied | (torch.cumsum(tied, dim=-1) <= n_tied_in)
-    return head
-
-
 def adaptive_kl(log_p, log_q, mu: float = 0.5, *, with_grad: bool = False):
     r"""Adaptive KL (AKL, Wu et al. 2024): FKL on the head, RKL on the tail, weighted by the gaps.
 
     .. math:: \mathrm{AKL}(p, q) = w_{head}\,\mathrm{KL}(p\|q) + w_{tail}\,\mathrm{KL}(q\|p), \quad
               w_{head} = \frac{g_{head}}{g_{head}+g_{tail}} = 1 - w_{tail}
 
-    with grad the same combination of the two gradients. The weights (:func:`akl_split`) see a
+    with grad the same combination of the two gradients. The weights (:func:`kdviz.akl.akl_split`) see a
     detached q (no gradient through them); the value is 0 when ``p == q``. A term of weight 0 is
     absent: the value is +inf exactly when a term of positive weight is.
     """
     p = nx.exp(log_p)
     # with_grad: no graph, so q needs no detaching and can be the one exp of the fit's step
-    _, _, w_head = _akl_weight(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
+    _, _, w_head = akl_weights(p, nx.exp(log_q if with_grad else log_q.detach()), mu)  # (...)
     if not with_grad:
         w_tail = 1.0 - w_head
         # a term of weight 0 sees log p for log q, KL(p || p) = 0: no inf (and no 0 * inf) in its graph

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from kdviz import numerics as nx
-from kdviz.divergences import akl_split, get_spec, value_and_grad_fn
+from kdviz.akl import akl_split
+from kdviz.divergences import get_spec, value_and_grad_fn
 from kdviz.families import SoftmaxStudent
 from kdviz.transport import support
 

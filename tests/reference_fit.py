@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from kdviz import numerics as nx
-from kdviz.divergences import akl_split, divergence_from_log
+from kdviz.akl import akl_split
+from kdviz.divergences import divergence_from_log
 from kdviz.fitting import MAX_PARAM_TRACE, FitConfig, FitResult, _freeze, frame_steps, resolve_params
 
 

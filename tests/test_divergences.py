@@ -15,7 +15,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 from scipy.stats import wasserstein_distance
 
-from kdviz.divergences import DIVERGENCES, akl_split, divergence, divergence_from_log
+from kdviz.akl import akl_split
+from kdviz.divergences import DIVERGENCES, divergence, divergence_from_log
 from kdviz.transport import STOP_THR
 
 NAMES = list(DIVERGENCES)

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kdviz.divergences import akl_split
+from kdviz.akl import akl_split
 from kdviz.experiments import head_tail as ht
 from kdviz.families import MAX_CLASSES, discrete_teacher
 from kdviz.i18n import Display, displayed

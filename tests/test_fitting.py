@@ -9,7 +9,8 @@ import pytest
 import torch
 from reference_fit import fit_one_at_a_time
 
-from kdviz.divergences import DIVERGENCES, akl_split, divergence_from_log
+from kdviz.akl import akl_split
+from kdviz.divergences import DIVERGENCES, divergence_from_log
 from kdviz.families import (
     GaussianMixture,
     GaussianStudent,

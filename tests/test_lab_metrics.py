@@ -7,7 +7,7 @@ import torch
 from scipy.special import rel_entr
 from scipy.stats import entropy
 
-from kdviz.divergences import akl_split
+from kdviz.akl import akl_split
 from kdviz.lab import metrics
 
 

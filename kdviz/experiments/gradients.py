@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kdviz.akl import akl_split
 from kdviz.analysis import COEFFICIENT_NAMES, gradient_coefficient, logit_gradients
-from kdviz.divergences import akl_split, get_spec, spec_value_and_grad
+from kdviz.divergences import get_spec, spec_value_and_grad
 from kdviz.experiments.head_tail import DIVERGENCE_OPTIONS, MARGIN, teacher
 from kdviz.families import SoftmaxStudent
 from kdviz.fitting import FitConfig, fit, resolve_params

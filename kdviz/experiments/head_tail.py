@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kdviz.divergences import akl_split, get_spec
+from kdviz.akl import akl_split
+from kdviz.divergences import get_spec
 from kdviz.families import MAX_CLASSES, SoftmaxStudent, discrete_teacher, teacher_from_array
 from kdviz.fitting import FitConfig, FitResult, fit
 from kdviz.i18n import _, listing, ngettext, sentences

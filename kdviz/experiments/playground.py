@@ -20,7 +20,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from kdviz.divergences import akl_split, get_spec
+from kdviz.akl import akl_split
+from kdviz.divergences import get_spec
 from kdviz.experiments import SLOW_TO_FIT as ENTROPIC
 from kdviz.experiments.head_tail import AKL_PRESETS
 from kdviz.families import (

@@ -2,7 +2,7 @@
 
 Every divergence value comes from the registry (:mod:`kdviz.divergences`): ``fkl`` is
 KL(teacher || student), ``rkl`` is KL(student || teacher), and AKL's head and tail errors are
-:func:`kdviz.divergences.akl_split`'s ``g_head`` and ``g_tail``. Each metric is averaged per
+:func:`kdviz.akl.akl_split`'s ``g_head`` and ``g_tail``. Each metric is averaged per
 held-out window first, so its standard error over windows (``*_se``) comes with it; the takeaway
 claims a difference only beyond two of those.
 
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kdviz.divergences import DIVERGENCES, akl_split
+from kdviz.akl import akl_split
+from kdviz.divergences import DIVERGENCES
 
 HELD_OUT_METRICS = ("ce", "fkl", "rkl", "top1", "entropy", "head_err", "tail_err")
 SAMPLE_METRICS = ("distinct2", "distinct3", "teacher_nll")

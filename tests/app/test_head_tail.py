@@ -9,7 +9,8 @@ import torch
 from figjson import arr, figure, shipped, validated
 from streamlit.testing.v1 import AppTest
 
-from kdviz.divergences import akl_split, get_spec
+from kdviz.akl import akl_split
+from kdviz.divergences import get_spec
 from kdviz.experiments import head_tail as ht
 from kdviz.families import DISCRETE_PRESETS, discrete_teacher
 from kdviz.plots.common import MAX_FRAMES
